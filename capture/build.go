@@ -1,0 +1,153 @@
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/gorigin-dev/gorigin/addr2line"
+	"github.com/gorigin-dev/gorigin/gstruct"
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+// maxFrames bounds one goroutine's unwound stack.
+const maxFrames = 512
+
+// build turns the copied g structs into the snapshot's goroutines. It runs after the target
+// was thawed: symbolising is the slow part and costs the target nothing here.
+func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, c *copied, opt Options) {
+	bias := rt.LoadBias()
+	origins := map[uint64]*snapshot.Location{}
+	starts := map[uint64]*snapshot.Location{}
+	for _, g := range c.gs {
+		if g.Status == "dead" || g.Status == "idle" {
+			continue
+		}
+		out := snapshot.Goroutine{
+			ID:             g.ID,
+			ParentID:       g.ParentID,
+			Status:         g.Status,
+			WaitReason:     g.WaitReason,
+			StackBytes:     int64(g.StackHi - g.StackLo),
+			Labels:         g.Labels,
+			LockedToThread: g.LockedM,
+			Changed:        c.changed[g.Addr],
+		}
+		if g.Status != "waiting" {
+			out.WaitReason = ""
+		}
+		if g.WaitSince > 0 && c.now > g.WaitSince && (g.Status == "waiting" || g.Status == "syscall") {
+			out.WaitSeconds = float64(c.now-g.WaitSince) / 1e9
+		}
+		if g.GoPC != 0 {
+			loc, ok := origins[g.GoPC]
+			if !ok {
+				loc = origin(syms, g.GoPC-bias)
+				origins[g.GoPC] = loc
+			}
+			out.Origin = loc
+		}
+		if g.StartPC != 0 {
+			loc, ok := starts[g.StartPC]
+			if !ok {
+				loc = start(syms, g.StartPC-bias)
+				starts[g.StartPC] = loc
+			}
+			out.Start = loc
+			out.System = isSystem(loc.Func)
+		}
+		if opt.Stacks {
+			out.Frames = unwind(syms, bias, g, c.stacks[g.Addr])
+		}
+		snap.Goroutines = append(snap.Goroutines, out)
+	}
+	if opt.Stacks {
+		snap.Warnings = append(snap.Warnings, stackWarnings(snap.Goroutines)...)
+	}
+}
+
+// origin symbolises a go statement. The runtime looks the creating PC up at gopc-1 (gopc is
+// the return address of the call to newproc); the innermost inlined frame is the function
+// that contains the go statement.
+func origin(syms *addr2line.Table, gopc uint64) *snapshot.Location {
+	frames, ok := syms.Lookup(gopc - 1)
+	if !ok || len(frames) == 0 {
+		return &snapshot.Location{Func: "?", PC: hex(gopc)}
+	}
+	f := frames[0]
+	return &snapshot.Location{Func: f.Func, File: f.File, Line: f.Line, PC: hex(gopc)}
+}
+
+// start symbolises a goroutine's start function (startpc is its entry).
+func start(syms *addr2line.Table, pc uint64) *snapshot.Location {
+	frames, ok := syms.Lookup(pc)
+	if !ok || len(frames) == 0 {
+		return &snapshot.Location{Func: "?", PC: hex(pc)}
+	}
+	f := frames[len(frames)-1]
+	return &snapshot.Location{Func: f.Func, File: f.File, Line: f.Line, PC: hex(pc)}
+}
+
+// isSystem is the runtime's own rule (runtime.isSystemGoroutine): a goroutine that started
+// in package runtime is a system goroutine, except runtime.main and the goroutines that run
+// user code (the finalizer and cleanup goroutines count as system while idle; a copy cannot
+// tell, so they count as system).
+func isSystem(startFunc string) bool {
+	switch startFunc {
+	case "runtime.main", "runtime.corostart", "runtime.handleAsyncEvent":
+		return false
+	}
+	return strings.HasPrefix(startFunc, "runtime.")
+}
+
+// unwind walks the frame-pointer chain of a goroutine that is not running, from its saved
+// registers (g.sched), through the copied stack. Frames are innermost first, inlined calls
+// expanded; runtime.goexit, the bottom of every goroutine, is left out.
+func unwind(syms *addr2line.Table, bias uint64, g gstruct.G, stack []byte) []snapshot.Location {
+	if g.Status == "running" || len(stack) == 0 {
+		return nil
+	}
+	lo, hi := g.SchedSP, g.SchedSP+uint64(len(stack))
+	word := func(addr uint64) (uint64, bool) {
+		if addr < lo || addr+8 > hi {
+			return 0, false
+		}
+		return binary.LittleEndian.Uint64(stack[addr-lo:]), true
+	}
+	var out []snapshot.Location
+	pc, bp := g.SchedPC, g.SchedBP
+	for i := 0; i < maxFrames && pc != 0; i++ {
+		frames, ok := syms.Lookup(pc - bias - 1)
+		if !ok {
+			break
+		}
+		if frames[len(frames)-1].Func == "runtime.goexit" {
+			break
+		}
+		for _, f := range frames {
+			out = append(out, snapshot.Location{Func: f.Func, File: f.File, Line: f.Line, PC: hex(pc), Inlined: f.Inlined})
+		}
+		ret, ok1 := word(bp + 8)
+		next, ok2 := word(bp)
+		if !ok1 || !ok2 || (next != 0 && next <= bp) {
+			break
+		}
+		pc, bp = ret, next
+	}
+	return out
+}
+
+func stackWarnings(gs []snapshot.Goroutine) []string {
+	running := 0
+	for _, g := range gs {
+		if g.Status == "running" {
+			running++
+		}
+	}
+	if running == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d running goroutine(s) have no stack: their registers are in a thread, not in g.sched", running)}
+}
+
+func hex(pc uint64) string { return fmt.Sprintf("%#x", pc) }

@@ -1,0 +1,294 @@
+// Package cli is the gorigin command line: it parses arguments, picks a source, and wires
+// source → filters → grouping → renderer. It holds no goroutine, runtime or process
+// knowledge of its own.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorigin-dev/gorigin/capture"
+	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/native"
+	"github.com/gorigin-dev/gorigin/report"
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitInternal = 1
+	exitUsage    = 2 // usage or bad input
+)
+
+const usage = `gorigin lists the goroutines of a Go process grouped by the go statement that created them.
+
+Usage:
+  gorigin attach PID [flags]   snapshot a running process (briefly frozen; see --freeze)
+  gorigin demo [flags]         start a bundled leaky demo program, attach to it, show the result
+  gorigin version
+
+Flags (attach, demo):
+`
+
+// usageError is bad command-line input: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// Run runs the gorigin command with args (without the program name) and returns the exit status.
+func Run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		printDefaults(stderr)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "attach":
+		err = runAttach(args[1:], stdout, stderr)
+	case "demo":
+		err = runDemo(args[1:], stdout, stderr)
+	case demoTargetCmd:
+		err = runDemoTarget(args[1:], stdout)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version())
+		return exitOK
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		printDefaults(stdout)
+		return exitOK
+	default:
+		err = usageError{fmt.Sprintf("unknown command %q: use attach, demo or version (gorigin help lists them)", args[0])}
+	}
+	return exitStatus(err, stderr)
+}
+
+// exitStatus prints err and maps it to the exit status: 2 for usage and bad input (no
+// such process, not a Go program, no permission, the process exited), 1 for the rest.
+func exitStatus(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "gorigin: %v\n", err)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue),
+		errors.Is(err, dbg.ErrNoProcess), errors.Is(err, dbg.ErrPermission),
+		errors.Is(err, dbg.ErrNotGo), errors.Is(err, dbg.ErrExited):
+		return exitUsage
+	}
+	return exitInternal
+}
+
+// flags are the options shared by every command that takes a snapshot.
+type flags struct {
+	fs        *flag.FlagSet
+	format    string
+	out       string
+	by        string
+	top       int
+	stacks    bool
+	verbose   bool
+	system    bool
+	freeze    string
+	maxFreeze time.Duration
+	backend   string
+	match     multi
+	exclude   multi
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func newFlags(stderr io.Writer) *flags {
+	f := &flags{fs: flag.NewFlagSet("gorigin", flag.ContinueOnError)}
+	f.fs.SetOutput(stderr)
+	f.fs.StringVar(&f.format, "format", "text", "output format: "+strings.Join(report.Formats(), ", "))
+	f.fs.StringVar(&f.out, "o", "", "write the output to this `file` instead of stdout")
+	f.fs.StringVar(&f.by, "by", "origin", "group by `key`: origin, start, location, wait, label:KEY or parent")
+	f.fs.IntVar(&f.top, "top", 0, "show only the `N` largest groups (0: all)")
+	f.fs.BoolVar(&f.stacks, "stacks", false, "copy and unwind every goroutine's stack (needed by --by location and -v stacks)")
+	f.fs.BoolVar(&f.verbose, "v", false, "print each group's state breakdown and a representative stack")
+	f.fs.BoolVar(&f.system, "system", false, "include the runtime's system goroutines (GC workers, ...)")
+	f.fs.StringVar(&f.freeze, "freeze", capture.FreezeAlways, "always: stop the target while copying; never: do not stop it (racy reads checked twice)")
+	f.fs.DurationVar(&f.maxFreeze, "max-freeze", 2*time.Second, "release the target after this long frozen, and report a partial result")
+	f.fs.StringVar(&f.backend, "backend", "native", "debugger backend: native")
+	f.fs.Var(&f.match, "match", "keep goroutines matching `[field:]REGEX` (fields: origin, start, location, wait, label:KEY=); repeatable, all must match")
+	f.fs.Var(&f.exclude, "exclude", "drop goroutines matching `[field:]REGEX`; repeatable")
+	return f
+}
+
+func printDefaults(w io.Writer) {
+	f := newFlags(w)
+	f.fs.PrintDefaults()
+}
+
+// parse parses flags and positional arguments in any order ("attach 42 --format json").
+func (f *flags) parse(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = f.fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if f.freeze != capture.FreezeAlways && f.freeze != capture.FreezeNever {
+		return nil, usageError{fmt.Sprintf("--freeze %q: use always or never", f.freeze)}
+	}
+	if f.backend != "native" {
+		return nil, usageError{fmt.Sprintf("--backend %q: only native is available in this build", f.backend)}
+	}
+	if f.top < 0 {
+		return nil, usageError{"--top must be 0 (all) or more"}
+	}
+	if f.maxFreeze <= 0 {
+		return nil, usageError{"--max-freeze must be positive"}
+	}
+	return pos, nil
+}
+
+func runAttach(args []string, stdout, stderr io.Writer) error {
+	f := newFlags(stderr)
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"attach takes one process id: gorigin attach PID"}
+	}
+	pid, err := strconv.Atoi(pos[0])
+	if err != nil || pid <= 0 {
+		return usageError{fmt.Sprintf("%q is not a process id: gorigin attach PID", pos[0])}
+	}
+	snap, err := attach(pid, f)
+	if err != nil {
+		return err
+	}
+	return render(snap, f, stdout)
+}
+
+// attach snapshots a live process with the chosen backend; the target runs on afterwards
+// whatever happens.
+func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
+	proc, err := native.Attach(pid, native.Options{MaxFreeze: f.maxFreeze})
+	if err != nil {
+		return nil, err
+	}
+	defer proc.Close()
+	snap, err := capture.Take(proc, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: "native"})
+	if err != nil {
+		return nil, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	return snap, proc.Close()
+}
+
+// render filters, groups and writes a snapshot as the flags ask.
+func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
+	key, err := snapshot.ParseKey(f.by)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	match, err := parseFilters(f.match)
+	if err != nil {
+		return err
+	}
+	exclude, err := parseFilters(f.exclude)
+	if err != nil {
+		return err
+	}
+	if key.Kind == "location" && !f.stacks && !hasFrames(snap) {
+		return usageError{"--by location needs stacks: add --stacks"}
+	}
+	shown := *snap
+	shown.Goroutines = snapshot.Select(snap.Goroutines, match, exclude)
+	if f.format != "json" && !f.system {
+		var user []snapshot.Goroutine
+		for _, g := range shown.Goroutines {
+			if !g.System {
+				user = append(user, g)
+			}
+		}
+		hidden := len(shown.Goroutines) - len(user)
+		shown.Goroutines = user
+		return write(f, stdout, func(w io.Writer) error {
+			return report.Render(w, f.format, &shown, snapshot.GroupBy(shown.Goroutines, key),
+				report.TextOptions{Top: f.top, Verbose: f.verbose, By: key, SystemHidden: hidden})
+		})
+	}
+	return write(f, stdout, func(w io.Writer) error {
+		return report.Render(w, f.format, &shown, snapshot.GroupBy(shown.Goroutines, key),
+			report.TextOptions{Top: f.top, Verbose: f.verbose, By: key})
+	})
+}
+
+func hasFrames(s *snapshot.Snapshot) bool {
+	for _, g := range s.Goroutines {
+		if len(g.Frames) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func parseFilters(specs []string) ([]snapshot.Filter, error) {
+	var out []snapshot.Filter
+	for _, s := range specs {
+		flt, err := snapshot.ParseFilter(s)
+		if err != nil {
+			return nil, usageError{err.Error()}
+		}
+		out = append(out, flt)
+	}
+	return out, nil
+}
+
+// write sends output to stdout or, with -o, to a file written in full before it replaces
+// any existing one.
+func write(f *flags, stdout io.Writer, emit func(io.Writer) error) error {
+	if f.out == "" || f.out == "-" {
+		return emit(stdout)
+	}
+	tmp, err := os.CreateTemp(dirOf(f.out), ".gorigin-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", f.out, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := emit(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", f.out, err)
+	}
+	if err := os.Rename(tmp.Name(), f.out); err != nil {
+		return fmt.Errorf("write %s: %w", f.out, err)
+	}
+	return nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndex(path, "/"); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}

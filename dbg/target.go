@@ -1,0 +1,85 @@
+// Package dbg is gorigin's controller: the small interface every backend implements to
+// stop a Go process (or open a core), copy its memory, and let it go again.
+//
+// It is deliberately read-only: there is no way to write target memory or registers, or
+// to call a function in the target. Runtime knowledge lives in package gstruct, not here.
+// Backends live in subpackages (dbg/native: ptrace and process_vm_readv).
+package dbg
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Region is one read: fill Buf from target memory starting at Addr.
+type Region struct {
+	Addr uint64
+	Buf  []byte
+}
+
+// Memory reads target memory.
+type Memory interface {
+	// ReadBatch fills every region, with as few system calls as the backend can manage.
+	// When some regions cannot be read it still fills the others and returns a
+	// *ReadError that lists the failures.
+	ReadBatch(regions []Region) error
+}
+
+// Mapping is one memory mapping of the target (a line of /proc/PID/maps, or a core's
+// PT_LOAD with its NT_FILE name).
+type Mapping struct {
+	Start, End uint64
+	Offset     uint64 // offset into Path of Start
+	Perm       string // "r-xp" and the like
+	Path       string // backing file, or "" for anonymous memory
+}
+
+// Thread is one OS thread of the target and, when it is frozen, its registers.
+type Thread struct {
+	TID        int
+	PC, SP, BP uint64
+	// FS is the thread pointer (amd64 fs_base), used to find the thread's current g.
+	FS uint64
+}
+
+// Target is a process or core gorigin inspects.
+type Target interface {
+	Memory
+	// Pid is the process id (of the process that produced a core, for a core).
+	Pid() int
+	// Exe is a path from which the target's executable can be opened and read
+	// (/proc/PID/exe for a live process).
+	Exe() string
+	// Mappings lists the target's memory mappings, to find where the executable was loaded.
+	Mappings() ([]Mapping, error)
+	// Freeze stops every thread of the target. A backend that cannot or need not stop
+	// anything (a core) returns nil.
+	Freeze() error
+	// Thaw lets every thread run again. It is safe to call when not frozen.
+	Thaw() error
+	// Threads lists the target's threads; registers are filled only while frozen.
+	Threads() ([]Thread, error)
+	// Close thaws and detaches. It is safe to call more than once and on every path.
+	Close() error
+}
+
+// ReadError reports the regions a ReadBatch could not read.
+type ReadError struct {
+	Failed []int // indexes into the regions passed to ReadBatch
+	Err    error // the first underlying error
+}
+
+func (e *ReadError) Error() string {
+	return fmt.Sprintf("read target memory: %d region(s) unreadable: %v", len(e.Failed), e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// Errors a backend returns so that callers (and the CLI's exit status) can tell what
+// happened. Backends wrap them with a message that says what the user can do.
+var (
+	ErrNoProcess  = errors.New("no such process")
+	ErrPermission = errors.New("permission denied")
+	ErrExited     = errors.New("process exited")
+	ErrNotGo      = errors.New("not a Go program")
+)

@@ -1,0 +1,3 @@
+module github.com/gorigin-dev/gorigin
+
+go 1.26

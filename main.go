@@ -1,0 +1,13 @@
+// Command gorigin lists the goroutines of a Go process grouped by the go statement that
+// created them. See README.md; the work is done in package cli.
+package main
+
+import (
+	"os"
+
+	"github.com/gorigin-dev/gorigin/cli"
+)
+
+func main() {
+	os.Exit(cli.Run(os.Args[1:], os.Stdout, os.Stderr))
+}
