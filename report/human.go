@@ -1,0 +1,122 @@
+package report
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+// thousands formats n with ',' between groups of three digits: 2047 → "2,047".
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// humanWait formats a wait in seconds as its two largest units: 45s, 14m, 3h12m,
+// 2d4h; "-" when unknown (0).
+func humanWait(sec float64) string {
+	if sec <= 0 {
+		return "-"
+	}
+	if sec < 1 {
+		return "<1s"
+	}
+	s := int64(sec)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm", s/60)
+	case s < 86400:
+		return twoUnits(s/3600, "h", s%3600/60, "m")
+	default:
+		return twoUnits(s/86400, "d", s%86400/3600, "h")
+	}
+}
+
+func twoUnits(a int64, ua string, b int64, ub string) string {
+	if b == 0 {
+		return fmt.Sprintf("%d%s", a, ua)
+	}
+	return fmt.Sprintf("%d%s%d%s", a, ua, b, ub)
+}
+
+// humanBytes formats a size with binary units: 512B, 88K, 15.6M, 1.2G; "-" when
+// unknown (0).
+func humanBytes(b int64) string {
+	const k = 1024
+	switch {
+	case b <= 0:
+		return "-"
+	case b < k:
+		return fmt.Sprintf("%dB", b)
+	case b < k*k:
+		return fmt.Sprintf("%dK", (b+k/2)/k)
+	case b < k*k*k:
+		return fmt.Sprintf("%.1fM", float64(b)/(k*k))
+	default:
+		return fmt.Sprintf("%.1fG", float64(b)/(k*k*k))
+	}
+}
+
+// shortFunc drops the package path up to its last '/': "github.com/a/b/server.(*S).run"
+// → "server.(*S).run". Slashes inside type arguments ("pkg.F[example.com/t.T]") stay.
+func shortFunc(fn string) string {
+	end := len(fn)
+	if i := strings.IndexAny(fn, "[("); i >= 0 {
+		end = i
+	}
+	if i := strings.LastIndexByte(fn[:end], '/'); i >= 0 {
+		return fn[i+1:]
+	}
+	return fn
+}
+
+// shortFile keeps the last two elements of a path: "/src/app/cmd/api/main.go" → "api/main.go".
+func shortFile(f string) string {
+	i := strings.LastIndexByte(f, '/')
+	if i <= 0 {
+		return f
+	}
+	if j := strings.LastIndexByte(f[:i], '/'); j >= 0 {
+		return f[j+1:]
+	}
+	return f
+}
+
+// shortLoc is "pkg.Func  dir/file.go:line" with the short names; "-" when unknown.
+func shortLoc(l *snapshot.Location) string {
+	if l == nil {
+		return "-"
+	}
+	if l.File == "" {
+		return shortFunc(l.Func)
+	}
+	return fmt.Sprintf("%s  %s:%d", shortFunc(l.Func), shortFile(l.File), l.Line)
+}
+
+// freezeText says how long a live target was stopped.
+func freezeText(src snapshot.Source) string {
+	if src.Freeze == "never" {
+		return "not frozen"
+	}
+	ms := float64(src.FreezeMicros) / 1000
+	if src.FreezeMicros < 100 {
+		return fmt.Sprintf("frozen %.2f ms", ms)
+	}
+	return fmt.Sprintf("frozen %.1f ms", ms)
+}

@@ -1,0 +1,52 @@
+package report
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+func TestFormats(t *testing.T) {
+	if got, want := Formats(), []string{"json", "text"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Formats() = %v, want %v", got, want)
+	}
+}
+
+func TestRenderUnknownFormatListsValidOnes(t *testing.T) {
+	s := apiServer()
+	err := Render(&bytes.Buffer{}, "yaml", s, nil, Options{})
+	if err == nil || !strings.Contains(err.Error(), `"yaml"`) || !strings.Contains(err.Error(), "json, text") {
+		t.Errorf("Render(yaml) error %v, want one naming yaml and listing json, text", err)
+	}
+}
+
+func TestRenderDispatches(t *testing.T) {
+	s := apiServer()
+	groups := snapshot.GroupBy(s.Goroutines, snapshot.Key{})
+
+	var viaRender, direct bytes.Buffer
+	if err := Render(&viaRender, "text", s, groups, Options{Top: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Text(&direct, s, groups, TextOptions{Top: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if viaRender.String() != direct.String() {
+		t.Errorf("Render(text) differs from Text:\n%s\nvs\n%s", viaRender.String(), direct.String())
+	}
+
+	var js bytes.Buffer
+	if err := Render(&js, "json", s, groups, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := snapshot.Decode(&js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, s) {
+		t.Errorf("Render(json) does not decode to the snapshot it was given")
+	}
+}

@@ -1,0 +1,134 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+var update = flag.Bool("update", false, "rewrite the testdata/*.golden files with the current output")
+
+func TestTextGolden(t *testing.T) {
+	partial := apiServer()
+	partial.Source.Freeze, partial.Source.FreezeMicros, partial.Source.Partial = "never", 0, true
+	partial.Warnings = []string{"17 goroutines changed during the read (marked changed)"}
+	core := apiServer()
+	core.Source.Kind, core.Source.File = "core", "/var/crash/core.4242"
+	key := func(s string) snapshot.Key {
+		k, err := snapshot.ParseKey(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	tests := []struct {
+		name string
+		s    *snapshot.Snapshot
+		opt  TextOptions
+	}{
+		{"default", apiServer(), TextOptions{SystemHidden: 12}},
+		{"verbose", apiServer(), TextOptions{Verbose: true}},
+		{"top", apiServer(), TextOptions{Top: 2, SystemHidden: 1}},
+		{"by_wait", apiServer(), TextOptions{By: key("wait")}},
+		{"by_start", apiServer(), TextOptions{By: key("start")}},
+		{"by_location", apiServer(), TextOptions{By: key("location")}},
+		{"by_label", apiServer(), TextOptions{By: key("label:tenant")}},
+		{"by_parent", apiServer(), TextOptions{By: key("parent")}},
+		{"width", apiServer(), TextOptions{Width: 80}},
+		{"partial_not_frozen", partial, TextOptions{}},
+		{"core", core, TextOptions{Top: 1}},
+		{"dump_missing_fields", textDump(), TextOptions{}},
+		{"dump_missing_fields_verbose", textDump(), TextOptions{Verbose: true}},
+		{"dump_by_location", textDump(), TextOptions{By: key("location")}},
+		{"empty", &snapshot.Snapshot{Schema: snapshot.Schema, Source: snapshot.Source{Kind: "dump", Backend: "text"}}, TextOptions{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.s.Validate(); err != nil {
+				t.Fatalf("bad fixture: %v", err)
+			}
+			groups := snapshot.GroupBy(tt.s.Goroutines, tt.opt.By)
+			var buf bytes.Buffer
+			if err := Text(&buf, tt.s, groups, tt.opt); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tt.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./report -update to create it)", err)
+			}
+			if got := buf.String(); got != string(want) {
+				t.Errorf("Text output differs from %s (go test ./report -update rewrites it):\n--- got\n%s--- want\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+// TestTextFacts checks, independently of the golden files, the facts a reader relies on.
+func TestTextFacts(t *testing.T) {
+	s := apiServer()
+	var buf bytes.Buffer
+	if err := Text(&buf, s, snapshot.GroupBy(s.Goroutines, snapshot.Key{}), TextOptions{SystemHidden: 12}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	lines := strings.Split(out, "\n")
+	if want := "pid 4242  ./api-server  go1.26.8  2,047 goroutines  frozen 1.1 ms"; lines[0] != want {
+		t.Errorf("header %q, want %q", lines[0], want)
+	}
+	for _, want := range []string{
+		"1993  chan receive +3 running  main.main  api/main.go:94",
+		"main.blockRecv",
+		"15.6M  18 19 20 103 104",                                           // 1,993 × 8K; the five smallest ids
+		"select +3 other",                                                   // 8 select, 2 IO wait, 1 running
+		"main.startGoRoutine  api/spawn.go:8", "main.worker", "main.poller", // the spawn helper's two tasks stay apart
+		"2d4h", "3h12m", "14m",
+		"(+12 system goroutines not shown: --system)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := strings.Count(out, "main.startGoRoutine"); got != 2 {
+		t.Errorf("the spawn helper appears in %d rows, want 2 (one per start function):\n%s", got, out)
+	}
+}
+
+func TestTextWidthFits(t *testing.T) {
+	for _, width := range []int{60, 80, 100, 120} {
+		s := apiServer()
+		var buf bytes.Buffer
+		if err := Text(&buf, s, snapshot.GroupBy(s.Goroutines, snapshot.Key{}), TextOptions{Width: width, SystemHidden: 1}); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+		for i, line := range lines[1:] {
+			if runes(line) > width {
+				t.Errorf("--width %d: line %d is %d runes wide: %q", width, i+1, runes(line), line)
+			}
+		}
+		if len(lines) != 1+1+5+1 {
+			t.Errorf("--width %d: %d lines, want header, column heads, 5 groups and the system line", width, len(lines))
+		}
+	}
+}
+
+func TestTextRejectsGroupsOfAnotherSnapshot(t *testing.T) {
+	s := apiServer()
+	groups := snapshot.GroupBy(s.Goroutines, snapshot.Key{})
+	small := textDump()
+	err := Text(&bytes.Buffer{}, small, groups, TextOptions{Verbose: true})
+	if err == nil || !strings.Contains(err.Error(), "group the goroutines of the snapshot you render") {
+		t.Errorf("Text with foreign groups: %v, want an error saying what to do", err)
+	}
+}
