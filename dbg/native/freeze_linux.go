@@ -1,0 +1,207 @@
+package native
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/gorigin-dev/gorigin/dbg"
+)
+
+// maxRounds bounds the "list threads, stop the new ones" loop against a target that
+// creates threads faster than they can be stopped.
+const maxRounds = 64
+
+// tracee is one thread seized by the current freeze.
+type tracee struct {
+	tid     int
+	stopped bool // observed in a ptrace stop, so PTRACE_DETACH works on it
+	gone    bool // exited during the freeze
+	sig     int  // signal caught by a signal-delivery-stop, re-injected at detach
+}
+
+// freezeThreads seizes and interrupts every thread of pid, listing /proc/PID/task
+// again until no new thread appears, and waits until each one is stopped. It runs on
+// the tracer thread. It returns the seized threads (also on error, so that the caller
+// can detach them) and when the first interrupt was sent.
+func freezeThreads(pid int, deadline time.Time) (threads []tracee, start time.Time, err error) {
+	seen := make(map[int]bool)
+	for round := 0; ; round++ {
+		tids, lerr := listTasks(pid)
+		if lerr != nil {
+			return threads, start, lerr
+		}
+		first := len(threads)
+		for _, tid := range tids {
+			if seen[tid] {
+				continue
+			}
+			seen[tid] = true
+			if e := ptrace(ptraceSeize, tid, 0, 0); e != 0 {
+				if e == syscall.ESRCH || threadGone(pid, tid) {
+					continue // exited since the listing
+				}
+				err = seizeError(pid, tid, e)
+				break
+			}
+			if start.IsZero() {
+				start = time.Now()
+			}
+			// ESRCH here means the thread is exiting; waiting reports its exit.
+			ptrace(ptraceInterrupt, tid, 0, 0)
+			threads = append(threads, tracee{tid: tid})
+		}
+		// Wait for the ones just seized even after an error: only stopped threads can
+		// be detached.
+		if werr := waitStops(threads[first:], deadline); werr != nil && err == nil {
+			err = werr
+		}
+		if err != nil {
+			return threads, start, err
+		}
+		if len(threads) == first {
+			break // a full listing with every thread stopped: nothing can start another
+		}
+		if round == maxRounds {
+			return threads, start, fmt.Errorf("freeze %d: new threads kept appearing after %d rounds", pid, maxRounds)
+		}
+	}
+	live := threads[:0]
+	for _, t := range threads {
+		if !t.gone {
+			live = append(live, t)
+		}
+	}
+	if len(live) == 0 {
+		return nil, start, fmt.Errorf("freeze %d: %w", pid, dbg.ErrExited)
+	}
+	return live, start, nil
+}
+
+func seizeError(pid, tid int, e syscall.Errno) error {
+	if e != syscall.EPERM {
+		return fmt.Errorf("attach %d (thread %d): %w", pid, tid, e)
+	}
+	if st, err := readStatus(fmt.Sprintf("/proc/%d/status", pid)); err == nil && st.TracerPid != 0 {
+		return tracedError(pid, st.TracerPid)
+	}
+	return permissionError(pid)
+}
+
+func permissionError(pid int) error {
+	return fmt.Errorf("attach %d: %w: run as root or grant CAP_SYS_PTRACE (see /proc/sys/kernel/yama/ptrace_scope)",
+		pid, dbg.ErrPermission)
+}
+
+// tracedError names the process that traces pid; TracerPid is the tracing thread.
+func tracedError(pid, tracer int) error {
+	if st, err := readStatus(fmt.Sprintf("/proc/%d/status", tracer)); err == nil && st.Tgid > 0 {
+		tracer = st.Tgid
+	}
+	return fmt.Errorf("attach %d: %w: pid %d is already traced by pid %d (a debugger?): detach it first",
+		pid, dbg.ErrPermission, pid, tracer)
+}
+
+// waitStops polls (WNOHANG) each thread until it reports a stop or its exit. A thread
+// may report a signal-delivery-stop (Go's preemption signal SIGURG, say) before the
+// interrupt stop: it is stopped all the same, and the signal is kept for the detach.
+//
+// Polling, not a blocking wait4, so that a thread that never stops (uninterruptible
+// sleep) cannot hang the freeze past the deadline.
+func waitStops(threads []tracee, deadline time.Time) error {
+	pending := len(threads)
+	for idle := 0; pending > 0; {
+		progressed := false
+		for i := range threads {
+			t := &threads[i]
+			if t.stopped || t.gone {
+				continue
+			}
+			r, status, e := wait4(t.tid)
+			switch {
+			case e == syscall.EINTR || (e == 0 && r == 0):
+				continue
+			case e != 0: // ECHILD: no longer ours to wait for, it is gone
+				t.gone = true
+			case waitStatus(status).stopped():
+				t.stopped = true
+				if ws := waitStatus(status); ws.event() == 0 {
+					t.sig = ws.stopSig()
+				}
+			case waitStatus(status).terminated():
+				t.gone = true
+			default:
+				continue
+			}
+			pending--
+			progressed = true
+		}
+		if progressed {
+			idle = 0
+			continue
+		}
+		if time.Now().After(deadline) {
+			for _, t := range threads {
+				if !t.stopped && !t.gone {
+					return fmt.Errorf("freeze: thread %d did not stop in time (uninterruptible sleep?); try again or raise the freeze limit", t.tid)
+				}
+			}
+		}
+		idle++
+		backoff(idle)
+	}
+	return nil
+}
+
+// backoff yields the CPU (the threads being stopped need it to reach their stop) and,
+// after a few rounds, sleeps a little longer each time, up to 1ms.
+func backoff(idle int) {
+	if idle < 8 {
+		syscall.RawSyscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+		return
+	}
+	d := time.Duration(idle-7) * 20 * time.Microsecond
+	if d > time.Millisecond {
+		d = time.Millisecond
+	}
+	ts := syscall.NsecToTimespec(int64(d))
+	syscall.Nanosleep(&ts, nil)
+}
+
+// thawThreads detaches every stopped thread, handing back any signal its stop caught.
+// It returns the tids it could not detach (seized but never seen stopped); only the
+// tracer thread's exit can release those.
+func thawThreads(threads []tracee) (stuck []int) {
+	for _, t := range threads {
+		if t.gone {
+			continue
+		}
+		if !t.stopped {
+			stuck = append(stuck, t.tid)
+			continue
+		}
+		if e := ptrace(syscall.PTRACE_DETACH, t.tid, 0, uintptr(t.sig)); e != 0 && e != syscall.ESRCH {
+			stuck = append(stuck, t.tid)
+		}
+	}
+	return stuck
+}
+
+// waitUntraced waits (up to limit) until none of the threads is traced by tracerTid,
+// after the tracer thread exited.
+func waitUntraced(pid int, tids []int, tracerTid int, limit time.Duration) error {
+	end := time.Now().Add(limit)
+	for _, tid := range tids {
+		for {
+			st, err := readStatus(fmt.Sprintf("/proc/%d/task/%d/status", pid, tid))
+			if err != nil || st.TracerPid != tracerTid {
+				break
+			}
+			if time.Now().After(end) {
+				return fmt.Errorf("thread %d of pid %d is still traced by thread %d", tid, pid, tracerTid)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,273 @@
+package native
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorigin-dev/gorigin/dbg"
+)
+
+// Options tune a Process.
+type Options struct {
+	// MaxFreeze: a watchdog thaws the target if it stays frozen longer than this
+	// (0 = 2s default). It also bounds how long Freeze waits for a thread to stop.
+	MaxFreeze time.Duration
+}
+
+const defaultMaxFreeze = 2 * time.Second
+
+// Process is a live Linux process gorigin is attached to. Attach only checks that it
+// may be read; Freeze stops it, Thaw detaches completely, Close does both and more.
+// Its methods are safe for concurrent use.
+type Process struct {
+	pid  int
+	opts Options
+
+	mu      sync.Mutex // serialises Freeze, Thaw, Threads, Close and the watchdog
+	tr      *tracer    // nil until the first Freeze, and after the tracer retired
+	threads []tracee   // seized by the current freeze; empty when thawed
+	frozen  bool
+	start   time.Time   // when the current freeze sent its first interrupt
+	gen     uint64      // counts freezes, so a late watchdog cannot thaw a newer one
+	timer   *time.Timer // the MaxFreeze watchdog of the current freeze
+	closed  bool
+
+	lastFreeze atomic.Int64 // time.Duration
+	expired    atomic.Bool
+
+	reader // ReadBatch's reusable iovec arrays
+}
+
+var _ dbg.Target = (*Process)(nil)
+
+// Attach checks that pid is a process this program may read and trace, and registers
+// it so that SIGINT, SIGTERM and SIGHUP thaw it before the program exits (see
+// handleSignals). It does not stop the process.
+func Attach(pid int, opts Options) (*Process, error) {
+	if opts.MaxFreeze <= 0 {
+		opts.MaxFreeze = defaultMaxFreeze
+	}
+	if !archSupported {
+		return nil, fmt.Errorf("attach %d: the native backend does not support this architecture", pid)
+	}
+	if pid <= 0 {
+		return nil, fmt.Errorf("no process with pid %d: %w", pid, dbg.ErrNoProcess)
+	}
+	if pid == os.Getpid() {
+		return nil, fmt.Errorf("attach %d: that is gorigin itself; a process cannot trace itself", pid)
+	}
+	st, err := readStatus(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no process with pid %d: %w", pid, dbg.ErrNoProcess)
+		}
+		return nil, fmt.Errorf("attach %d: %w", pid, err)
+	}
+	switch {
+	case st.Tgid != 0 && st.Tgid != pid:
+		return nil, fmt.Errorf("attach %d: that is a thread of process %d: attach %d instead", pid, st.Tgid, st.Tgid)
+	case st.State == 'Z' || st.State == 'X':
+		return nil, fmt.Errorf("attach %d: the process is a zombie (it exited and its parent has not reaped it): %w",
+			pid, dbg.ErrExited)
+	case st.TracerPid != 0:
+		return nil, tracedError(pid, st.TracerPid)
+	}
+	p := &Process{pid: pid, opts: opts}
+	if err := p.checkReadable(); err != nil {
+		return nil, err
+	}
+	if err := register(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkReadable makes one small process_vm_readv, which takes the same permission
+// check as ptrace attach (uid, CAP_SYS_PTRACE, Yama), so a refusal shows up here
+// rather than in the middle of a freeze.
+func (p *Process) checkReadable() error {
+	maps, err := readMappings(p.pid)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return permissionError(p.pid)
+		}
+		return err
+	}
+	for _, m := range maps {
+		if len(m.Perm) > 0 && m.Perm[0] == 'r' && m.End > m.Start {
+			var b [8]byte
+			_, _, e := p.readv([]dbg.Region{{Addr: m.Start, Buf: b[:]}})
+			switch e {
+			case syscall.EPERM, syscall.EACCES:
+				return permissionError(p.pid)
+			case syscall.ESRCH:
+				return fmt.Errorf("attach %d: %w", p.pid, dbg.ErrExited)
+			}
+			return nil // other errors (a mapping that just went away) say nothing about permission
+		}
+	}
+	return nil
+}
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.pid }
+
+// Exe is /proc/PID/exe, which opens the executable even if it was deleted or replaced.
+func (p *Process) Exe() string { return fmt.Sprintf("/proc/%d/exe", p.pid) }
+
+// Mappings parses /proc/PID/maps.
+func (p *Process) Mappings() ([]dbg.Mapping, error) { return readMappings(p.pid) }
+
+// LastFreeze is how long the last freeze lasted, from the first thread interrupted to
+// the last thread detached (an upper bound of the time the target was stopped).
+func (p *Process) LastFreeze() time.Duration { return time.Duration(p.lastFreeze.Load()) }
+
+// Expired reports whether the watchdog thawed the target because the last freeze
+// outlasted Options.MaxFreeze. Memory read after that is no longer a consistent
+// snapshot. ReadBatch keeps working.
+func (p *Process) Expired() bool { return p.expired.Load() }
+
+// Freeze stops every thread of the process (see freezeThreads). It is a no-op when
+// already frozen. On error nothing stays stopped.
+func (p *Process) Freeze() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("freeze %d: process closed", p.pid)
+	}
+	if p.frozen {
+		return nil
+	}
+	if p.tr == nil {
+		p.tr = startTracer()
+	}
+	p.expired.Store(false)
+	p.gen++
+	gen := p.gen
+	deadline := time.Now().Add(p.opts.MaxFreeze)
+	var err error
+	p.tr.do(func() bool {
+		p.threads, p.start, err = freezeThreads(p.pid, deadline)
+		return false
+	})
+	p.frozen = true
+	if err != nil {
+		if terr := p.thawLocked(); terr != nil {
+			err = errors.Join(err, terr)
+		}
+		return err
+	}
+	p.timer = time.AfterFunc(p.opts.MaxFreeze-time.Since(p.start), func() { p.watchdog(gen) })
+	return nil
+}
+
+// watchdog thaws the freeze numbered gen if it is still on.
+func (p *Process) watchdog(gen uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen && p.gen == gen {
+		p.expired.Store(true)
+		p.thawLocked()
+	}
+}
+
+// Thaw detaches from every thread, re-injecting signals caught while stopping them,
+// so that the process runs on untraced (TracerPid 0). Freeze may be called again.
+func (p *Process) Thaw() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.thawLocked()
+}
+
+func (p *Process) thawLocked() error {
+	if !p.frozen {
+		return nil
+	}
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	var stuck []int
+	tr := p.tr
+	retired := tr.do(func() bool {
+		stuck = thawThreads(p.threads)
+		return len(stuck) > 0
+	})
+	if !p.start.IsZero() {
+		p.lastFreeze.Store(int64(time.Since(p.start)))
+	}
+	p.threads, p.frozen, p.start = p.threads[:0], false, time.Time{}
+	if retired {
+		// The tracer thread is exiting, which detaches the stuck threads.
+		p.tr = nil
+		if err := waitUntraced(p.pid, stuck, tr.tid, time.Second); err != nil {
+			return fmt.Errorf("thaw %d: %w", p.pid, err)
+		}
+	}
+	return nil
+}
+
+// Threads lists the process's threads. While frozen each one carries its registers
+// (PC, SP, BP and the thread pointer); otherwise only the TID is set.
+func (p *Process) Threads() ([]dbg.Thread, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.frozen {
+		tids, err := listTasks(p.pid)
+		if err != nil {
+			return nil, err
+		}
+		threads := make([]dbg.Thread, len(tids))
+		for i, tid := range tids {
+			threads[i].TID = tid
+		}
+		return threads, nil
+	}
+	threads := make([]dbg.Thread, 0, len(p.threads))
+	var err error
+	p.tr.do(func() bool {
+		for _, t := range p.threads {
+			th := dbg.Thread{TID: t.tid}
+			if e := getRegs(&th); e != nil {
+				if e == syscall.ESRCH {
+					continue // killed while stopped
+				}
+				err = fmt.Errorf("registers of thread %d of pid %d: %w", t.tid, p.pid, e)
+				return false
+			}
+			threads = append(threads, th)
+		}
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(threads) == 0 {
+		return nil, fmt.Errorf("threads of pid %d: %w", p.pid, dbg.ErrExited)
+	}
+	return threads, nil
+}
+
+// Close thaws and detaches, ends the tracer thread and unregisters the process from
+// the signal handler. It is idempotent.
+func (p *Process) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	err := p.thawLocked()
+	if p.tr != nil {
+		p.tr.stop()
+		p.tr = nil
+	}
+	unregister(p)
+	return err
+}
