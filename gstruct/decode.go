@@ -1,0 +1,74 @@
+package gstruct
+
+// G is one decoded runtime.g. Addresses are target addresses as found in memory (load
+// bias included). Fields a Go version does not have are zero.
+type G struct {
+	Addr         uint64
+	ID, ParentID int64  // goid, parentGoid (Go 1.21+)
+	StatusCode   uint32 // atomicstatus without the scan bit
+	Scan         bool   // the _Gscan bit was set
+	// Status is "idle", "runnable", "running", "syscall", "waiting", "dead", "copystack",
+	// "preempted", "leaked" or "unknown".
+	Status string
+	// WaitReason is the runtime's name for why a waiting goroutine waits ("chan receive"),
+	// from the target's runtime.waitReasonStrings; "" when it is not waiting or the
+	// reason is zero.
+	WaitReason                string
+	WaitSince                 int64 // about when it blocked, in runtime nanotime (set by the next GC); 0 = unknown
+	GoPC, StartPC             uint64
+	StackLo, StackHi          uint64
+	SchedSP, SchedPC, SchedBP uint64 // g.sched; SchedBP is 0 where gobuf has no bp
+	M                         uint64 // the m running it, non-zero while running
+	LockedM                   bool   // locked to its thread (runtime.LockOSThread)
+	LabelsPtr                 uint64 // g.labels; ReadLabels decodes it into Labels
+	Labels                    map[string]string
+}
+
+// Decode decodes the runtime.g at addr from raw, GSize() bytes read there. Call Bind first:
+// wait reasons are named from the target's table. Fields that do not fit in raw are left
+// zero; garbage bytes give a garbage G, never a panic.
+func (r *Runtime) Decode(addr uint64, raw []byte) G {
+	l := r.l
+	u := func(f field) uint64 {
+		v, _ := uintAt(l.order, raw, f)
+		return v
+	}
+	g := G{
+		Addr:      addr,
+		ID:        int64(u(l.goid)),
+		ParentID:  int64(u(l.parentGoid)),
+		WaitSince: int64(u(l.waitsince)),
+		GoPC:      u(l.gopc),
+		StartPC:   u(l.startpc),
+		StackLo:   u(l.stackLo),
+		StackHi:   u(l.stackHi),
+		SchedSP:   u(l.schedSP),
+		SchedPC:   u(l.schedPC),
+		SchedBP:   u(l.schedBP),
+		M:         u(l.m),
+		LockedM:   u(l.lockedm) != 0,
+		LabelsPtr: u(l.labels),
+	}
+	status := uint32(u(l.status))
+	g.Scan = status&l.gscan != 0
+	g.StatusCode = status &^ l.gscan
+	g.Status = "unknown"
+	if name, ok := l.statuses[g.StatusCode]; ok {
+		g.Status = name
+	}
+	if g.StatusCode == l.gwaiting {
+		g.WaitReason = r.waitReasonName(u(l.waitreason))
+	}
+	return g
+}
+
+// waitReasonName names a waitReason value as the runtime's waitReason.String does.
+func (r *Runtime) waitReasonName(w uint64) string {
+	if w == 0 {
+		return ""
+	}
+	if w < uint64(len(r.waitReasons)) {
+		return r.waitReasons[w]
+	}
+	return "unknown wait reason"
+}

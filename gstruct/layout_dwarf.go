@@ -1,0 +1,269 @@
+package gstruct
+
+import (
+	"debug/dwarf"
+	"encoding/binary"
+	"fmt"
+	"strings"
+)
+
+// dwarfIndex is what one pass over the target's DWARF finds: the runtime's constants and
+// the offsets of the few types and variables gstruct needs.
+type dwarfIndex struct {
+	consts map[string]int64        // "runtime._Gwaiting" → 4, and the like
+	types  map[string]dwarf.Offset // the first type entry of each wanted name
+	vars   map[string]dwarf.Offset // the type of each wanted variable
+}
+
+// Names of the DWARF types and variables gstruct looks for.
+const (
+	typeG        = "runtime.g"
+	typeHmap     = "runtime.hmap"
+	typeBucket   = "bucket<string,string>"
+	typeLabelMap = "runtime/pprof.labelMap"
+	varWaitStrs  = "runtime.waitReasonStrings"
+)
+
+func indexDWARF(d *dwarf.Data) (*dwarfIndex, error) {
+	ix := &dwarfIndex{consts: map[string]int64{}, types: map[string]dwarf.Offset{}, vars: map[string]dwarf.Offset{}}
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read DWARF: %w", err)
+		}
+		if e == nil {
+			return ix, nil
+		}
+		if e.Tag == dwarf.TagCompileUnit {
+			continue // look at the unit's top-level entries
+		}
+		if e.Children {
+			r.SkipChildren()
+		}
+		name, _ := e.Val(dwarf.AttrName).(string)
+		switch e.Tag {
+		case dwarf.TagConstant:
+			if strings.HasPrefix(name, "runtime.") {
+				if v, ok := constValue(e.Val(dwarf.AttrConstValue)); ok {
+					ix.consts[name] = v
+				}
+			}
+		case dwarf.TagVariable:
+			if name == varWaitStrs {
+				if t, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
+					ix.vars[name] = t
+				}
+			}
+		case dwarf.TagStructType, dwarf.TagTypedef:
+			switch name {
+			case typeG, typeHmap, typeBucket, typeLabelMap:
+				if _, seen := ix.types[name]; !seen || e.Tag == dwarf.TagStructType {
+					ix.types[name] = e.Offset
+				}
+			}
+		}
+	}
+}
+
+func constValue(v any) (int64, bool) {
+	switch v := v.(type) {
+	case int64:
+		return v, true
+	case uint64:
+		return int64(v), true
+	}
+	return 0, false
+}
+
+// layoutFromDWARF fills a layout from the target's DWARF. minor is the Go 1.x minor
+// version from the build info (0 when unknown), used only where DWARF may not say.
+func layoutFromDWARF(d *dwarf.Data, ptrSize int, order binary.ByteOrder, minor int) (*layout, error) {
+	ix, err := indexDWARF(d)
+	if err != nil {
+		return nil, err
+	}
+	l := &layout{ptrSize: ptrSize, order: order}
+
+	g, err := ix.structType(d, typeG)
+	if err != nil {
+		return nil, err
+	}
+	l.gSize = int(g.ByteSize)
+	type want struct {
+		dst      *field
+		path     string
+		optional bool
+	}
+	for _, w := range []want{
+		{&l.goid, "goid", false},
+		{&l.parentGoid, "parentGoid", true}, // Go 1.21+
+		{&l.status, "atomicstatus.value", false},
+		{&l.waitsince, "waitsince", false},
+		{&l.waitreason, "waitreason", false},
+		{&l.gopc, "gopc", false},
+		{&l.startpc, "startpc", false},
+		{&l.stackLo, "stack.lo", false},
+		{&l.stackHi, "stack.hi", false},
+		{&l.m, "m", false},
+		{&l.lockedm, "lockedm", false},
+		{&l.labels, "labels", false},
+		{&l.schedSP, "sched.sp", false},
+		{&l.schedPC, "sched.pc", false},
+		{&l.schedBP, "sched.bp", true}, // absent on some architectures
+	} {
+		f, err := fieldAt(g, w.path)
+		if err != nil {
+			if w.optional {
+				continue
+			}
+			return nil, fmt.Errorf("DWARF type runtime.g: %w", err)
+		}
+		if f.off+f.size > l.gSize {
+			return nil, fmt.Errorf("DWARF type runtime.g: field %s at %d+%d is outside its %d bytes", w.path, f.off, f.size, l.gSize)
+		}
+		*w.dst = f
+	}
+
+	if err := l.statusesFromConsts(ix.consts); err != nil {
+		return nil, err
+	}
+
+	if t, ok := ix.vars[varWaitStrs]; ok {
+		if typ, err := d.Type(t); err == nil {
+			if a, ok := stripTypedefs(typ).(*dwarf.ArrayType); ok && a.Count > 0 {
+				l.waitReasonCount = int(a.Count)
+			}
+		}
+	}
+
+	l.labelMap = labelLayoutFromDWARF(d, ix, ptrSize, minor)
+	return l, nil
+}
+
+// statusesFromConsts names every runtime._G* status constant, so that a status number is
+// never assumed (Go 1.26 inserted _Gleaked before _Gdeadextra).
+func (l *layout) statusesFromConsts(consts map[string]int64) error {
+	scan, ok := consts["runtime._Gscan"]
+	if !ok || scan <= 0 || scan >= 1<<32 {
+		return fmt.Errorf("DWARF has no usable runtime._Gscan constant")
+	}
+	waiting, ok := consts["runtime._Gwaiting"]
+	if !ok {
+		return fmt.Errorf("DWARF has no runtime._Gwaiting constant")
+	}
+	l.gscan, l.gwaiting = uint32(scan), uint32(waiting)
+	l.statuses = map[uint32]string{}
+	for name, v := range consts {
+		short, ok := strings.CutPrefix(name, "runtime._G")
+		if !ok || v < 0 || v >= scan {
+			continue
+		}
+		if s, ok := statusName(short); ok {
+			l.statuses[uint32(v)] = s
+		}
+	}
+	return nil
+}
+
+func labelLayoutFromDWARF(d *dwarf.Data, ix *dwarfIndex, ptrSize, minor int) labelLayout {
+	ll := classicMapLayout(ptrSize)
+	ll.form = labelsSlice
+	if minor != 0 && minor < 24 {
+		ll.form = labelsMap
+	}
+	if off, ok := ix.types[typeLabelMap]; ok {
+		if t, err := d.Type(off); err == nil {
+			if _, isStruct := stripTypedefs(t).(*dwarf.StructType); isStruct {
+				ll.form = labelsSlice
+			} else {
+				ll.form = labelsMap
+			}
+		}
+	}
+	if c, ok := ix.consts["runtime.sameSizeGrow"]; ok && c > 0 && c < 256 {
+		ll.sameSizeGrow = uint8(c)
+	}
+	if c, ok := ix.consts["runtime.minTopHash"]; ok && c > 0 && c < 256 {
+		ll.minTopHash = uint8(c)
+	}
+	if h, err := ix.structType(d, typeHmap); err == nil {
+		count, e1 := fieldAt(h, "count")
+		flags, e2 := fieldAt(h, "flags")
+		b, e3 := fieldAt(h, "B")
+		buckets, e4 := fieldAt(h, "buckets")
+		old, e5 := fieldAt(h, "oldbuckets")
+		if e1 == nil && e2 == nil && e3 == nil && e4 == nil && e5 == nil {
+			ll.hmapSize = int(h.ByteSize)
+			ll.hmapCount, ll.hmapFlags, ll.hmapB, ll.hmapBuckets, ll.hmapOldbuckets = count, flags, b, buckets, old
+		}
+	}
+	if b, err := ix.structType(d, typeBucket); err == nil {
+		top, e1 := fieldAt(b, "tophash")
+		keys, e2 := fieldAt(b, "keys")
+		elems, e3 := fieldAt(b, "values")
+		over, e4 := fieldAt(b, "overflow")
+		if e1 == nil && e2 == nil && e3 == nil && e4 == nil {
+			ll.bucketSize = int(b.ByteSize)
+			ll.bucketTophash, ll.bucketKeys, ll.bucketElems, ll.bucketOverflow = top.off, keys.off, elems.off, over.off
+		}
+	}
+	return ll
+}
+
+func (ix *dwarfIndex) structType(d *dwarf.Data, name string) (*dwarf.StructType, error) {
+	off, ok := ix.types[name]
+	if !ok {
+		return nil, fmt.Errorf("DWARF has no type %s", name)
+	}
+	t, err := d.Type(off)
+	if err != nil {
+		return nil, fmt.Errorf("DWARF type %s: %w", name, err)
+	}
+	st, ok := stripTypedefs(t).(*dwarf.StructType)
+	if !ok || st.ByteSize <= 0 {
+		return nil, fmt.Errorf("DWARF type %s is not a struct", name)
+	}
+	return st, nil
+}
+
+// fieldAt finds a dotted path of struct members ("sched.sp") and returns its offset from
+// the start of st and its size.
+func fieldAt(st *dwarf.StructType, path string) (field, error) {
+	off := 0
+	var cur dwarf.Type = st
+	for _, name := range strings.Split(path, ".") {
+		s, ok := stripTypedefs(cur).(*dwarf.StructType)
+		if !ok {
+			return field{}, fmt.Errorf("member %s: %s is not a struct", path, cur)
+		}
+		var found *dwarf.StructField
+		for _, f := range s.Field {
+			if f.Name == name {
+				found = f
+				break
+			}
+		}
+		if found == nil {
+			return field{}, fmt.Errorf("no member %s", path)
+		}
+		off += int(found.ByteOffset)
+		cur = found.Type
+	}
+	size := int(cur.Size())
+	if size <= 0 {
+		return field{}, fmt.Errorf("member %s has no size", path)
+	}
+	return field{off, size}, nil
+}
+
+func stripTypedefs(t dwarf.Type) dwarf.Type {
+	for i := 0; i < 16; i++ {
+		td, ok := t.(*dwarf.TypedefType)
+		if !ok {
+			return t
+		}
+		t = td.Type
+	}
+	return t
+}

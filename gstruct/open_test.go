@@ -1,0 +1,114 @@
+package gstruct
+
+import (
+	"debug/elf"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gorigin-dev/gorigin/dbg"
+)
+
+func TestOpenErrors(t *testing.T) {
+	text := filepath.Join(t.TempDir(), "script.sh")
+	if err := os.WriteFile(text, []byte("#!/bin/sh\necho hi\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		exe      func(t *testing.T) string
+		wantIs   error
+		wantText string
+	}{
+		{"missing file", func(*testing.T) string { return "/nonexistent/app" }, fs.ErrNotExist, "open executable"},
+		{"not an ELF file", func(*testing.T) string { return text }, dbg.ErrNotGo, "is not a Go program"},
+		{"a C program", func(t *testing.T) string { return cProgram(t) }, dbg.ErrNotGo, "no runtime.allgs"},
+		{"Go without DWARF", func(t *testing.T) string { return buildFixture(t, "local", "-ldflags=-w") }, ErrStripped, "-ldflags=-w"},
+		{"Go without symbols", func(t *testing.T) string { return buildFixture(t, "local", "-ldflags=-s") }, ErrStripped, "-ldflags=-s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Open(tc.exe(t))
+			if err == nil {
+				t.Fatalf("Open succeeded (Go %s)", r.GoVersion())
+			}
+			if !errors.Is(err, tc.wantIs) || !strings.Contains(err.Error(), tc.wantText) {
+				t.Errorf("Open: %v; want an error wrapping %v that says %q", err, tc.wantIs, tc.wantText)
+			}
+		})
+	}
+}
+
+// cProgram finds an ELF executable of this machine that is not a Go program.
+func cProgram(t *testing.T) string {
+	for _, p := range []string{"/bin/true", "/usr/bin/true", "/bin/sh"} {
+		f, err := elf.Open(p)
+		if err != nil {
+			continue
+		}
+		f.Close()
+		return p
+	}
+	t.Skip("no non-Go ELF executable found in /bin or /usr/bin")
+	return ""
+}
+
+// TestLayoutPerVersion checks what the Go sources of each release say about runtime.g and
+// its constants against what Open learns from the DWARF of a program that release built.
+func TestLayoutPerVersion(t *testing.T) {
+	statuses := map[uint32]string{0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting",
+		5: "unknown", 6: "dead", 7: "unknown", 8: "copystack", 9: "preempted"}
+	statuses126 := map[uint32]string{10: "leaked", 11: "dead"} // _Gleaked, _Gdeadextra
+	for k, v := range statuses {
+		statuses126[k] = v
+	}
+	for _, tc := range toolchains {
+		t.Run(tc, func(t *testing.T) {
+			r, err := Open(buildFixture(t, tc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			minor := goMinor(r.GoVersion())
+			if tc != "local" && r.GoVersion() != tc {
+				t.Errorf("GoVersion = %q, want %q", r.GoVersion(), tc)
+			}
+			l := r.l
+			want := statuses
+			if minor >= 26 {
+				want = statuses126
+			}
+			if !reflect.DeepEqual(l.statuses, want) || l.gscan != 0x1000 || l.gwaiting != 4 {
+				t.Errorf("statuses %v, scan %#x, waiting %d; want %v, 0x1000, 4", l.statuses, l.gscan, l.gwaiting, want)
+			}
+			if l.parentGoid.present() != (minor >= 21) {
+				t.Errorf("parentGoid present = %v in Go 1.%d", l.parentGoid.present(), minor)
+			}
+			if wantForm := map[bool]labelForm{true: labelsMap, false: labelsSlice}[minor < 24]; l.labelMap.form != wantForm {
+				t.Errorf("label form %d, want %d", l.labelMap.form, wantForm)
+			}
+			if minor < 24 && !reflect.DeepEqual(l.labelMap, classicMapLayout(8)) {
+				t.Errorf("map layout from DWARF %+v differs from the computed one %+v", l.labelMap, classicMapLayout(8))
+			}
+			for name, f := range map[string]field{"goid": l.goid, "waitsince": l.waitsince, "gopc": l.gopc,
+				"startpc": l.startpc, "labels": l.labels, "stack.lo": l.stackLo, "sched.sp": l.schedSP} {
+				if f.size != 8 {
+					t.Errorf("%s is %d bytes, want 8", name, f.size)
+				}
+			}
+			if l.status.size != 4 || l.waitreason.size != 1 || !l.schedBP.present() {
+				t.Errorf("atomicstatus %d bytes, waitreason %d bytes, sched.bp present %v; want 4, 1, true",
+					l.status.size, l.waitreason.size, l.schedBP.present())
+			}
+			if l.waitReasonCount < 30 || l.waitReasonCount > maxWaitReasons {
+				t.Errorf("%d wait reasons", l.waitReasonCount)
+			}
+			t.Logf("%s: g %d bytes, goid@%d status@%d waitreason@%d parentGoid@%v gopc@%d startpc@%d labels@%d lockedm@%d, %d wait reasons",
+				r.GoVersion(), l.gSize, l.goid.off, l.status.off, l.waitreason.off, l.parentGoid, l.gopc.off, l.startpc.off,
+				l.labels.off, l.lockedm.off, l.waitReasonCount)
+		})
+	}
+}

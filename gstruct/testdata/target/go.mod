@@ -1,0 +1,3 @@
+module gstructtarget
+
+go 1.20
