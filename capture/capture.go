@@ -63,6 +63,7 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 		opt.hold = d
 	}
 	exe := t.Exe()
+	phase := tracer("setup")
 	rt, err := gstruct.Open(exe)
 	if err != nil {
 		return nil, err
@@ -78,6 +79,7 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the executable's line table: %w", err)
 	}
+	phase("read the executable")
 
 	snap := &snapshot.Snapshot{
 		Schema: snapshot.Schema,
@@ -88,6 +90,9 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 	}
 	if opt.Kind != "live" {
 		snap.Source.Freeze = ""
+	}
+	if p, err := os.Readlink(exe); err == nil && strings.HasSuffix(p, " (deleted)") {
+		snap.Warnings = append(snap.Warnings, "the target's executable was deleted or replaced on disk since it started; gorigin read the original through "+exe)
 	}
 
 	var raw *copied
@@ -100,7 +105,9 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 		return nil, err
 	}
 	snap.Source.TakenAt = raw.takenAt
+	phase = tracer("thawed")
 	build(snap, rt, syms, raw, opt)
+	phase("symbolised %d goroutines", len(snap.Goroutines))
 	if raw.partial != "" {
 		snap.Source.Partial = true
 		snap.Warnings = append(snap.Warnings, raw.partial)
@@ -118,8 +125,29 @@ type copied struct {
 	partial string // why the copy is incomplete, or ""
 }
 
-// copyFrozen freezes t, copies, and thaws it, measuring the freeze.
+// copyFrozen freezes t, copies, and thaws it, measuring the freeze. Everything that can be
+// done before the freeze (finding the g structs, allocating buffers) or after it (decoding)
+// is; the freeze holds only the reads.
 func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.Snapshot) (c *copied, err error) {
+	phase := tracer("running")
+	before, err := rt.AllGs(t)
+	if err != nil {
+		return nil, err
+	}
+	plan := planCopy(before, uint64(rt.GSize()))
+	// A first copy of the running target: the second copy of the same pages, made while it
+	// is frozen, takes a quarter of the time of the first (measured: 100k g's, 46 MB, about
+	// 100 ms cold and 22 ms warm).
+	_, warm, err := plan.read(t, before)
+	if err != nil {
+		return nil, err
+	}
+	var arena *stackArena
+	if opt.Stacks {
+		arena = newStackArena(rt, warm)
+	}
+	phase("planned the copy of %d g structs in %d regions", len(before), len(plan.regions))
+
 	if err := t.Freeze(); err != nil {
 		t.Thaw()
 		return nil, err
@@ -143,26 +171,43 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 			err = fmt.Errorf("let the target run again: %w", terr)
 		}
 	}()
+	phase = tracer("frozen")
 	if opt.hold > 0 {
 		time.Sleep(opt.hold)
 	}
 	c = &copied{now: monotonicNow(opt), takenAt: time.Now().UTC()}
-	gs, raws, err := readGs(t, rt)
+	addrs, err := rt.AllGs(t)
 	if err != nil {
 		return nil, err
 	}
-	c.gs = decodeAll(rt, gs, raws)
-	if opt.Stacks {
-		c.stacks = readStacks(t, c.gs)
-	}
-	if err := readLabels(t, rt, c.gs); err != nil {
+	phase("read allgs")
+	addrs, raws, err := plan.read(t, addrs)
+	if err != nil {
 		return nil, err
 	}
+	phase("read %d g structs (%d MB)", len(addrs), plan.bytes()>>20)
+	if opt.Stacks {
+		c.gs = decodeAll(rt, addrs, raws)
+		c.stacks = readStacks(t, c.gs, arena)
+		phase("read %d stacks", len(c.stacks))
+	}
+	labelled := map[uint64]map[string]string{}
+	if err := readLabels(t, rt, addrs, raws, labelled); err != nil {
+		return nil, err
+	}
+	phase("read labels of %d goroutines", len(labelled))
 	if ex, ok := t.(expirer); ok && ex.Expired() {
 		c.partial = "the target stayed frozen past --max-freeze and was released early: this snapshot may mix states from before and after"
 	}
 	if err := thaw(); err != nil {
 		return nil, fmt.Errorf("let the target run again: %w", err)
+	}
+	phase("thawed")
+	if c.gs == nil {
+		c.gs = decodeAll(rt, addrs, raws)
+	}
+	for i := range c.gs {
+		c.gs[i].Labels = labelled[c.gs[i].Addr]
 	}
 	return c, nil
 }
@@ -170,29 +215,40 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 // copyRunning reads t twice without stopping it and marks goroutines that changed between.
 func copyRunning(t dbg.Target, rt *gstruct.Runtime, opt Options) (*copied, error) {
 	c := &copied{now: monotonicNow(opt), takenAt: time.Now().UTC(), changed: map[uint64]bool{}}
-	addrs1, raws1, err := readGs(t, rt)
+	addrs, err := rt.AllGs(t)
+	if err != nil {
+		return nil, err
+	}
+	plan := planCopy(addrs, uint64(rt.GSize()))
+	addrs, raws, err := plan.read(t, addrs)
 	if err != nil {
 		return nil, err
 	}
 	first := map[uint64]gstruct.G{}
-	for i, g := range decodeAll(rt, addrs1, raws1) {
-		first[addrs1[i]] = g
+	for _, g := range decodeAll(rt, addrs, raws) {
+		first[g.Addr] = g
 	}
-	addrs2, raws2, err := readGs(t, rt)
-	if err != nil {
+	if addrs, err = rt.AllGs(t); err != nil {
 		return nil, err
 	}
-	c.gs = decodeAll(rt, addrs2, raws2)
+	if addrs, raws, err = plan.read(t, addrs); err != nil {
+		return nil, err
+	}
+	c.gs = decodeAll(rt, addrs, raws)
 	for _, g := range c.gs {
 		if before, ok := first[g.Addr]; !ok || !sameState(before, g) {
 			c.changed[g.Addr] = true
 		}
 	}
 	if opt.Stacks {
-		c.stacks = readStacks(t, c.gs)
+		c.stacks = readStacks(t, c.gs, nil)
 	}
-	if err := readLabels(t, rt, c.gs); err != nil {
+	labelled := map[uint64]map[string]string{}
+	if err := readLabels(t, rt, addrs, raws, labelled); err != nil {
 		return nil, err
+	}
+	for i := range c.gs {
+		c.gs[i].Labels = labelled[c.gs[i].Addr]
 	}
 	return c, nil
 }
@@ -211,11 +267,16 @@ func decodeAll(rt *gstruct.Runtime, addrs []uint64, raws [][]byte) []gstruct.G {
 	return gs
 }
 
-func readLabels(t dbg.Target, rt *gstruct.Runtime, gs []gstruct.G) error {
+// readLabels reads the pprof labels of the goroutines that have any into out (by g
+// address). Only those goroutines are decoded here: it runs while the target is frozen.
+func readLabels(t dbg.Target, rt *gstruct.Runtime, addrs []uint64, raws [][]byte, out map[uint64]map[string]string) error {
 	var with []*gstruct.G
-	for i := range gs {
-		if gs[i].LabelsPtr != 0 && gs[i].Status != "dead" {
-			with = append(with, &gs[i])
+	for i, raw := range raws {
+		if rt.LabelsPtr(raw) == 0 {
+			continue
+		}
+		if g := rt.Decode(addrs[i], raw); g.Status != "dead" {
+			with = append(with, &g)
 		}
 	}
 	if len(with) == 0 {
@@ -223,12 +284,34 @@ func readLabels(t dbg.Target, rt *gstruct.Runtime, gs []gstruct.G) error {
 	}
 	if err := rt.ReadLabels(t, with); err != nil {
 		var re *dbg.ReadError
-		if errors.As(err, &re) {
-			return nil // labels of goroutines that changed meanwhile: leave them empty
+		if !errors.As(err, &re) {
+			return fmt.Errorf("read goroutine labels: %w", err)
 		}
-		return fmt.Errorf("read goroutine labels: %w", err)
+		// Labels of goroutines that changed meanwhile stay empty.
+	}
+	for _, g := range with {
+		if g.Labels != nil {
+			out[g.Addr] = g.Labels
+		}
 	}
 	return nil
+}
+
+// Tracer is tracer for the other stages of a command (rendering, ...).
+func Tracer(name string) func(format string, args ...any) { return tracer(name) }
+
+// tracer returns a function that prints, when GORIGIN_TRACE is set, how long each phase
+// took since the previous one: the way to see where a freeze went.
+func tracer(name string) func(format string, args ...any) {
+	if os.Getenv("GORIGIN_TRACE") == "" {
+		return func(string, ...any) {}
+	}
+	last := time.Now()
+	return func(format string, args ...any) {
+		now := time.Now()
+		fmt.Fprintf(os.Stderr, "gorigin: %s: %-28s %8.3f ms\n", name, fmt.Sprintf(format, args...), float64(now.Sub(last).Microseconds())/1000)
+		last = now
+	}
 }
 
 func exeName(t dbg.Target) string {

@@ -19,86 +19,119 @@ const (
 	maxRegion   = 4 << 20  // but keep each region at most this large
 	maxStack    = 1 << 20  // copy at most this much of one goroutine's stack
 	maxStackAll = 1 << 30  // and at most this much in all
+	pageSize    = 4096
 )
 
-// readGs reads allgs and every g struct it points to. It returns the g addresses in allgs
-// order and, for each, its raw bytes.
-func readGs(m dbg.Memory, rt *gstruct.Runtime) ([]uint64, [][]byte, error) {
-	addrs, err := rt.AllGs(m)
-	if err != nil {
-		return nil, nil, err
-	}
-	size := uint64(rt.GSize())
+// gCopy is a plan for copying every g struct: the regions to read and buffers for them.
+// It is made, and its buffers touched, before the target is frozen, so that the copy made
+// while it is frozen spends no time allocating or faulting in gorigin's own memory — for
+// 100,000 goroutines that is most of the cost. g structs are never freed (allgs only
+// grows), so a plan made from an earlier look stays right; g's created since are read
+// one by one.
+type gCopy struct {
+	size    uint64
+	runs    []span
+	regions []dbg.Region
+}
+
+type span struct{ lo, hi uint64 }
+
+func planCopy(addrs []uint64, size uint64) *gCopy {
 	sorted := slices.Clone(addrs)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
-
-	type run struct{ lo, hi uint64 }
-	var runs []run
+	c := &gCopy{size: size}
+	total := uint64(0)
 	for _, a := range sorted {
-		if n := len(runs); n > 0 && a <= runs[n-1].hi+mergeGap && a+size-runs[n-1].lo <= maxRegion {
-			runs[n-1].hi = max(runs[n-1].hi, a+size)
+		if n := len(c.runs); n > 0 && a <= c.runs[n-1].hi+mergeGap && a+size-c.runs[n-1].lo <= maxRegion {
+			total += max(c.runs[n-1].hi, a+size) - c.runs[n-1].hi
+			c.runs[n-1].hi = max(c.runs[n-1].hi, a+size)
 			continue
 		}
-		runs = append(runs, run{a, a + size})
+		c.runs = append(c.runs, span{a, a + size})
+		total += size
 	}
-	regions := make([]dbg.Region, len(runs))
-	for i, r := range runs {
-		regions[i] = dbg.Region{Addr: r.lo, Buf: make([]byte, r.hi-r.lo)}
+	buf := make([]byte, total)
+	for i := 0; i < len(buf); i += pageSize {
+		buf[i] = 1 // fault the page in now, not while the target waits
 	}
-	failed := map[int]bool{}
-	if err := m.ReadBatch(regions); err != nil {
-		var re *dbg.ReadError
-		if !errors.As(err, &re) {
-			return nil, nil, fmt.Errorf("read the g structs: %w", err)
-		}
-		for _, i := range re.Failed {
-			failed[i] = true
-		}
+	c.regions = make([]dbg.Region, len(c.runs))
+	for i, r := range c.runs {
+		n := r.hi - r.lo
+		c.regions[i] = dbg.Region{Addr: r.lo, Buf: buf[:n:n]}
+		buf = buf[n:]
 	}
+	return c
+}
 
-	// Slice each g out of its region; re-read singly the g's whose region failed (a run
-	// that crossed an unmapped gap).
-	raws := make([][]byte, len(addrs))
-	var retry []dbg.Region
-	var retryIdx []int
+// bytes is how much the plan reads.
+func (c *gCopy) bytes() int {
+	n := 0
+	for _, r := range c.regions {
+		n += len(r.Buf)
+	}
+	return n
+}
+
+// find returns the index of the run holding a whole g at a, or -1.
+func (c *gCopy) find(a uint64) int {
+	i, _ := slices.BinarySearchFunc(c.runs, a, func(r span, a uint64) int {
+		switch {
+		case r.hi <= a:
+			return -1
+		case r.lo > a:
+			return 1
+		}
+		return 0
+	})
+	if i < len(c.runs) && a >= c.runs[i].lo && a+c.size <= c.runs[i].hi {
+		return i
+	}
+	return -1
+}
+
+// read copies the g structs at addrs and returns the addresses it could read with, for
+// each, its raw bytes (slices of the plan's buffers: valid until the next read).
+func (c *gCopy) read(m dbg.Memory, addrs []uint64) ([]uint64, [][]byte, error) {
+	regions := c.regions
+	owner := make([]int, len(addrs)) // region index of each g
 	for i, a := range addrs {
-		r, _ := slices.BinarySearchFunc(runs, a, func(r run, a uint64) int {
-			switch {
-			case r.hi <= a:
-				return -1
-			case r.lo > a:
-				return 1
-			}
-			return 0
-		})
-		if r < len(runs) && !failed[r] {
-			off := a - runs[r].lo
-			raws[i] = regions[r].Buf[off : off+size]
-			continue
-		}
-		retry = append(retry, dbg.Region{Addr: a, Buf: make([]byte, size)})
-		retryIdx = append(retryIdx, i)
-	}
-	if len(retry) > 0 {
-		bad := map[int]bool{}
-		if err := m.ReadBatch(retry); err != nil {
-			var re *dbg.ReadError
-			if !errors.As(err, &re) {
-				return nil, nil, fmt.Errorf("read the g structs: %w", err)
-			}
-			for _, i := range re.Failed {
-				bad[i] = true
-			}
-		}
-		for j, i := range retryIdx {
-			if !bad[j] {
-				raws[i] = retry[j].Buf
-			}
+		owner[i] = c.find(a)
+		if owner[i] < 0 {
+			owner[i] = len(regions)
+			regions = append(regions, dbg.Region{Addr: a, Buf: make([]byte, c.size)})
 		}
 	}
-	// Drop the g's that could not be read at all.
-	outA, outR := addrs[:0:0], raws[:0:0]
+	failed, err := readAll(m, regions)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the g structs: %w", err)
+	}
+	// Re-read singly the g's whose run failed (a run that crossed an unmapped gap).
+	var retry []dbg.Region
+	var retryOf []int
+	for i, a := range addrs {
+		if failed[owner[i]] {
+			retry = append(retry, dbg.Region{Addr: a, Buf: make([]byte, c.size)})
+			retryOf = append(retryOf, i)
+		}
+	}
+	retryFailed, err := readAll(m, retry)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the g structs: %w", err)
+	}
+	raws := make([][]byte, len(addrs))
+	for i, a := range addrs {
+		if r := owner[i]; !failed[r] {
+			off := a - regions[r].Addr
+			raws[i] = regions[r].Buf[off : off+c.size]
+		}
+	}
+	for j, i := range retryOf {
+		if !retryFailed[j] {
+			raws[i] = retry[j].Buf
+		}
+	}
+	outA, outR := make([]uint64, 0, len(addrs)), make([][]byte, 0, len(addrs))
 	for i := range addrs {
 		if raws[i] != nil {
 			outA = append(outA, addrs[i])
@@ -111,9 +144,28 @@ func readGs(m dbg.Memory, rt *gstruct.Runtime) ([]uint64, [][]byte, error) {
 	return outA, outR, nil
 }
 
+// readAll reads regions and returns which of them failed; err is set only when the read
+// failed as a whole (not a *dbg.ReadError).
+func readAll(m dbg.Memory, regions []dbg.Region) (map[int]bool, error) {
+	failed := map[int]bool{}
+	if len(regions) == 0 {
+		return failed, nil
+	}
+	if err := m.ReadBatch(regions); err != nil {
+		var re *dbg.ReadError
+		if !errors.As(err, &re) {
+			return nil, err
+		}
+		for _, i := range re.Failed {
+			failed[i] = true
+		}
+	}
+	return failed, nil
+}
+
 // readStacks copies, for each live goroutine, its stack from the saved stack pointer up to
 // the top of its stack, in one batch. Goroutines whose stack cannot be read are left out.
-func readStacks(m dbg.Memory, gs []gstruct.G) map[uint64][]byte {
+func readStacks(m dbg.Memory, gs []gstruct.G, arena *stackArena) map[uint64][]byte {
 	var regions []dbg.Region
 	var owners []uint64
 	total := 0
@@ -129,18 +181,12 @@ func readStacks(m dbg.Memory, gs []gstruct.G) map[uint64][]byte {
 			break
 		}
 		total += n
-		regions = append(regions, dbg.Region{Addr: g.SchedSP, Buf: make([]byte, n)})
+		regions = append(regions, dbg.Region{Addr: g.SchedSP, Buf: arena.take(n)})
 		owners = append(owners, g.Addr)
 	}
-	failed := map[int]bool{}
-	if err := m.ReadBatch(regions); err != nil {
-		var re *dbg.ReadError
-		if !errors.As(err, &re) {
-			return nil
-		}
-		for _, i := range re.Failed {
-			failed[i] = true
-		}
+	failed, err := readAll(m, regions)
+	if err != nil {
+		return nil
 	}
 	out := make(map[uint64][]byte, len(regions))
 	for i, r := range regions {
@@ -149,6 +195,35 @@ func readStacks(m dbg.Memory, gs []gstruct.G) map[uint64][]byte {
 		}
 	}
 	return out
+}
+
+// stackArena is memory for stack copies, allocated and faulted in before the freeze from
+// a first look at the running target's stack sizes; take falls back to make when it runs out.
+type stackArena struct{ buf []byte }
+
+func newStackArena(rt *gstruct.Runtime, raws [][]byte) *stackArena {
+	total := 0
+	for _, raw := range raws {
+		g := rt.Decode(0, raw)
+		if g.SchedSP >= g.StackLo && g.SchedSP < g.StackHi {
+			total += min(int(g.StackHi-g.SchedSP), maxStack)
+		}
+	}
+	total = min(total+total/4+1<<20, maxStackAll)
+	a := &stackArena{buf: make([]byte, total)}
+	for i := 0; i < len(a.buf); i += pageSize {
+		a.buf[i] = 1
+	}
+	return a
+}
+
+func (a *stackArena) take(n int) []byte {
+	if a == nil || len(a.buf) < n {
+		return make([]byte, n)
+	}
+	b := a.buf[:n:n]
+	a.buf = a.buf[n:]
+	return b
 }
 
 // monotonicNow is the target's nanotime: the runtime's nanotime is CLOCK_MONOTONIC, which

@@ -184,6 +184,8 @@ func runAttach(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	phase := capture.Tracer("output")
+	defer phase("rendered %s", f.format)
 	return render(snap, f, stdout)
 }
 
@@ -197,6 +199,9 @@ func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
 	defer proc.Close()
 	snap, err := capture.Take(proc, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: "native"})
 	if err != nil {
+		if _, serr := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(serr) && !errors.Is(err, dbg.ErrExited) {
+			return nil, fmt.Errorf("pid %d exited while gorigin was reading it (%v): %w", pid, err, dbg.ErrExited)
+		}
 		return nil, fmt.Errorf("pid %d: %w", pid, err)
 	}
 	return snap, proc.Close()

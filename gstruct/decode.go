@@ -72,3 +72,10 @@ func (r *Runtime) waitReasonName(w uint64) string {
 	}
 	return "unknown wait reason"
 }
+
+// LabelsPtr returns just g.labels from a raw runtime.g: a cheap look, for a caller that
+// must find the labelled goroutines while the target is frozen and decode the rest later.
+func (r *Runtime) LabelsPtr(raw []byte) uint64 {
+	v, _ := uintAt(r.l.order, raw, r.l.labels)
+	return v
+}

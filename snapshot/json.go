@@ -1,25 +1,59 @@
 package snapshot
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 )
 
-// Encode writes s as an indented JSON document of schema Schema. It sets the schema
-// field itself (s is not modified), so a hand-built snapshot encodes correctly.
+// Encode writes s as a JSON document of schema Schema: the envelope indented, each
+// goroutine compact on a line of its own (a 100,000-goroutine snapshot stays fast to write
+// and easy to grep). It sets the schema field itself (s is not modified), so a hand-built
+// snapshot encodes correctly.
 func Encode(w io.Writer, s *Snapshot) error {
-	c := *s
-	c.Schema = Schema
-	if c.Goroutines == nil {
-		c.Goroutines = []Goroutine{} // "goroutines": [] rather than null
+	bw := bufio.NewWriterSize(w, 1<<16)
+	marshal := func(v any) ([]byte, error) {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return nil, fmt.Errorf("encode snapshot: %w", err)
+		}
+		return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&c); err != nil {
+	src, err := json.MarshalIndent(s.Source, "  ", "  ")
+	if err != nil {
 		return fmt.Errorf("encode snapshot: %w", err)
+	}
+	fmt.Fprintf(bw, "{\n  \"schema\": %q,\n  \"source\": %s,\n  \"goroutines\": [", Schema, src)
+	for i := range s.Goroutines {
+		g, err := marshal(&s.Goroutines[i])
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(g)
+	}
+	if len(s.Goroutines) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]")
+	if len(s.Warnings) > 0 {
+		ws, err := marshal(s.Warnings)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, ",\n  \"warnings\": %s", ws)
+	}
+	bw.WriteString("\n}\n")
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
 	}
 	return nil
 }
