@@ -1,0 +1,5 @@
+//go:build !race
+
+package addr2line
+
+const raceEnabled = false
