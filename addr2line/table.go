@@ -34,6 +34,7 @@ type Table struct {
 	rodata    []byte // the segment holding gofunc, from rodataAt
 	rodataAt  uint64
 	goVersion string
+	code      *codeImage // the text, to see through go statement wrappers
 
 	mu    sync.RWMutex
 	cache map[uint64][]Frame
@@ -90,7 +91,12 @@ func newTable(f *elf.File) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	code, err := newCodeImage(f, im, md.text)
+	if err != nil {
+		return nil, err
+	}
 	return &Table{
+		code:      code,
 		tab:       tab,
 		text:      md.text,
 		gofunc:    md.gofunc,

@@ -18,7 +18,7 @@ const maxFrames = 512
 func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, c *copied, opt Options) {
 	bias := rt.LoadBias()
 	origins := map[uint64]*snapshot.Location{}
-	starts := map[uint64]*snapshot.Location{}
+	starts := map[uint64]startFunc{}
 	for _, g := range c.gs {
 		if g.Status == "dead" || g.Status == "idle" {
 			continue
@@ -39,7 +39,7 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 		if g.WaitSince > 0 && c.now > g.WaitSince && (g.Status == "waiting" || g.Status == "syscall") {
 			out.WaitSeconds = float64(c.now-g.WaitSince) / 1e9
 		}
-		if g.GoPC != 0 {
+		if g.GoPC != 0 && g.ID != 1 { // goroutine 1 is made by the runtime's bootstrap, not a go statement
 			loc, ok := origins[g.GoPC]
 			if !ok {
 				loc = origin(syms, g.GoPC-bias)
@@ -48,13 +48,13 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 			out.Origin = loc
 		}
 		if g.StartPC != 0 {
-			loc, ok := starts[g.StartPC]
+			st, ok := starts[g.StartPC]
 			if !ok {
-				loc = start(syms, g.StartPC-bias)
-				starts[g.StartPC] = loc
+				st = start(syms, g.StartPC-bias)
+				starts[g.StartPC] = st
 			}
-			out.Start = loc
-			out.System = isSystem(loc.Func)
+			out.Start = st.loc
+			out.System = isSystem(st.physical)
 		}
 		if opt.Stacks {
 			out.Frames = unwind(syms, bias, g, c.stacks[g.Addr])
@@ -78,14 +78,26 @@ func origin(syms *addr2line.Table, gopc uint64) *snapshot.Location {
 	return &snapshot.Location{Func: f.Func, File: f.File, Line: f.Line, PC: hex(gopc)}
 }
 
+// startFunc is a goroutine's start function: the one it shows (a go statement wrapper
+// seen through, so `go s.worker(i)` starts in (*server).worker, not in caller.gowrap1) and
+// the physical one at startpc, which the runtime's system-goroutine rule looks at.
+type startFunc struct {
+	loc      *snapshot.Location
+	physical string
+}
+
 // start symbolises a goroutine's start function (startpc is its entry).
-func start(syms *addr2line.Table, pc uint64) *snapshot.Location {
+func start(syms *addr2line.Table, pc uint64) startFunc {
 	frames, ok := syms.Lookup(pc)
 	if !ok || len(frames) == 0 {
-		return &snapshot.Location{Func: "?", PC: hex(pc)}
+		return startFunc{loc: &snapshot.Location{Func: "?", PC: hex(pc)}}
 	}
 	f := frames[len(frames)-1]
-	return &snapshot.Location{Func: f.Func, File: f.File, Line: f.Line, PC: hex(pc)}
+	st := startFunc{loc: &snapshot.Location{Func: f.Func, File: f.File, Line: f.Line, PC: hex(pc)}, physical: f.Func}
+	if w, ok := syms.Wrapped(pc); ok {
+		st.loc = &snapshot.Location{Func: w.Func, File: w.File, Line: w.Line, PC: hex(pc)}
+	}
+	return st
 }
 
 // isSystem is the runtime's own rule (runtime.isSystemGoroutine): a goroutine that started
