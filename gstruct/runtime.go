@@ -37,7 +37,8 @@ type Runtime struct {
 	l *layout
 
 	bias        uint64
-	waitReasons []string // runtime.waitReasonStrings, read from the target by Bind
+	waitReasons []string  // runtime.waitReasonStrings, read from the target by Bind
+	lastAllgs   allgsView // what AllGs read last, to read only what was appended since
 }
 
 // Symbols gstruct needs from the ELF symbol table.
