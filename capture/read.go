@@ -24,14 +24,16 @@ const (
 
 // gCopy is a plan for copying every g struct: the regions to read and buffers for them.
 // It is made, and its buffers touched, before the target is frozen, so that the copy made
-// while it is frozen spends no time allocating or faulting in gorigin's own memory — for
-// 100,000 goroutines that is most of the cost. g structs are never freed (allgs only
-// grows), so a plan made from an earlier look stays right; g's created since are read
-// one by one.
+// while it is frozen spends no time allocating, faulting in gorigin's own memory or
+// looking things up — for 100,000 goroutines that was most of the freeze. g structs are
+// never freed and allgs only grows, so a plan made from an earlier look stays right; g's
+// created since are read one by one.
 type gCopy struct {
 	size    uint64
 	runs    []span
 	regions []dbg.Region
+	addrs   []uint64 // the g's the plan was made for, in allgs order
+	raws    [][]byte // each one's bytes within the regions' buffers
 }
 
 type span struct{ lo, hi uint64 }
@@ -40,7 +42,7 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 	sorted := slices.Clone(addrs)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
-	c := &gCopy{size: size}
+	c := &gCopy{size: size, addrs: addrs}
 	total := uint64(0)
 	for _, a := range sorted {
 		if n := len(c.runs); n > 0 && a <= c.runs[n-1].hi+mergeGap && a+size-c.runs[n-1].lo <= maxRegion {
@@ -60,6 +62,12 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 		n := r.hi - r.lo
 		c.regions[i] = dbg.Region{Addr: r.lo, Buf: buf[:n:n]}
 		buf = buf[n:]
+	}
+	c.raws = make([][]byte, len(addrs), len(addrs)+len(addrs)/8+64)
+	for i, a := range addrs {
+		r := c.find(a)
+		off := a - c.regions[r].Addr
+		c.raws[i] = c.regions[r].Buf[off : off+size : off+size]
 	}
 	return c
 }
@@ -93,7 +101,30 @@ func (c *gCopy) find(a uint64) int {
 // read copies the g structs at addrs and returns the addresses it could read with, for
 // each, its raw bytes (slices of the plan's buffers: valid until the next read).
 func (c *gCopy) read(m dbg.Memory, addrs []uint64) ([]uint64, [][]byte, error) {
-	regions := c.regions
+	if len(addrs) < len(c.addrs) || !slices.Equal(addrs[:len(c.addrs)], c.addrs) {
+		return c.readSlow(m, addrs) // not the allgs the plan was made from: a new runtime?
+	}
+	// The common case: the plan's g's, and maybe a few appended since.
+	regions, raws := c.regions, c.raws
+	for _, a := range addrs[len(c.addrs):] {
+		b := make([]byte, c.size)
+		regions = append(regions, dbg.Region{Addr: a, Buf: b})
+		raws = append(raws, b)
+	}
+	if err := m.ReadBatch(regions); err != nil {
+		var re *dbg.ReadError
+		if !errors.As(err, &re) {
+			return nil, nil, fmt.Errorf("read the g structs: %w", err)
+		}
+		return c.readSlow(m, addrs)
+	}
+	return addrs, raws, nil
+}
+
+// readSlow reads the g's at addrs, those the plan does not cover one by one, and re-reads
+// singly the g's of a run that could not be read whole.
+func (c *gCopy) readSlow(m dbg.Memory, addrs []uint64) ([]uint64, [][]byte, error) {
+	regions := slices.Clone(c.regions)
 	owner := make([]int, len(addrs)) // region index of each g
 	for i, a := range addrs {
 		owner[i] = c.find(a)
@@ -106,7 +137,6 @@ func (c *gCopy) read(m dbg.Memory, addrs []uint64) ([]uint64, [][]byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the g structs: %w", err)
 	}
-	// Re-read singly the g's whose run failed (a run that crossed an unmapped gap).
 	var retry []dbg.Region
 	var retryOf []int
 	for i, a := range addrs {

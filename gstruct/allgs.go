@@ -11,7 +11,8 @@ const maxGs = 50_000_000
 
 // AllGs reads runtime.allglen and the runtime.allgs slice and returns the addresses of the
 // runtime.g structures (every goroutine ever created that has not been freed, dead ones
-// included). Call it after Bind, with the target frozen for a consistent view.
+// included). Call it after Bind, with the target frozen for a consistent view. The result
+// is shared with later calls: do not modify it.
 func (r *Runtime) AllGs(m dbg.Memory) ([]uint64, error) {
 	p := r.l.ptrSize
 	slice := dbg.Region{Addr: r.allgs + r.bias, Buf: make([]byte, 3*p)}
@@ -40,6 +41,9 @@ func (r *Runtime) AllGs(m dbg.Memory) ([]uint64, error) {
 	from := 0
 	if prev.data == data && uint64(len(prev.gs)) <= n && len(prev.gs) > 0 {
 		from = len(prev.gs)
+		if uint64(from) == n {
+			return prev.out, nil // nothing appended: no read, no allocation
+		}
 	}
 	gs := make([]uint64, 0, n)
 	gs = append(gs, prev.gs[:from]...)
@@ -52,13 +56,13 @@ func (r *Runtime) AllGs(m dbg.Memory) ([]uint64, error) {
 			gs = append(gs, r.l.ptrAt(arr.Buf, i*p))
 		}
 	}
-	r.lastAllgs = allgsView{data: data, gs: gs}
 	out := make([]uint64, 0, len(gs))
 	for _, g := range gs {
 		if g != 0 {
 			out = append(out, g)
 		}
 	}
+	r.lastAllgs = allgsView{data: data, gs: gs, out: out}
 	return out, nil
 }
 
@@ -66,4 +70,5 @@ func (r *Runtime) AllGs(m dbg.Memory) ([]uint64, error) {
 type allgsView struct {
 	data uint64   // address of the array
 	gs   []uint64 // its first allglen entries
+	out  []uint64 // what AllGs returned for them
 }

@@ -40,8 +40,6 @@ type Process struct {
 
 	lastFreeze atomic.Int64 // time.Duration
 	expired    atomic.Bool
-
-	reader // ReadBatch's reusable iovec arrays
 }
 
 var _ dbg.Target = (*Process)(nil)
@@ -102,7 +100,8 @@ func (p *Process) checkReadable() error {
 	for _, m := range maps {
 		if len(m.Perm) > 0 && m.Perm[0] == 'r' && m.End > m.Start {
 			var b [8]byte
-			_, _, e := p.readv([]dbg.Region{{Addr: m.Start, Buf: b[:]}})
+			rd := &reader{pid: p.pid}
+			_, _, e := rd.readv([]dbg.Region{{Addr: m.Start, Buf: b[:]}})
 			switch e {
 			case syscall.EPERM, syscall.EACCES:
 				return permissionError(p.pid)

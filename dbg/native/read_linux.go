@@ -30,31 +30,88 @@ type remoteIovec struct {
 	len  uintptr
 }
 
-// reader holds ReadBatch's iovec arrays, reused across calls.
+// reader holds one thread of ReadBatch's iovec arrays, reused across calls.
 type reader struct {
-	readMu sync.Mutex
+	pid    int
 	local  [iovMax]localIovec
 	remote [iovMax]remoteIovec
 	index  [iovMax]int // region index of each iovec
 }
 
+// readers lends iovec arrays to concurrent reads.
+var readers = sync.Pool{New: func() any { return new(reader) }}
+
+// parallelBytes is the batch size from which ReadBatch splits the work over the CPUs: the
+// kernel's cost is per page pinned in the target, so two threads copy the g structs of
+// 100,000 goroutines (46 MB) in about half the time of one, while the target is frozen.
+const parallelBytes = 4 << 20
+
 // ReadBatch fills every region from target memory with process_vm_readv, up to 1024
-// regions per call. It works whether or not the process is frozen. The call stops at
-// the first remote range it cannot read; ReadBatch then retries that region alone,
-// records it as failed if it still cannot be read, and goes on with the next one.
-// Failures are reported in a *dbg.ReadError after every other region was filled.
+// regions per call, on several threads for large batches. It works whether or not the
+// process is frozen. A call stops at the first remote range it cannot read; ReadBatch then
+// retries that region alone, records it as failed if it still cannot be read, and goes on
+// with the next one. Failures are reported in a *dbg.ReadError after every other region
+// was filled.
 func (p *Process) ReadBatch(regions []dbg.Region) error {
-	p.readMu.Lock()
-	defer p.readMu.Unlock()
+	total := 0
+	for _, r := range regions {
+		total += len(r.Buf)
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, total/parallelBytes), len(regions))
+	if workers <= 1 {
+		return p.readChunk(regions, 0)
+	}
+	// Split into contiguous chunks of about equal bytes.
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	start, acc, w := 0, 0, 0
+	for i, r := range regions {
+		acc += len(r.Buf)
+		if acc >= total*(w+1)/workers || i == len(regions)-1 {
+			chunk, off, w0 := regions[start:i+1], start, w
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[w0] = p.readChunk(chunk, off)
+			}()
+			start, w = i+1, w+1
+		}
+	}
+	wg.Wait()
+	var rerr *dbg.ReadError
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		re, ok := err.(*dbg.ReadError)
+		if !ok {
+			return err
+		}
+		if rerr == nil {
+			rerr = &dbg.ReadError{Err: re.Err}
+		}
+		rerr.Failed = append(rerr.Failed, re.Failed...)
+	}
+	if rerr != nil {
+		return rerr
+	}
+	return nil
+}
+
+// readChunk reads regions on this thread; failed indexes are reported plus off.
+func (p *Process) readChunk(regions []dbg.Region, off int) error {
+	rd := readers.Get().(*reader)
+	defer readers.Put(rd)
+	rd.pid = p.pid
 	var rerr *dbg.ReadError
 	fail := func(i int, err error) {
 		if rerr == nil {
 			rerr = &dbg.ReadError{Err: err}
 		}
-		rerr.Failed = append(rerr.Failed, i)
+		rerr.Failed = append(rerr.Failed, off+i)
 	}
 	for i := 0; i < len(regions); {
-		n, short, e := p.readv(regions[i:])
+		n, short, e := rd.readv(regions[i:])
 		i += n
 		if !short {
 			continue
@@ -69,7 +126,7 @@ func (p *Process) ReadBatch(regions []dbg.Region) error {
 		}
 		// regions[i] is the first one not read whole. Alone, it may still be readable
 		// (the call also stops short when a mapping changes under it).
-		if err := p.readOne(regions[i]); err != nil {
+		if err := rd.readOne(regions[i]); err != nil {
 			fail(i, err)
 		}
 		i++
@@ -83,7 +140,7 @@ func (p *Process) ReadBatch(regions []dbg.Region) error {
 // readv reads as many of the leading regions as fit in one process_vm_readv. It
 // returns how many leading regions it consumed and, when short is true, that the
 // region right after them was not read whole; e is set only when nothing was read.
-func (p *Process) readv(regions []dbg.Region) (done int, short bool, e syscall.Errno) {
+func (p *reader) readv(regions []dbg.Region) (done int, short bool, e syscall.Errno) {
 	n, total := 0, uintptr(0)
 	for k, r := range regions {
 		if n == iovMax || (n > 0 && total+uintptr(len(r.Buf)) > maxCallBytes) {
@@ -122,7 +179,7 @@ func (p *Process) readv(regions []dbg.Region) (done int, short bool, e syscall.E
 
 // readOne reads one region on its own, in pieces below the kernel's size limit, and
 // says why it could not.
-func (p *Process) readOne(r dbg.Region) error {
+func (p *reader) readOne(r dbg.Region) error {
 	for done := 0; done < len(r.Buf); {
 		chunk := r.Buf[done:]
 		if len(chunk) > maxCallBytes {
