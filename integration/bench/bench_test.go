@@ -1,0 +1,300 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+// The target and the gorigin binary are shared by every benchmark of one run, so that the
+// peers are measured on the same process; TestMain stops the target and removes the files.
+// (A benchmark function is called several times — once with b.N=1, then with the real b.N
+// — and b.Cleanup runs after each call, so it cannot own a target that takes seconds to start.)
+var shared struct {
+	mu     sync.Mutex
+	dir    string
+	target *target
+	err    error // why the target could not be started; sticky
+
+	gorigin    string
+	goriginErr error // why gorigin could not be built; sticky
+
+	// The latest gorigin medians, the denominators of the peers' ratios.
+	goriginFreeze, goriginWall time.Duration
+	haveGorigin                bool
+	goriginFailed              error // why an attach failed in this run; no ratios then
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.target != nil {
+		shared.target.stop()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// benchN is the number of goroutines the target parks: GORIGIN_BENCH_N, default 100000.
+func benchN(b *testing.B) int {
+	s := os.Getenv("GORIGIN_BENCH_N")
+	if s == "" {
+		return 100000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("GORIGIN_BENCH_N=%q: want a positive number of goroutines", s)
+	}
+	return n
+}
+
+func sharedDir(b *testing.B) string {
+	if shared.dir == "" {
+		dir, err := os.MkdirTemp("", "gorigin-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		shared.dir = dir
+	}
+	return shared.dir
+}
+
+// sharedTarget starts the bigtarget once per run and returns it.
+func sharedTarget(b *testing.B) *target {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.target == nil && shared.err == nil {
+		shared.target, shared.err = startTarget(sharedDir(b), benchN(b))
+	}
+	if shared.err != nil {
+		b.Fatal(shared.err)
+	}
+	if err := shared.target.checkRunning(); err != nil {
+		b.Fatalf("a previous benchmark broke the shared target: %v", err)
+	}
+	// The numbers mean little on a busy machine: say how busy it was.
+	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
+		b.Logf("b.N=%d, load average %s", b.N, strings.TrimSpace(string(load)))
+	}
+	return shared.target
+}
+
+// goriginBinary builds gorigin from this module once per run.
+func goriginBinary(b *testing.B) (string, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.gorigin == "" && shared.goriginErr == nil {
+		bin := filepath.Join(sharedDir(b), "gorigin")
+		shared.goriginErr = buildGo(filepath.Join("..", ".."), bin, "github.com/gorigin-dev/gorigin")
+		if shared.goriginErr == nil {
+			shared.gorigin = bin
+		}
+	}
+	return shared.gorigin, shared.goriginErr
+}
+
+// attach is one gorigin attach as the benchmark sees it.
+type attach struct {
+	freeze   time.Duration // measured by the target
+	reported time.Duration // gorigin's own source.freezeMicros
+	wall     time.Duration // the gorigin process, start to exit
+	rss      int64         // the gorigin process's peak RSS, bytes
+}
+
+// attachOnce runs "gorigin attach PID --format json" against t inside one gap-watcher
+// window and checks that the snapshot is complete and right.
+func attachOnce(t *target, gorigin, dir string) (attach, error) {
+	out := filepath.Join(dir, "snapshot.json")
+	defer os.Remove(out)
+	if err := t.reset(); err != nil {
+		return attach{}, err
+	}
+	wall, rss, runErr := runTool(2*time.Minute, "", nil, gorigin, "attach", strconv.Itoa(t.pid), "--format", "json", "-o", out)
+	freeze, err := t.freeze()
+	if runErr != nil {
+		return attach{}, runErr
+	}
+	if err != nil {
+		return attach{}, fmt.Errorf("after gorigin attach: %w", err)
+	}
+	if err := t.checkRunning(); err != nil {
+		return attach{}, fmt.Errorf("after gorigin attach: %w", err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return attach{}, fmt.Errorf("gorigin attach wrote no snapshot: %w", err)
+	}
+	var s snapshot.Snapshot
+	if err := json.Unmarshal(data, &s); err != nil {
+		return attach{}, fmt.Errorf("gorigin attach wrote a snapshot that is not JSON: %w", err)
+	}
+	a := attach{
+		freeze:   freeze,
+		reported: time.Duration(s.Source.FreezeMicros) * time.Microsecond,
+		wall:     wall,
+		rss:      rss,
+	}
+	if err := checkSnapshot(&s, t.pid, t.n); err != nil {
+		return attach{}, fmt.Errorf("gorigin attach (target saw a %.1f ms freeze, gorigin reported %.1f ms, wall %.0f ms): %w",
+			ms(a.freeze), ms(a.reported), ms(a.wall), err)
+	}
+	return a, nil
+}
+
+// checkSnapshot fails unless s is a complete live snapshot of the bigtarget with pid that
+// parked n goroutines: at least n goroutines, and exactly the number bigtarget started
+// from each of its three go statements (they never exit).
+func checkSnapshot(s *snapshot.Snapshot, pid, n int) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if s.Source.Kind != "live" || s.Source.Pid != pid {
+		return fmt.Errorf("snapshot of %s pid %d, want live pid %d", s.Source.Kind, s.Source.Pid, pid)
+	}
+	if s.Source.Partial {
+		return fmt.Errorf("partial snapshot (%d goroutines): the read hit the freeze deadline", len(s.Goroutines))
+	}
+	if len(s.Goroutines) < n {
+		return fmt.Errorf("snapshot has %d goroutines, want at least %d", len(s.Goroutines), n)
+	}
+	byOrigin := map[string]int{}
+	for _, g := range s.Goroutines {
+		if g.Origin != nil {
+			byOrigin[g.Origin.Func]++
+		}
+	}
+	for _, want := range []struct {
+		origin string
+		count  int
+	}{
+		{"main.spawnWorkers", n * 6 / 10},
+		{"main.spawnReaders", n * 3 / 10},
+		{"main.spawnWatchers", n - n*6/10 - n*3/10},
+	} {
+		if got := byOrigin[want.origin]; got != want.count {
+			return fmt.Errorf("snapshot has %d goroutines created in %s, want %d", got, want.origin, want.count)
+		}
+	}
+	return nil
+}
+
+// idleFreeze is the largest gap of an idle target over 100ms: the resolution of the
+// target's freeze measurement on this machine.
+func idleFreeze(t *target) (time.Duration, error) {
+	if err := t.reset(); err != nil {
+		return 0, err
+	}
+	time.Sleep(100 * time.Millisecond)
+	return t.freeze()
+}
+
+// BenchmarkAttach100k attaches gorigin to the bigtarget once per iteration. Its metrics
+// are medians over the iterations, except max-target-freeze-ms and peak-rss-MB.
+func BenchmarkAttach100k(b *testing.B) {
+	t := sharedTarget(b)
+	gorigin, err := goriginBinary(b)
+	if err != nil {
+		b.Fatal(err)
+	}
+	idle, err := idleFreeze(t)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var freeze, reported, wall []time.Duration
+	var peak int64
+	for i := 0; i < b.N; i++ {
+		a, err := attachOnce(t, gorigin, shared.dir)
+		if err != nil {
+			shared.mu.Lock()
+			shared.goriginFailed = err
+			shared.mu.Unlock()
+			b.Fatalf("attach %d of %d: %v", i+1, b.N, err)
+		}
+		freeze, reported, wall = append(freeze, a.freeze), append(reported, a.reported), append(wall, a.wall)
+		peak = max(peak, a.rss)
+	}
+	shared.mu.Lock()
+	shared.goriginFreeze, shared.goriginWall, shared.haveGorigin = median(freeze), median(wall), true
+	shared.mu.Unlock()
+
+	b.ReportMetric(0, "ns/op") // the process timing below is the point, not the loop's
+	b.ReportMetric(float64(t.n), "goroutines")
+	b.ReportMetric(ms(median(freeze)), "target-freeze-ms")
+	b.ReportMetric(ms(slices.Max(freeze)), "max-target-freeze-ms")
+	b.ReportMetric(ms(median(reported)), "reported-freeze-ms")
+	b.ReportMetric(ms(median(wall)), "wall-ms")
+	b.ReportMetric(float64(peak)/1e6, "peak-rss-MB")
+	b.ReportMetric(ms(idle), "idle-freeze-ms")
+}
+
+// goriginForRatio returns gorigin's median freeze and wall time on the shared target: the
+// ones BenchmarkAttach100k recorded in this run, or three fresh attaches when it did not
+// run. ok is false (and the reason logged) when gorigin cannot be built or failed once in
+// this run: a ratio against a broken run is worthless.
+func goriginForRatio(b *testing.B, t *target) (freeze, wall time.Duration, ok bool) {
+	shared.mu.Lock()
+	have, failed := shared.haveGorigin, shared.goriginFailed
+	freeze, wall = shared.goriginFreeze, shared.goriginWall
+	shared.mu.Unlock()
+	if failed != nil {
+		b.Logf("gorigin attach failed in this run, ratios omitted: %v", failed)
+		return 0, 0, false
+	}
+	if have {
+		return freeze, wall, true
+	}
+	gorigin, err := goriginBinary(b)
+	if err != nil {
+		b.Logf("no gorigin to compare with, ratios omitted: %v", err)
+		return 0, 0, false
+	}
+	var freezes, walls []time.Duration
+	for range 3 {
+		a, err := attachOnce(t, gorigin, shared.dir)
+		if err != nil {
+			shared.mu.Lock()
+			shared.goriginFailed = err
+			shared.mu.Unlock()
+			b.Logf("gorigin attach failed, ratios omitted: %v", err)
+			return 0, 0, false
+		}
+		freezes, walls = append(freezes, a.freeze), append(walls, a.wall)
+	}
+	shared.mu.Lock()
+	shared.goriginFreeze, shared.goriginWall, shared.haveGorigin = median(freezes), median(walls), true
+	shared.mu.Unlock()
+	return median(freezes), median(walls), true
+}
+
+// reportRatios reports a peer's freeze and wall time as multiples of gorigin's. The
+// denominators are floored at 10µs so that a freeze below the watcher's resolution gives a
+// large ratio, not an infinite one.
+func reportRatios(b *testing.B, t *target, peerFreeze, peerWall time.Duration) {
+	freeze, wall, ok := goriginForRatio(b, t)
+	if !ok {
+		return
+	}
+	b.ReportMetric(ms(peerFreeze)/max(ms(freeze), 0.01), "peer-freeze/gorigin-freeze")
+	b.ReportMetric(ms(peerWall)/max(ms(wall), 0.01), "peer-wall/gorigin-wall")
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

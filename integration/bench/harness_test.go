@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"bytes"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+// TestTargetMeasuresItsOwnFreeze checks the oracle of every benchmark: stopping the
+// bigtarget for a known time shows up as a gap at least that long, and an idle target
+// shows none of that size.
+func TestTargetMeasuresItsOwnFreeze(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the bigtarget; skipped in -short")
+	}
+	dir := t.TempDir()
+	tg, err := startTarget(dir, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tg.stop)
+
+	const stopFor = 80 * time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		stop     bool
+		min, max time.Duration
+	}{
+		{"idle target has no long gap", false, 0, stopFor / 2},
+		{"SIGSTOP for 80ms is an 80ms gap", true, stopFor, stopFor + 200*time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tg.reset(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.stop {
+				if err := syscall.Kill(tg.pid, syscall.SIGSTOP); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(stopFor)
+				if err := syscall.Kill(tg.pid, syscall.SIGCONT); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				time.Sleep(stopFor)
+			}
+			got, err := tg.freeze()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got < tc.min || got > tc.max {
+				t.Errorf("freeze %v, want between %v and %v", got, tc.min, tc.max)
+			}
+			if err := tg.checkRunning(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestTargetParksTheGoroutinesItSays checks the bigtarget against the runtime's own dump:
+// -n goroutines plus the few in select and on the mutex, and its debug=2 dump holds them.
+func TestTargetParksTheGoroutinesItSays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the bigtarget; skipped in -short")
+	}
+	const n = 1000
+	tg, err := startTarget(t.TempDir(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tg.stop)
+	body, err := fetch(&http.Client{Timeout: time.Minute}, "http://"+tg.addr+"/debug/pprof/goroutine?debug=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// n parked, 4+4 select and mutex waiters, main, the gap watcher, the pprof server...;
+	// the runtime's own system goroutines are not in the dump.
+	if got, want := countDumpGoroutines(body), n+8; got < want {
+		t.Errorf("debug=2 dump lists %d goroutines, want at least %d", got, want)
+	}
+	for _, want := range []struct {
+		creator string
+		count   int
+	}{
+		{"main.spawnWorkers", n * 6 / 10},
+		{"main.spawnReaders", n * 3 / 10},
+		{"main.spawnWatchers", n - n*6/10 - n*3/10},
+		{"main.spawnOthers", 8},
+	} {
+		if got := bytes.Count(body, []byte("\ncreated by "+want.creator+" in ")); got != want.count {
+			t.Errorf("debug=2 dump has %d goroutines created by %s, want %d", got, want.creator, want.count)
+		}
+	}
+	if err := tg.checkRunning(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestCheckSnapshot is the benchmark's check that a gorigin run was not broken.
+func TestCheckSnapshot(t *testing.T) {
+	const pid, n = 42, 10
+	build := func(workers, readers, watchers, extra int, edit func(*snapshot.Snapshot)) *snapshot.Snapshot {
+		s := &snapshot.Snapshot{Schema: snapshot.Schema, Source: snapshot.Source{Kind: "live", Backend: "native", Pid: pid}}
+		id := int64(1)
+		add := func(origin string, count int) {
+			for range count {
+				s.Goroutines = append(s.Goroutines, snapshot.Goroutine{ID: id, Status: "waiting", Origin: &snapshot.Location{Func: origin}})
+				id++
+			}
+		}
+		add("main.spawnWorkers", workers)
+		add("main.spawnReaders", readers)
+		add("main.spawnWatchers", watchers)
+		add("main.spawnOthers", extra)
+		if edit != nil {
+			edit(s)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		s    *snapshot.Snapshot
+		ok   bool
+	}{
+		{"complete snapshot passes", build(6, 3, 1, 8, nil), true},
+		{"fewer than n goroutines fails", build(6, 3, 0, 0, nil), false},
+		{"enough goroutines but one origin short fails", build(5, 3, 1, 8, nil), false},
+		{"an origin with too many fails", build(7, 3, 1, 8, nil), false},
+		{"partial snapshot fails", build(6, 3, 1, 8, func(s *snapshot.Snapshot) { s.Source.Partial = true }), false},
+		{"another pid fails", build(6, 3, 1, 8, func(s *snapshot.Snapshot) { s.Source.Pid = 7 }), false},
+		{"a core snapshot fails", build(6, 3, 1, 8, func(s *snapshot.Snapshot) { s.Source.Kind = "core" }), false},
+		{"an invalid snapshot fails", build(6, 3, 1, 8, func(s *snapshot.Snapshot) { s.Goroutines[0].Status = "napping" }), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkSnapshot(tc.s, pid, n)
+			if (err == nil) != tc.ok {
+				t.Errorf("checkSnapshot = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}

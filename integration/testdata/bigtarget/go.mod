@@ -1,0 +1,3 @@
+module bigtarget
+
+go 1.20
