@@ -69,6 +69,9 @@ func (r *Runtime) readWaitReasons(m dbg.Memory) ([]string, error) {
 	return names, nil
 }
 
+// pageSize is the granularity of mappings.
+var pageSize = os.Getpagesize()
+
 // loadBias finds where the executable was loaded: for each mapping of the executable file
 // and each PT_LOAD segment that starts inside it, the difference between the mapping's
 // address of the segment and the segment's link-time address. All must agree.
@@ -87,7 +90,10 @@ func loadBias(typ elf.Type, loads []elf.ProgHeader, maps []dbg.Mapping, exePath 
 			continue
 		}
 		for _, s := range loads {
-			if s.Filesz == 0 || s.Off < m.Offset || s.Off-m.Offset >= m.End-m.Start {
+			// A mapping maps a segment when it starts at the segment's first page. (A
+			// segment's offset may also fall inside the previous segment's last page,
+			// mapped elsewhere: gcc-linked PIEs do that.)
+			if s.Filesz == 0 || s.Off&^uint64(pageSize-1) != m.Offset {
 				continue
 			}
 			b := m.Start + (s.Off - m.Offset) - s.Vaddr
