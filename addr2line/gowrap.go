@@ -6,9 +6,9 @@ import (
 	"regexp"
 )
 
-// Since Go 1.21 the compiler turns `go f(x)` into a closure "caller.gowrapN" that calls
-// f(x), and that wrapper is the goroutine's start function (runtime.g.startpc). People
-// want to see f. Wrapped finds it: an inlined f shows in the wrapper's inline tree; a
+// The compiler turns `go f(x)` into a closure that calls f(x) ("caller.gowrapN" since Go
+// 1.22, a "caller.funcN" marked as a wrapper before), and that wrapper is the goroutine's
+// start function (runtime.g.startpc). People want to see f. Wrapped finds it: an inlined f shows in the wrapper's inline tree; a
 // called f is the first direct call in the wrapper to a function outside the runtime.
 
 var gowrapName = regexp.MustCompile(`\.gowrap\d+$`)
@@ -39,7 +39,7 @@ func newCodeImage(f *elf.File, im *image, text uint64) (*codeImage, error) {
 // false when entry is not such a wrapper or the callee cannot be told.
 func (t *Table) Wrapped(entry uint64) (Frame, bool) {
 	f, fentry, ok := t.findFunc(entry)
-	if !ok || fentry != entry || !gowrapName.MatchString(t.tab.funcName(f.nameOff)) || t.code == nil {
+	if !ok || fentry != entry || t.code == nil || !(t.isWrapper(f.funcID) || gowrapName.MatchString(t.tab.funcName(f.nameOff))) {
 		return Frame{}, false
 	}
 	end := t.funcEnd(entry)

@@ -133,11 +133,13 @@ func (t *pclntab) findFunc(off uint64) (int, bool) {
 type funcInfo struct {
 	entryOff  uint32
 	nameOff   int32
+	pcsp      uint32
 	pcfile    uint32
 	pcln      uint32
 	cuOffset  uint32
 	npcdata   uint32
 	nfuncdata uint32
+	funcID    uint8
 	tables    []byte // pcdata offsets, then funcdata offsets
 }
 
@@ -151,10 +153,12 @@ func (t *pclntab) funcInfo(i int) (funcInfo, error) {
 	f := funcInfo{
 		entryOff:  o.Uint32(p[0:]),
 		nameOff:   int32(o.Uint32(p[4:])),
+		pcsp:      o.Uint32(p[16:]),
 		pcfile:    o.Uint32(p[20:]),
 		pcln:      o.Uint32(p[24:]),
 		npcdata:   o.Uint32(p[28:]),
 		cuOffset:  o.Uint32(p[32:]),
+		funcID:    p[40],
 		nfuncdata: uint32(p[43]),
 	}
 	n := (uint64(f.npcdata) + uint64(f.nfuncdata)) * 4

@@ -17,6 +17,9 @@ type Frame struct {
 	Line    int
 	Entry   uint64 // entry PC of the (physical) function
 	Inlined bool   // true if this frame was inlined into the next one
+	// Wrapper is true for compiler-generated code (method value and go statement
+	// wrappers, ...) that the runtime's tracebacks hide.
+	Wrapper bool
 }
 
 // maxInlineDepth bounds the frames of one PC; real chains are a few deep.
@@ -184,15 +187,16 @@ func (t *Table) lookup(pc uint64) []Frame {
 			break // as the runtime: fall back to the outermost frame
 		}
 		file, line := t.tab.fileLine(f, entry, pc)
-		frames = append(frames, Frame{Func: funcNameForPrint(t.tab.funcName(call.nameOff)), File: file, Line: line, Entry: entry, Inlined: true})
+		frames = append(frames, Frame{Func: funcNameForPrint(t.tab.funcName(call.nameOff)), File: file, Line: line, Entry: entry, Inlined: true, Wrapper: t.isWrapper(call.funcID)})
 		pc = entry + uint64(int64(call.parentPc))
 	}
 	file, line := t.tab.fileLine(f, entry, pc)
-	return append(frames, Frame{Func: funcNameForPrint(t.tab.funcName(f.nameOff)), File: file, Line: line, Entry: entry})
+	return append(frames, Frame{Func: funcNameForPrint(t.tab.funcName(f.nameOff)), File: file, Line: line, Entry: entry, Wrapper: t.isWrapper(f.funcID)})
 }
 
 // inlinedCall is runtime.inlinedCall.
 type inlinedCall struct {
+	funcID   uint8
 	nameOff  int32
 	parentPc int32
 }
@@ -204,7 +208,7 @@ func (t *Table) inlinedCall(treeOff uint32, ix int32) (inlinedCall, bool) {
 	}
 	p := t.rodata[addr-t.rodataAt:]
 	o := t.tab.order
-	return inlinedCall{nameOff: int32(o.Uint32(p[4:])), parentPc: int32(o.Uint32(p[8:]))}, true
+	return inlinedCall{funcID: p[0], nameOff: int32(o.Uint32(p[4:])), parentPc: int32(o.Uint32(p[8:]))}, true
 }
 
 // funcNameForPrint is runtime.funcNameForPrint: the shape arguments of a

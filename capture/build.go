@@ -112,9 +112,12 @@ func isSystem(startFunc string) bool {
 	return strings.HasPrefix(startFunc, "runtime.")
 }
 
-// unwind walks the frame-pointer chain of a goroutine that is not running, from its saved
-// registers (g.sched), through the copied stack. Frames are innermost first, inlined calls
-// expanded; runtime.goexit, the bottom of every goroutine, is left out.
+// unwind walks the stack of a goroutine that is not running, from its saved registers
+// (g.sched), through the copied stack, the way the runtime's own unwinder does: each
+// function's frame size at a PC comes from the pclntab's pcsp table, and the return address
+// sits just below the caller's stack pointer (amd64). Frames are innermost first, inlined
+// calls expanded; compiler-made wrappers and runtime.goexit, the bottom of every
+// goroutine, are left out.
 func unwind(syms *addr2line.Table, bias uint64, g gstruct.G, stack []byte) []snapshot.Location {
 	if g.Status == "running" || len(stack) == 0 {
 		return nil
@@ -127,8 +130,8 @@ func unwind(syms *addr2line.Table, bias uint64, g gstruct.G, stack []byte) []sna
 		return binary.LittleEndian.Uint64(stack[addr-lo:]), true
 	}
 	var out []snapshot.Location
-	pc, bp := g.SchedPC, g.SchedBP
-	for i := 0; i < maxFrames && pc != 0; i++ {
+	pc, sp := g.SchedPC, g.SchedSP
+	for i := 0; i < maxFrames && pc > bias; i++ {
 		frames, ok := syms.Lookup(pc - bias - 1)
 		if !ok {
 			break
@@ -137,14 +140,20 @@ func unwind(syms *addr2line.Table, bias uint64, g gstruct.G, stack []byte) []sna
 			break
 		}
 		for _, f := range frames {
-			out = append(out, snapshot.Location{Func: f.Func, File: f.File, Line: f.Line, PC: hex(pc), Inlined: f.Inlined})
+			if !f.Wrapper { // hidden, as the runtime's tracebacks hide them
+				out = append(out, snapshot.Location{Func: f.Func, File: f.File, Line: f.Line, PC: hex(pc), Inlined: f.Inlined})
+			}
 		}
-		ret, ok1 := word(bp + 8)
-		next, ok2 := word(bp)
-		if !ok1 || !ok2 || (next != 0 && next <= bp) {
+		delta, ok := syms.SPDelta(pc - bias)
+		if !ok {
 			break
 		}
-		pc, bp = ret, next
+		fp := sp + uint64(delta) + 8 // the CALL pushed the return address
+		ret, ok := word(fp - 8)
+		if !ok {
+			break
+		}
+		pc, sp = ret, fp
 	}
 	return out
 }
