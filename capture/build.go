@@ -19,6 +19,7 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 	bias := rt.LoadBias()
 	origins := map[uint64]*snapshot.Location{}
 	starts := map[uint64]startFunc{}
+	snap.Goroutines = make([]snapshot.Goroutine, 0, len(c.gs))
 	for _, g := range c.gs {
 		if g.Status == "dead" || g.Status == "idle" {
 			continue

@@ -64,9 +64,22 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 	}
 	exe := t.Exe()
 	phase := tracer("setup")
+	// The runtime's layout (DWARF) and the line table (pclntab) are independent: read them
+	// side by side.
+	var syms *addr2line.Table
+	var symsErr error
+	symsDone := make(chan struct{})
+	go func() {
+		defer close(symsDone)
+		syms, symsErr = addr2line.Open(exe)
+	}()
 	rt, err := gstruct.Open(exe)
+	<-symsDone
 	if err != nil {
 		return nil, err
+	}
+	if symsErr != nil {
+		return nil, fmt.Errorf("read the executable's line table: %w", symsErr)
 	}
 	maps, err := t.Mappings()
 	if err != nil {
@@ -74,10 +87,6 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 	}
 	if err := rt.Bind(t, maps, exe); err != nil {
 		return nil, err
-	}
-	syms, err := addr2line.Open(exe)
-	if err != nil {
-		return nil, fmt.Errorf("read the executable's line table: %w", err)
 	}
 	phase("read the executable")
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -164,6 +165,22 @@ func (f *flags) parse(args []string) ([]string, error) {
 	if f.maxFreeze <= 0 {
 		return nil, usageError{"--max-freeze must be positive"}
 	}
+	// Check everything that rendering needs now, not after the target was stopped.
+	if !slices.Contains(report.Formats(), f.format) {
+		return nil, usageError{fmt.Sprintf("--format %q: use one of %s", f.format, strings.Join(report.Formats(), ", "))}
+	}
+	key, err := snapshot.ParseKey(f.by)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	if key.Kind == "location" && !f.stacks {
+		return nil, usageError{"--by location groups by the top user frame: add --stacks"}
+	}
+	for _, specs := range [][]string{f.match, f.exclude} {
+		if _, err := parseFilters(specs); err != nil {
+			return nil, err
+		}
+	}
 	return pos, nil
 }
 
@@ -221,9 +238,6 @@ func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if key.Kind == "location" && !f.stacks && !hasFrames(snap) {
-		return usageError{"--by location needs stacks: add --stacks"}
-	}
 	shown := *snap
 	shown.Goroutines = snapshot.Select(snap.Goroutines, match, exclude)
 	if f.format != "json" && !f.system {
@@ -244,15 +258,6 @@ func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
 		return report.Render(w, f.format, &shown, snapshot.GroupBy(shown.Goroutines, key),
 			report.TextOptions{Top: f.top, Verbose: f.verbose, By: key})
 	})
-}
-
-func hasFrames(s *snapshot.Snapshot) bool {
-	for _, g := range s.Goroutines {
-		if len(g.Frames) > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 func parseFilters(specs []string) ([]snapshot.Filter, error) {

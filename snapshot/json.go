@@ -15,10 +15,11 @@ import (
 // snapshot encodes correctly.
 func Encode(w io.Writer, s *Snapshot) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
-	marshal := func(v any) ([]byte, error) {
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	marshal := func(v any) ([]byte, error) { // valid until the next call
+		b.Reset()
 		if err := enc.Encode(v); err != nil {
 			return nil, fmt.Errorf("encode snapshot: %w", err)
 		}
