@@ -8,6 +8,7 @@
 package capture
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -99,6 +100,10 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 	}
 	if opt.Kind != "live" {
 		snap.Source.Freeze = ""
+	}
+	if opt.Stacks && !unwindable(exe) {
+		opt.Stacks = false
+		snap.Warnings = append(snap.Warnings, "--stacks: this gorigin unwinds amd64 stacks only; goroutines are listed without frames")
 	}
 	if p, err := os.Readlink(exe); err == nil && strings.HasSuffix(p, " (deleted)") {
 		snap.Warnings = append(snap.Warnings, "the target's executable was deleted or replaced on disk since it started; gorigin read the original through "+exe)
@@ -321,6 +326,16 @@ func tracer(name string) func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "gorigin: %s: %-28s %8.3f ms\n", name, fmt.Sprintf(format, args...), float64(now.Sub(last).Microseconds())/1000)
 		last = now
 	}
+}
+
+// unwindable reports whether the executable is one whose stacks unwind knows how to walk.
+func unwindable(exe string) bool {
+	f, err := elf.Open(exe)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return f.Machine == elf.EM_X86_64
 }
 
 func exeName(t dbg.Target) string {
