@@ -1,0 +1,413 @@
+package gdbmi
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorigin-dev/gorigin/dbg"
+)
+
+// ProcessOptions tune a Process.
+type ProcessOptions struct {
+	// GDB is the gdb executable ("" = gdb on PATH).
+	GDB string
+	// Timeout bounds every MI command (0 = 30s; an attach reading a large binary is slow).
+	Timeout time.Duration
+	// MaxFreeze bounds how long Freeze waits for every thread to stop (0 = 2s).
+	MaxFreeze time.Duration
+}
+
+// Process is a live process that GDB is attached to in non-stop mode: its threads keep
+// running (GDB reads their memory through /proc/PID/mem) until Freeze stops them all.
+// Its methods are safe for concurrent use.
+type Process struct {
+	pid  int
+	opts ProcessOptions
+	c    *Client
+	g    *guard
+
+	mu       sync.Mutex
+	attached bool
+	frozen   bool
+	closed   bool
+
+	tmu     sync.Mutex     // guards running and changed, updated from async records
+	running map[string]int // GDB thread id → 1 while running
+	changed chan struct{}  // signalled when a thread stops
+
+	freezeStart time.Time
+	lastFreeze  time.Duration
+}
+
+var _ dbg.Target = (*Process)(nil)
+
+// Attach starts GDB and attaches it to pid without stopping the process for longer than
+// GDB's own attach takes: GDB runs in non-stop mode and lets every thread go on at once.
+// GDB does not load the executable's symbols (gorigin reads them itself).
+func Attach(pid int, opts ProcessOptions) (*Process, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.MaxFreeze <= 0 {
+		opts.MaxFreeze = 2 * time.Second
+	}
+	if pid <= 0 {
+		return nil, fmt.Errorf("no process with pid %d: %w", pid, dbg.ErrNoProcess)
+	}
+	if pid == os.Getpid() {
+		return nil, fmt.Errorf("attach %d: that is gorigin itself", pid)
+	}
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no process with pid %d: %w", pid, dbg.ErrNoProcess)
+		}
+		return nil, fmt.Errorf("attach %d: %w", pid, err)
+	}
+	if tp := statusField(string(st), "TracerPid"); tp != "" && tp != "0" {
+		return nil, fmt.Errorf("attach %d: process %s already traces it (a debugger?): detach it first: %w", pid, tp, dbg.ErrPermission)
+	}
+	p := &Process{pid: pid, opts: opts, running: map[string]int{}, changed: make(chan struct{}, 1)}
+	if p.g, err = startGuard(pid); err != nil {
+		return nil, fmt.Errorf("attach %d: %w", pid, err)
+	}
+	p.c, err = Start(Options{Path: opts.GDB, OnAsync: p.async})
+	if err != nil {
+		p.g.release()
+		return nil, err
+	}
+	for _, cmd := range []string{
+		"-gdb-set non-stop on",
+		"-gdb-set mi-async on",
+		// The executable without its symbols: otherwise GDB reads them on attach, while the
+		// process waits.
+		"-file-exec-file " + quote(fmt.Sprintf("/proc/%d/exe", pid)),
+	} {
+		if _, _, err := p.run(cmd); err != nil {
+			p.c.Close(time.Second)
+			p.g.release()
+			return nil, fmt.Errorf("attach %d: set up gdb: %w", pid, err)
+		}
+	}
+	// "attach PID &" in non-stop mode leaves every thread running once attached.
+	if _, out, err := p.run(fmt.Sprintf(`-interpreter-exec console "attach %d &"`, pid)); err != nil {
+		p.c.Close(time.Second)
+		p.g.resume() // a failed attach may have stopped it all the same
+		return nil, attachError(pid, err, out)
+	}
+	p.attached = true
+	return p, nil
+}
+
+func attachError(pid int, err error, out string) error {
+	var ge *Error
+	if errors.As(err, &ge) {
+		switch {
+		case strings.Contains(ge.Msg, "No such process"):
+			return fmt.Errorf("attach %d: %s: %w", pid, ge.Msg, dbg.ErrNoProcess)
+		case strings.Contains(ge.Msg, "Operation not permitted"), strings.Contains(ge.Msg, "ptrace"):
+			return fmt.Errorf("attach %d with gdb: %s: run as root or grant CAP_SYS_PTRACE (see /proc/sys/kernel/yama/ptrace_scope): %w",
+				pid, ge.Msg, dbg.ErrPermission)
+		}
+	}
+	return fmt.Errorf("attach %d with gdb: %w %s", pid, err, strings.TrimSpace(out))
+}
+
+func statusField(status, name string) string {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func (p *Process) run(cmd string) (Record, string, error) {
+	return p.c.Run(context.Background(), p.opts.Timeout, cmd)
+}
+
+// async tracks which threads run, from GDB's *running, *stopped and =thread-… records.
+func (p *Process) async(r Record) {
+	p.tmu.Lock()
+	defer p.tmu.Unlock()
+	id := r.Results.String("thread-id")
+	switch {
+	case r.Kind == KindNotify && r.Class == "thread-created":
+		p.running[r.Results.String("id")] = 1
+	case r.Kind == KindNotify && r.Class == "thread-exited":
+		delete(p.running, r.Results.String("id"))
+	case r.Kind == KindNotify && r.Class == "thread-group-exited":
+		clear(p.running)
+	case r.Kind == KindExec && r.Class == "running":
+		if id == "all" {
+			for k := range p.running {
+				p.running[k] = 1
+			}
+		} else {
+			p.running[id] = 1
+		}
+	case r.Kind == KindExec && r.Class == "stopped":
+		if id == "all" || r.Results.String("stopped-threads") == "all" {
+			clear(p.running)
+		} else {
+			delete(p.running, id)
+		}
+		for _, v := range r.Results.List("stopped-threads") {
+			if s, ok := v.(string); ok {
+				delete(p.running, s)
+			}
+		}
+	default:
+		return
+	}
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Process) nRunning() int {
+	p.tmu.Lock()
+	defer p.tmu.Unlock()
+	return len(p.running)
+}
+
+// Pid is the target's process id.
+func (p *Process) Pid() int { return p.pid }
+
+// Exe is /proc/PID/exe.
+func (p *Process) Exe() string { return fmt.Sprintf("/proc/%d/exe", p.pid) }
+
+// GDBPid is the process id of the GDB this Process drives.
+func (p *Process) GDBPid() int { return p.c.Pid() }
+
+// LastFreeze is how long the last freeze held the target, from the interrupt to GDB's
+// answer that every thread runs again.
+func (p *Process) LastFreeze() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastFreeze
+}
+
+// Freeze stops every thread (GDB's -exec-interrupt --all) and waits until GDB reports
+// them all stopped.
+func (p *Process) Freeze() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || !p.attached {
+		return fmt.Errorf("freeze %d: gdb is not attached", p.pid)
+	}
+	if p.frozen {
+		return nil
+	}
+	p.freezeStart = time.Now()
+	if _, _, err := p.run("-exec-interrupt --all"); err != nil {
+		return fmt.Errorf("freeze %d: %w", p.pid, err)
+	}
+	p.frozen = true
+	deadline := time.NewTimer(p.opts.MaxFreeze)
+	defer deadline.Stop()
+	for p.nRunning() > 0 {
+		select {
+		case <-p.changed:
+		case <-p.c.Dead():
+			return fmt.Errorf("freeze %d: %w", p.pid, p.c.deadErr)
+		case <-deadline.C:
+			return fmt.Errorf("freeze %d: %d thread(s) did not stop within %v", p.pid, p.nRunning(), p.opts.MaxFreeze)
+		}
+	}
+	return nil
+}
+
+// Thaw lets every thread run again (-exec-continue --all).
+func (p *Process) Thaw() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.thaw()
+}
+
+func (p *Process) thaw() error {
+	if !p.frozen || p.closed {
+		return nil
+	}
+	p.frozen = false
+	_, _, err := p.run("-exec-continue --all")
+	p.lastFreeze = time.Since(p.freezeStart)
+	if err != nil {
+		return fmt.Errorf("thaw %d: %w", p.pid, err)
+	}
+	return nil
+}
+
+// Close lets the target run, detaches, and ends GDB (killing it if it does not exit,
+// which makes the kernel detach). Safe to call more than once.
+func (p *Process) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	terr := p.thaw()
+	p.closed = true
+	var derr error
+	if p.attached {
+		if _, _, err := p.c.Run(context.Background(), 5*time.Second, "-target-detach"); err != nil {
+			derr = fmt.Errorf("detach %d: %w", p.pid, err)
+			p.c.Kill()
+		}
+	}
+	p.c.Close(2 * time.Second)
+	if derr != nil || terr != nil {
+		p.g.resume()
+	} else {
+		p.g.release()
+	}
+	if derr != nil {
+		return derr
+	}
+	return terr
+}
+
+// maxRead is the largest single -data-read-memory-bytes request: its answer is twice as
+// many hex digits on one line.
+const maxRead = 4 << 20
+
+// ReadBatch reads every region with -data-read-memory-bytes, one request per region (or
+// per 4 MiB of it). Regions GDB cannot read are listed in the *dbg.ReadError.
+func (p *Process) ReadBatch(regions []dbg.Region) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("read %d: gdb was closed", p.pid)
+	}
+	var rerr *dbg.ReadError
+	for i, r := range regions {
+		for off := 0; off < len(r.Buf); off += maxRead {
+			n := min(maxRead, len(r.Buf)-off)
+			if err := p.read(r.Addr+uint64(off), r.Buf[off:off+n]); err != nil {
+				if errors.Is(err, ErrDead) || errors.Is(err, ErrTimeout) {
+					return fmt.Errorf("read %d: %w", p.pid, err)
+				}
+				if rerr == nil {
+					rerr = &dbg.ReadError{Err: err}
+				}
+				rerr.Failed = append(rerr.Failed, i)
+				break
+			}
+		}
+	}
+	if rerr != nil {
+		return rerr
+	}
+	return nil
+}
+
+func (p *Process) read(addr uint64, buf []byte) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	rec, _, err := p.run(fmt.Sprintf("-data-read-memory-bytes 0x%x %d", addr, len(buf)))
+	if err != nil {
+		return err
+	}
+	filled := 0
+	for _, v := range rec.Results.List("memory") {
+		blk, ok := v.(Tuple)
+		if !ok {
+			continue
+		}
+		begin, err1 := strconv.ParseUint(blk.String("begin"), 0, 64)
+		contents := blk.String("contents")
+		if err1 != nil || begin < addr || begin-addr > uint64(len(buf)) {
+			return fmt.Errorf("gdb answered a read of 0x%x with a block at %q", addr, blk.String("begin"))
+		}
+		dst := buf[begin-addr:]
+		if len(contents)/2 > len(dst) {
+			return fmt.Errorf("gdb answered a read of %d bytes at 0x%x with %d", len(buf), addr, len(contents)/2)
+		}
+		n, err := hex.Decode(dst, []byte(contents))
+		if err != nil {
+			return fmt.Errorf("gdb answered a read of 0x%x with bad hex: %w", addr, err)
+		}
+		filled += n
+	}
+	if filled < len(buf) {
+		return fmt.Errorf("gdb read %d of %d bytes at 0x%x", filled, len(buf), addr)
+	}
+	return nil
+}
+
+// Mappings reads /proc/PID/maps.
+func (p *Process) Mappings() ([]dbg.Mapping, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.pid))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("read the mappings of %d: %w", p.pid, dbg.ErrExited)
+		}
+		return nil, fmt.Errorf("read the mappings of %d: %w", p.pid, err)
+	}
+	return ParseMaps(string(b)), nil
+}
+
+// ParseMaps parses the text of /proc/PID/maps; malformed lines are skipped.
+func ParseMaps(text string) []dbg.Mapping {
+	var out []dbg.Mapping
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		lo, hi, ok := strings.Cut(f[0], "-")
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		off, err3 := strconv.ParseUint(f[2], 16, 64)
+		if !ok || err1 != nil || err2 != nil || err3 != nil || end < start {
+			continue
+		}
+		m := dbg.Mapping{Start: start, End: end, Offset: off, Perm: f[1]}
+		if len(f) >= 6 {
+			m.Path = strings.Join(f[5:], " ")
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+var lwpRE = regexp.MustCompile(`LWP (\d+)`)
+
+// Threads lists the threads GDB knows, with the PC of each stopped one (from
+// -thread-info; SP, BP and FS are not read).
+func (p *Process) Threads() ([]dbg.Thread, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rec, _, err := p.run("-thread-info")
+	if err != nil {
+		return nil, fmt.Errorf("threads of %d: %w", p.pid, err)
+	}
+	var out []dbg.Thread
+	for _, v := range rec.Results.List("threads") {
+		th, ok := v.(Tuple)
+		if !ok {
+			continue
+		}
+		m := lwpRE.FindStringSubmatch(th.String("target-id"))
+		if m == nil {
+			continue
+		}
+		tid, _ := strconv.Atoi(m[1])
+		t := dbg.Thread{TID: tid}
+		if th.String("state") == "stopped" {
+			t.PC, _ = strconv.ParseUint(th.Tuple("frame").String("addr"), 0, 64)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}

@@ -1,0 +1,11 @@
+// Package scripts holds gorigin's scripts for people inside a debugger: gorigin_gdb.py,
+// the GDB command goroutines-by-origin. They are embedded so that the gorigin binary can
+// hand them to a debugger it starts (gorigin gdb PID); this package runs nothing itself.
+package scripts
+
+import _ "embed"
+
+// GDB is the text of gorigin_gdb.py.
+//
+//go:embed gorigin_gdb.py
+var GDB []byte
