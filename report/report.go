@@ -1,6 +1,7 @@
 // Package report renders a snapshot and its groups for people and programs: a text
-// table, JSON, and (later) pprof, DOT and HTML. It only formats; grouping and filtering
-// happen in package snapshot, and sources never reach this package.
+// table, JSON, a pprof profile, the spawn tree in DOT, and a self-contained HTML page.
+// It only formats; grouping and filtering happen in package snapshot, and sources never
+// reach this package.
 //
 // Each format lives in its own file and registers itself, so adding a format is adding
 // a file.

@@ -10,7 +10,7 @@ import (
 )
 
 func TestFormats(t *testing.T) {
-	if got, want := Formats(), []string{"json", "text"}; !reflect.DeepEqual(got, want) {
+	if got, want := Formats(), []string{"dot", "html", "json", "pprof", "text"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Formats() = %v, want %v", got, want)
 	}
 }
@@ -18,8 +18,8 @@ func TestFormats(t *testing.T) {
 func TestRenderUnknownFormatListsValidOnes(t *testing.T) {
 	s := apiServer()
 	err := Render(&bytes.Buffer{}, "yaml", s, nil, Options{})
-	if err == nil || !strings.Contains(err.Error(), `"yaml"`) || !strings.Contains(err.Error(), "json, text") {
-		t.Errorf("Render(yaml) error %v, want one naming yaml and listing json, text", err)
+	if err == nil || !strings.Contains(err.Error(), `"yaml"`) || !strings.Contains(err.Error(), "dot, html, json, pprof, text") {
+		t.Errorf("Render(yaml) error %v, want one naming yaml and listing dot, html, json, pprof, text", err)
 	}
 }
 

@@ -1,0 +1,79 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+func init() { register("dot", Dot) }
+
+// Dot writes the spawn tree as a Graphviz digraph: a node per group (its count, go
+// statement, start function and dominant state), an edge from the group of each
+// goroutine's parent to its group, labelled with how many goroutines it stands for.
+// Trees of more than 150 groups (or opt.Top) keep the largest groups and say what they
+// left out. Render it with `dot -Tsvg`.
+func Dot(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options) error {
+	t, err := buildSpawnTree(s, groups, opt.Top)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	title := "gorigin: " + sourceText(s.Source) + ", " + thousands(int64(len(s.Goroutines))) + " goroutines by " + opt.By.String()
+	if note := t.prunedNote(); note != "" {
+		title += "\n" + note
+	}
+	b.WriteString("digraph gorigin {\n")
+	fmt.Fprintf(&b, "  graph [rankdir=LR, labelloc=t, fontname=\"Helvetica\", fontsize=12, label=%s];\n", dotQuote(title))
+	b.WriteString("  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=10, fillcolor=\"#ffffff\"];\n")
+	b.WriteString("  edge [fontname=\"Helvetica\", fontsize=9, color=\"#555555\"];\n")
+	total := max(len(s.Goroutines), 1)
+	for i := range t.nodes {
+		n := &t.nodes[i]
+		attrs := fmt.Sprintf("label=%s", dotQuote(strings.Join(n.lines(), "\n")+"\n"))
+		if n.group != nil {
+			attrs += fmt.Sprintf(", tooltip=%s, fillcolor=%q", dotQuote(n.group.Key), heatColour(n.count, total))
+		} else {
+			attrs += ", style=\"rounded,dashed\""
+		}
+		fmt.Fprintf(&b, "  n%d [%s];\n", i, attrs)
+	}
+	for _, e := range t.edges {
+		width := 1 + 4*math.Log1p(float64(e.count))/math.Log1p(float64(total))
+		fmt.Fprintf(&b, "  n%d -> n%d [label=%q, penwidth=%.2f];\n", e.from, e.to, thousands(int64(e.count)), width)
+	}
+	b.WriteString("}\n")
+	_, err = w.Write(b.Bytes())
+	return err
+}
+
+// dotQuote quotes s as a DOT string whose lines are left-aligned.
+func dotQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '\n':
+			b.WriteString(`\l`)
+		case '\r':
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// heatColour is a fill from white to orange as a group's share of all goroutines grows.
+func heatColour(n, total int) string {
+	f := math.Sqrt(float64(n) / float64(total))
+	mix := func(a, b int) int { return a + int(math.Round(f*float64(b-a))) }
+	return fmt.Sprintf("#%02x%02x%02x", mix(0xff, 0xff), mix(0xff, 0xa0), mix(0xff, 0x40))
+}
