@@ -174,6 +174,9 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		}
 		thawed = true
 		err := t.Thaw()
+		if opt.Kind != "live" {
+			return err // nothing ran, so nothing was stopped
+		}
 		snap.Source.FreezeMicros = time.Since(start).Microseconds()
 		if ft, ok := t.(freezeTimer); ok && ft.LastFreeze() > 0 {
 			snap.Source.FreezeMicros = ft.LastFreeze().Microseconds()
