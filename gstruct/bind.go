@@ -30,6 +30,11 @@ func (r *Runtime) Bind(m dbg.Memory, maps []dbg.Mapping, exePath string) error {
 	if err != nil {
 		return err
 	}
+	if r.found {
+		if err := r.checkFound(m, names); err != nil {
+			return fmt.Errorf("%w: the executable has no symbol table; rebuild it without -ldflags=-s", err)
+		}
+	}
 	r.waitReasons = names
 	return nil
 }

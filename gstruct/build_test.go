@@ -37,11 +37,18 @@ func TestMain(m *testing.M) {
 // test run, and returns the binary. It skips when the toolchain is not available.
 func buildFixture(t *testing.T, toolchain string, flags ...string) string {
 	t.Helper()
+	return buildFixtureEnv(t, toolchain, nil, flags...)
+}
+
+// buildFixtureEnv is buildFixture with extra environment variables for the go command
+// ("GOARCH=arm64").
+func buildFixtureEnv(t *testing.T, toolchain string, env []string, flags ...string) string {
+	t.Helper()
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command in PATH to build the fixture")
 	}
-	key := toolchain + " " + strings.Join(flags, " ")
+	key := toolchain + " " + strings.Join(env, " ") + " " + strings.Join(flags, " ")
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	if bin, ok := buildDone[key]; ok {
@@ -57,6 +64,7 @@ func buildFixture(t *testing.T, toolchain string, flags ...string) string {
 		}
 	}
 	cmd.Env = append(cmd.Env, "GOTOOLCHAIN="+toolchain)
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if toolchain != "local" && !toolchainCached(goCmd, toolchain) {

@@ -3,9 +3,11 @@ package gstruct
 import (
 	"bufio"
 	"debug/elf"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -48,24 +50,51 @@ func TestFixture(t *testing.T) {
 				name += "-pie"
 				flags = append(flags, "-buildmode=pie")
 			}
+			var full fixtureSummary
 			t.Run(name, func(t *testing.T) {
 				bin := buildFixture(t, tc, flags...)
-				checkFixture(t, bin, pie)
+				full = checkFixture(t, bin, bin, pie)
+			})
+			if !strippedToolchains[tc] {
+				continue
+			}
+			// The same program built -s -w: the same decode, with the built-in layout and
+			// the variables found in machine code. The unstripped build's symbols name the
+			// functions (the text is the same).
+			t.Run(name+"-stripped", func(t *testing.T) {
+				bin := buildFixture(t, tc, append(flags, "-ldflags=-s -w")...)
+				got := checkFixture(t, bin, buildFixture(t, tc, flags...), pie)
+				if full == nil {
+					t.Skip("the unstripped build failed: nothing to compare with")
+				}
+				if !reflect.DeepEqual(got, full) {
+					t.Errorf("stripped build decodes\n%v\nthe unstripped one\n%v", got, full)
+				}
 			})
 		}
 	}
 }
 
-func checkFixture(t *testing.T, bin string, pie bool) {
+// strippedToolchains are the toolchains whose fixture is also tested stripped.
+var strippedToolchains = map[string]bool{"go1.20.14": true, "local": true, "go1.27.3": true}
+
+// fixtureSummary counts the fixture's goroutines by what gstruct decoded of them: start
+// function, status (running and runnable alike), wait reason, labels, locked, parent.
+type fixtureSummary map[string]int
+
+// checkFixture runs the fixture bin and checks gstruct's decode of it; symsBin is an
+// unstripped build of the same program, whose symbols name the functions.
+func checkFixture(t *testing.T, bin, symsBin string, pie bool) fixtureSummary {
 	rt, err := Open(bin)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	t.Logf("%s: %s", rt.GoVersion(), rt.Source())
 	minor := goMinor(rt.GoVersion())
 	if minor < 20 {
 		t.Fatalf("GoVersion %q: want go1.20 or later", rt.GoVersion())
 	}
-	syms := funcSymbols(t, bin)
+	syms := funcSymbols(t, symsBin)
 
 	fx := startFixture(t, bin)
 	dump := fx.stacks(t)
@@ -208,6 +237,20 @@ func checkFixture(t *testing.T, bin string, pie bool) {
 			t.Errorf("goroutine %d: parent %d, runtime.Stack says %d", d.id, g.ParentID, d.parent)
 		}
 	}
+
+	sum := fixtureSummary{}
+	for _, g := range gs {
+		start := syms.name(g.StartPC - rt.LoadBias())
+		if g.Status == "dead" || !strings.HasPrefix(start, "main.") {
+			continue
+		}
+		status := g.Status
+		if status == "running" || status == "runnable" {
+			status = "active"
+		}
+		sum[fmt.Sprintf("%s %s %q labels=%v locked=%v parent=%d", start, status, g.WaitReason, g.Labels, g.LockedM, g.ParentID)]++
+	}
+	return sum
 }
 
 func readGs(t *testing.T, rt *Runtime, mem *procMem, addrs []uint64) []G {

@@ -1,12 +1,15 @@
 package gstruct
 
 import (
+	"bytes"
+	"debug/buildinfo"
 	"debug/elf"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,8 +30,12 @@ func TestOpenErrors(t *testing.T) {
 		{"missing file", func(*testing.T) string { return "/nonexistent/app" }, fs.ErrNotExist, "open executable"},
 		{"not an ELF file", func(*testing.T) string { return text }, dbg.ErrNotGo, "is not a Go program"},
 		{"a C program", func(t *testing.T) string { return cProgram(t) }, dbg.ErrNotGo, "no runtime.allgs"},
-		{"Go without DWARF", func(t *testing.T) string { return buildFixture(t, "local", "-ldflags=-w") }, ErrStripped, "-ldflags=-w"},
-		{"Go without symbols", func(t *testing.T) string { return buildFixture(t, "local", "-ldflags=-s") }, ErrStripped, "-ldflags=-s"},
+		{"stripped Go newer than the built-in layouts", func(t *testing.T) string {
+			return withGoVersion(t, buildFixture(t, "local", "-ldflags=-s -w"), "go1.28.0")
+		}, ErrStripped, "built-in layouts cover Go 1.20–1.27; this binary is go1.28.0: build it with DWARF (without -ldflags=-w) or use a newer gorigin"},
+		{"stripped arm64 Go", func(t *testing.T) string {
+			return buildFixtureEnv(t, "local", []string{"GOARCH=arm64"}, "-ldflags=-s -w")
+		}, ErrStripped, "amd64 only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,6 +48,75 @@ func TestOpenErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOpenStripped opens the fixture built with and without symbols and DWARF, and checks
+// that Open says where the layout and the variables came from, and that the built-in
+// layout is the one the DWARF of the same build describes.
+func TestOpenStripped(t *testing.T) {
+	full, err := Open(buildFixture(t, "local"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	minor := strconv.Itoa(goMinor(full.GoVersion()))
+	tests := []struct {
+		ldflags, source string
+	}{
+		{"", "DWARF, symbols"},
+		{"-w", "built-in layout go1." + minor + ", symbols"},
+		{"-s -w=0", "DWARF, runtime variables found in machine code"}, // -s alone implies -w since Go 1.22
+		{"-s -w", "built-in layout go1." + minor + ", runtime variables found in machine code"},
+	}
+	for _, tc := range tests {
+		t.Run("ldflags="+tc.ldflags, func(t *testing.T) {
+			r, err := Open(buildFixture(t, "local", "-ldflags="+tc.ldflags))
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if r.Source() != tc.source {
+				t.Errorf("Source() = %q, want %q", r.Source(), tc.source)
+			}
+			if !reflect.DeepEqual(r.l, full.l) {
+				t.Errorf("layout %+v, the DWARF of the unstripped build says %+v", r.l, full.l)
+			}
+			if r.GoVersion() != full.GoVersion() {
+				t.Errorf("GoVersion %q, want %q", r.GoVersion(), full.GoVersion())
+			}
+		})
+	}
+	// DWARF wins over the built-in table: a version the table does not know still opens.
+	r, err := Open(withGoVersion(t, buildFixture(t, "local", "-ldflags=-s -w=0"), "go1.28.0"))
+	if err != nil || r.Source() != "DWARF, runtime variables found in machine code" {
+		t.Errorf("Open of a go1.28.0 binary with DWARF: %v, %v", r, err)
+	}
+}
+
+// withGoVersion copies exe with the Go version in its build info replaced by one of the
+// same length.
+func withGoVersion(t *testing.T, exe, version string) string {
+	t.Helper()
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bi, err := buildinfo.ReadFile(exe)
+	if err != nil || len(bi.GoVersion) != len(version) {
+		t.Fatalf("build info %v, %v: cannot put %s in place of its version", bi, err, version)
+	}
+	i := bytes.Index(data, []byte("\xff Go buildinf:"))
+	j := bytes.Index(data[i:], []byte(bi.GoVersion))
+	if i < 0 || j < 0 || j > 64 {
+		t.Fatalf("no Go version %s after the build info magic", bi.GoVersion)
+	}
+	copy(data[i+j:], version)
+	out := filepath.Join(t.TempDir(), "patched")
+	if err := os.WriteFile(out, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if bi, err := buildinfo.ReadFile(out); err != nil || bi.GoVersion != version {
+		t.Fatalf("patched build info: %v, %v", bi, err)
+	}
+	return out
 }
 
 // cProgram finds an ELF executable of this machine that is not a Go program.

@@ -2,8 +2,10 @@
 // process's memory and decodes every runtime.g (id, status, wait reason, creation PC,
 // stack bounds, labels, ...) for targets built by Go 1.20 and later.
 //
-// It learns the layouts from the executable (ELF symbols and DWARF) and reads memory only
-// through dbg.Memory; it does no process control and no symbolisation.
+// It learns the layouts from the executable's DWARF and symbols or, for a stripped
+// executable, from built-in per-release layouts and the machine code of runtime functions;
+// it reads memory only through dbg.Memory, and does no process control and no
+// symbolisation.
 package gstruct
 
 import (
@@ -17,8 +19,9 @@ import (
 	"github.com/gorigin-dev/gorigin/dbg"
 )
 
-// ErrStripped is returned (wrapped) by Open for a Go executable without the symbol table
-// or DWARF that gstruct needs.
+// ErrStripped is returned (wrapped) by Open for a stripped Go executable that gstruct cannot
+// read without DWARF or symbols: a Go release newer than the built-in layouts, or code in
+// which the runtime's variables cannot be found.
 var ErrStripped = errors.New("executable is stripped")
 
 // Runtime is what gstruct knows about one Go executable and, after Bind, about the
@@ -34,7 +37,9 @@ type Runtime struct {
 	waitReasonStrings uint64
 	waitReasonSymSize uint64
 
-	l *layout
+	l      *layout
+	source string // what Source returns
+	found  bool   // the variables were found in machine code: Bind checks them
 
 	bias        uint64
 	waitReasons []string  // runtime.waitReasonStrings, read from the target by Bind
@@ -48,9 +53,12 @@ const (
 	symWaitReasons = "runtime.waitReasonStrings"
 )
 
-// Open reads the executable's ELF symbols, build info and DWARF. It returns an error
-// wrapping dbg.ErrNotGo when exe is not a Go program, and one wrapping ErrStripped when it
-// is a Go program without symbols or DWARF.
+// Open reads the executable's ELF symbols, build info and DWARF. Where they are missing
+// (-ldflags='-s -w'), it finds the runtime's variables from the machine code of runtime
+// functions located through the pclntab, and takes runtime.g's layout from the built-in
+// layouts of the executable's Go version (DWARF, when present, always wins). Source says
+// which it used. Open returns an error wrapping dbg.ErrNotGo when exe is not a Go
+// program, and one wrapping ErrStripped when it is a Go program that neither way works for.
 func Open(exe string) (*Runtime, error) {
 	f, err := elf.Open(exe)
 	if err != nil {
@@ -86,38 +94,78 @@ func Open(exe string) (*Runtime, error) {
 			r.waitReasonStrings, r.waitReasonSymSize = s.Value, s.Size
 		}
 	}
-	if r.allgs == 0 || r.allglen == 0 {
-		if len(syms) == 0 && r.goVersion != "" {
-			return nil, fmt.Errorf("%s (%s) has no symbol table: rebuild it without -ldflags=-s (stripped binaries are not supported yet): %w", exe, r.goVersion, ErrStripped)
-		}
-		return nil, fmt.Errorf("%s is not a Go program (no %s): %w", exe, symAllgs, dbg.ErrNotGo)
+	haveSyms := r.allgs != 0 && r.allglen != 0
+	if !haveSyms && (len(syms) > 0 || r.goVersion == "") {
+		return nil, fmt.Errorf("%s is not a Go program (no %s symbol, no Go build info): %w", exe, symAllgs, dbg.ErrNotGo)
 	}
-	if r.waitReasonStrings == 0 {
+	if haveSyms && r.waitReasonStrings == 0 {
 		return nil, fmt.Errorf("%s has no %s symbol: is it built by Go 1.20 or later?", exe, symWaitReasons)
 	}
 
-	if f.Section(".debug_info") == nil && f.Section(".zdebug_info") == nil {
-		return nil, fmt.Errorf("%s (%s) has no DWARF: rebuild it without -ldflags=-w (stripped binaries are not supported yet): %w", exe, r.goVersion, ErrStripped)
-	}
-	d, err := f.DWARF()
-	if err != nil {
-		return nil, fmt.Errorf("read DWARF of %s: %w", exe, err)
+	if f.Section(".debug_info") != nil || f.Section(".zdebug_info") != nil {
+		if r.l, err = dwarfLayout(f, r.goVersion, r.waitReasonSymSize); err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", exe, r.goVersion, err)
+		}
+		r.source = "DWARF"
+	} else {
+		if r.l, err = builtinLayout(goArch(f.Machine), r.goVersion); err != nil {
+			return nil, fmt.Errorf("%s has no DWARF, and %w: %w", exe, err, ErrStripped)
+		}
+		r.source = "built-in layout go1." + strconv.Itoa(goMinor(r.goVersion))
 	}
 
+	if !haveSyms {
+		v, err := findRuntimeVars(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s) has no symbol table, and gorigin could not find runtime.allgs in its machine code (%v): rebuild it without -ldflags=-s: %w", exe, r.goVersion, err, ErrStripped)
+		}
+		r.allgs, r.allglen, r.waitReasonStrings = v.allgs, v.allglen, v.waitReasonStrings
+		if v.waitReasonCount > 0 {
+			r.l.waitReasonCount = v.waitReasonCount // the bound the runtime itself checks
+		}
+		r.found = true
+		r.source += ", runtime variables found in machine code"
+	} else {
+		r.source += ", symbols"
+	}
+	return r, nil
+}
+
+// dwarfLayout reads the runtime's layout from the executable's DWARF.
+func dwarfLayout(f *elf.File, goVersion string, waitReasonSymSize uint64) (*layout, error) {
+	d, err := f.DWARF()
+	if err != nil {
+		return nil, fmt.Errorf("read DWARF: %w", err)
+	}
 	ptrSize := 8
 	if f.Class == elf.ELFCLASS32 {
 		ptrSize = 4
 	}
-	l, err := layoutFromDWARF(d, ptrSize, f.ByteOrder, goMinor(r.goVersion))
+	l, err := layoutFromDWARF(d, ptrSize, f.ByteOrder, goMinor(goVersion))
 	if err != nil {
-		return nil, fmt.Errorf("%s (%s): %w", exe, r.goVersion, err)
+		return nil, err
 	}
-	if l.waitReasonCount == 0 && r.waitReasonSymSize > 0 {
-		l.waitReasonCount = int(r.waitReasonSymSize / uint64(2*ptrSize))
+	if l.waitReasonCount == 0 && waitReasonSymSize > 0 {
+		l.waitReasonCount = int(waitReasonSymSize / uint64(2*ptrSize))
 	}
-	r.l = l
-	return r, nil
+	return l, nil
 }
+
+// goArch names an ELF machine as GOARCH does ("" for others).
+func goArch(m elf.Machine) string {
+	switch m {
+	case elf.EM_X86_64:
+		return "amd64"
+	case elf.EM_AARCH64:
+		return "arm64"
+	}
+	return ""
+}
+
+// Source says where the runtime's layout and variables came from: "DWARF, symbols", or
+// "built-in layout go1.26, runtime variables found in machine code" for a stripped
+// executable, and the like.
+func (r *Runtime) Source() string { return r.source }
 
 // LoadBias is what was added to the executable's link-time addresses when it was loaded
 // (non-zero for position-independent executables); valid after Bind.

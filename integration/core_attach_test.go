@@ -190,7 +190,7 @@ func compareCoreWithLive(t *testing.T, e *expectation, producer string, live, co
 			t.Errorf("%s: goroutine %d (%s) is live but not in the core", producer, id, describe(l))
 			continue
 		}
-		busy := l.Origin != nil && e.name(origin{l.Origin.File, l.Origin.Line}) == busyStatement
+		busy := l.Origin != nil && restless(e.name(origin{l.Origin.File, l.Origin.Line}))
 		if !sameGoroutine(l, c, busy) {
 			t.Errorf("%s: goroutine %d differs:\n  live %s\n  core %s", producer, id, describe(l), describe(c))
 		}

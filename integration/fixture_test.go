@@ -31,11 +31,16 @@ type goStatement struct {
 	External bool
 }
 
+// restless reports whether the goroutines of a go statement change state on their own,
+// so that two reads of them may differ: busy loops, and the accept loop serving the dumps.
+func restless(name string) bool { return name == busyStatement || name == httpStatement }
+
 var markerRE = regexp.MustCompile(`^// GO-STATEMENT(-EXTERNAL)? ([a-z0-9-]+) (\d+|n)$`)
 
 // Marker names the comparisons treat specially.
 const (
 	busyStatement   = "busy"          // busy loops: their state flips between reads
+	httpStatement   = "http"          // the HTTP accept loop: runnable while a request comes in
 	inlineStatement = "inline-helper" // a go statement in a helper the compiler may inline
 	labeledStmt     = "labeled"       // started inside pprof.Do
 	chainRoot       = "chain-root"    // the recursion's first goroutine

@@ -1,0 +1,113 @@
+package gstruct
+
+import (
+	"debug/elf"
+	"fmt"
+
+	"github.com/gorigin-dev/gorigin/addr2line"
+	"github.com/gorigin-dev/gorigin/dbg"
+)
+
+// maxFuncCode bounds the machine code read for one function.
+const maxFuncCode = 64 << 10
+
+// runtimeVars are the link-time addresses of the runtime variables gstruct reads, as
+// found without a symbol table.
+type runtimeVars struct {
+	allgs, allglen, waitReasonStrings uint64
+	waitReasonCount                   int // the bound in waitReason.String; 0 if not seen
+}
+
+// findRuntimeVars finds runtime.allgs, runtime.allglen and runtime.waitReasonStrings in
+// an executable without symbols: the pclntab (which survives stripping) gives the code of
+// runtime functions that use them, and their machine code gives the addresses.
+func findRuntimeVars(f *elf.File) (runtimeVars, error) {
+	if f.Machine != elf.EM_X86_64 {
+		return runtimeVars{}, fmt.Errorf("finding the runtime's variables without symbols is implemented for amd64 only, this is %v", f.Machine)
+	}
+	tab, err := addr2line.NewTable(f)
+	if err != nil {
+		return runtimeVars{}, err
+	}
+	writable := func(addr uint64) bool {
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_LOAD && p.Flags&elf.PF_W != 0 && addr >= p.Vaddr && addr-p.Vaddr < p.Memsz {
+				return true
+			}
+		}
+		return false
+	}
+	scan := func(name string) (*x86Scan, error) {
+		entry, end, ok := tab.FuncRange(name)
+		if !ok {
+			return nil, fmt.Errorf("no function %s in the pclntab", name)
+		}
+		code, err := readCode(f, entry, end)
+		if err != nil {
+			return nil, fmt.Errorf("read the code of %s: %w", name, err)
+		}
+		return scanX86(entry, code, writable), nil
+	}
+	var v runtimeVars
+	s, err := scan("runtime.allgadd")
+	if err != nil {
+		return v, err
+	}
+	if v.allgs, v.allglen, err = allgsFromAllgadd(s); err != nil {
+		return v, err
+	}
+	if s, err = scan("runtime.waitReason.String"); err != nil {
+		return v, err
+	}
+	if v.waitReasonStrings, v.waitReasonCount, err = waitReasonsFromString(s); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// readCode reads the file bytes of [entry, end) from the executable segment holding them.
+func readCode(f *elf.File, entry, end uint64) ([]byte, error) {
+	if end <= entry || end-entry > maxFuncCode {
+		return nil, fmt.Errorf("function at %#x has %d bytes", entry, end-entry)
+	}
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_LOAD || p.Flags&elf.PF_X == 0 || entry < p.Vaddr || end-p.Vaddr > p.Filesz {
+			continue
+		}
+		b := make([]byte, end-entry)
+		if _, err := p.ReadAt(b, int64(entry-p.Vaddr)); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("%#x-%#x is in no executable segment", entry, end)
+}
+
+// checkFound checks runtime variables found without symbols against the target's memory
+// before they are trusted: allgs is a slice header (len ≤ cap, a non-nil array), allglen
+// is its length (or one less, in the middle of allgadd), and every wait reason is a short
+// printable ASCII string, the first one empty.
+func (r *Runtime) checkFound(m dbg.Memory, waitReasons []string) error {
+	p := r.l.ptrSize
+	slice := dbg.Region{Addr: r.allgs + r.bias, Buf: make([]byte, 3*p)}
+	length := dbg.Region{Addr: r.allglen + r.bias, Buf: make([]byte, p)}
+	if err := m.ReadBatch([]dbg.Region{slice, length}); err != nil {
+		return fmt.Errorf("read runtime.allgs at %#x and runtime.allglen at %#x (found in machine code): %w", slice.Addr, length.Addr, err)
+	}
+	data, n, c := r.l.ptrAt(slice.Buf, 0), r.l.ptrAt(slice.Buf, p), r.l.ptrAt(slice.Buf, 2*p)
+	glen := r.l.ptrAt(length.Buf, 0)
+	if data == 0 || n == 0 || n > c || c > maxGs || glen > n || glen+1 < n {
+		return fmt.Errorf("what machine code says is runtime.allgs (%#x: array %#x, len %d, cap %d) and runtime.allglen (%#x: %d) are not", slice.Addr, data, n, c, length.Addr, glen)
+	}
+	if len(waitReasons) == 0 || waitReasons[0] != "" {
+		return fmt.Errorf("what machine code says is runtime.waitReasonStrings (%#x) does not start with an empty string", r.waitReasonStrings+r.bias)
+	}
+	for i, s := range waitReasons {
+		for j := 0; j < len(s); j++ {
+			if s[j] < ' ' || s[j] > '~' {
+				return fmt.Errorf("what machine code says is runtime.waitReasonStrings (%#x) has entry %d %q, not a wait reason", r.waitReasonStrings+r.bias, i, s)
+			}
+		}
+	}
+	return nil
+}
