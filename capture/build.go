@@ -20,7 +20,10 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 	origins := map[uint64]*snapshot.Location{}
 	starts := map[uint64]startFunc{}
 	snap.Goroutines = make([]snapshot.Goroutine, 0, len(c.gs))
-	for _, g := range c.gs {
+	for i, g := range c.gs {
+		if i%1024 == 0 {
+			opt.progress("symbolising goroutines", i, len(c.gs))
+		}
 		if g.Status == "dead" || g.Status == "idle" {
 			continue
 		}
@@ -62,6 +65,7 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 		}
 		snap.Goroutines = append(snap.Goroutines, out)
 	}
+	opt.progress("symbolising goroutines", len(c.gs), len(c.gs))
 	if opt.Stacks {
 		snap.Warnings = append(snap.Warnings, stackWarnings(snap.Goroutines)...)
 	}

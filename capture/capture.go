@@ -38,8 +38,17 @@ type Options struct {
 	// g.waitsince into a duration. Zero means: read this machine's CLOCK_MONOTONIC, which is
 	// the same clock for a live process on this machine.
 	Now func() int64
+	// Progress, when set, hears how long work goes (for a progress bar): the stage, and
+	// done of total units (total 0: unknown). It is never called while the target is frozen.
+	Progress func(stage string, done, total int)
 	// hold keeps the target frozen this long after freezing (tests kill gorigin mid-freeze).
 	hold time.Duration
+}
+
+func (o Options) progress(stage string, done, total int) {
+	if o.Progress != nil {
+		o.Progress(stage, done, total)
+	}
 }
 
 // freezeTimer is implemented by backends that measure their own freeze (from the first
@@ -64,6 +73,7 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 		opt.hold = d
 	}
 	exe := t.Exe()
+	opt.progress("reading the target", 0, 0)
 	phase := tracer("setup")
 	// The runtime's layout (DWARF) and the line table (pclntab) are independent: read them
 	// side by side.

@@ -73,9 +73,11 @@ func humanBytes(b int64) string {
 	}
 }
 
-// shortFunc drops the package path up to its last '/': "github.com/a/b/server.(*S).run"
-// → "server.(*S).run". Slashes inside type arguments ("pkg.F[example.com/t.T]") stay.
+// shortFunc drops the package path up to its last '/' and the type arguments of generic
+// names: "github.com/a/b/server.(*S).run" → "server.(*S).run",
+// "example.com/p.Map[example.com/q.T,int]" → "p.Map[...]" (the runtime's own spelling).
 func shortFunc(fn string) string {
+	fn = elideTypeArgs(fn)
 	end := len(fn)
 	if i := strings.IndexAny(fn, "[("); i >= 0 {
 		end = i
@@ -119,4 +121,27 @@ func freezeText(src snapshot.Source) string {
 		return fmt.Sprintf("frozen %.2f ms", ms)
 	}
 	return fmt.Sprintf("frozen %.1f ms", ms)
+}
+
+// elideTypeArgs writes every outermost "[...]" of a name as "[...]".
+func elideTypeArgs(fn string) string {
+	if !strings.Contains(fn, "[") {
+		return fn
+	}
+	var b strings.Builder
+	depth := 0
+	for _, c := range fn {
+		switch {
+		case c == '[':
+			if depth == 0 {
+				b.WriteString("[...]")
+			}
+			depth++
+		case c == ']' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
 }

@@ -48,7 +48,9 @@ func TestShortNames(t *testing.T) {
 		"main.main":                             "main.main",
 		"github.com/acme/api/server.(*S).serve": "server.(*S).serve",
 		"gopkg.in/yaml.v3.(*parser).parse":      "yaml.v3.(*parser).parse",
-		"example.com/p.F[example.com/q.T]":      "p.F[example.com/q.T]",
+		"example.com/p.F[example.com/q.T]":      "p.F[...]",
+		"example.com/p.(*Set[...]).Add":         "p.(*Set[...]).Add",
+		"p.Map[map[string]example.com/q.T,int]": "p.Map[...]",
 		"net/http.(*conn).serve.func1":          "http.(*conn).serve.func1",
 	}
 	for in, want := range funcs {

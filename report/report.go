@@ -1,7 +1,8 @@
 // Package report renders a snapshot and its groups for people and programs: a text
 // table, JSON, a pprof profile, the spawn tree in DOT, and a self-contained HTML page.
 // It only formats; grouping and filtering happen in package snapshot, and sources never
-// reach this package.
+// reach this package. It also knows the terminal it writes to (colour, width) and draws
+// the progress bar of long work on stderr.
 //
 // Each format lives in its own file and registers itself, so adding a format is adding
 // a file.
@@ -28,6 +29,8 @@ type Options struct {
 	SystemHidden int
 	// Width is the terminal width to fit the table into; 0 does not fit.
 	Width int
+	// Color writes the text table with ANSI colours, for a terminal (see ForTerminal).
+	Color bool
 }
 
 // TextOptions are the options of the text format.

@@ -6,6 +6,31 @@ import (
 	"os"
 )
 
+// ForTerminal returns opt fitted to w when w is a terminal: Width from the terminal's
+// size (unless opt.Width is already set) and Color, unless NO_COLOR is set to anything
+// (https://no-color.org) or TERM is "dumb". For anything else (a pipe, a file) opt is
+// returned as it is: scripts get the plain, unshortened table.
+func ForTerminal(w io.Writer, opt Options) Options {
+	if !IsTerminal(w) {
+		return opt
+	}
+	if opt.Width == 0 {
+		opt.Width = TerminalWidth(w)
+	}
+	opt.Color = os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+	return opt
+}
+
+// TerminalWidth is the number of columns of the terminal w is open on, or 0 when w is no
+// terminal or its size is unknown.
+func TerminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || f == nil {
+		return 0
+	}
+	return terminalWidth(f)
+}
+
 // ErrBinaryToTerminal is returned by the binary formats (pprof) when asked to write to a
 // terminal, where the bytes would only garble the screen.
 var ErrBinaryToTerminal = errors.New("will not write a binary profile to a terminal: write it to a file with -o FILE.pb.gz, or redirect stdout")

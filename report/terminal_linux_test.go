@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"strconv"
 	"testing"
@@ -16,22 +18,84 @@ func TestPprofRefusesTerminal(t *testing.T) {
 	}
 }
 
+// OpenPty and APIServer are for the external tests in this directory (terminal_cli_linux_test.go).
+var OpenPty, APIServer = openPtyPair, apiServer
+
+func TestForTerminal(t *testing.T) {
+	tty := openPty(t)
+	SetPtySize(t, tty, 97)
+	t.Setenv("NO_COLOR", "")
+	t.Setenv("TERM", "xterm-256color")
+	if got := TerminalWidth(tty); got != 97 {
+		t.Errorf("TerminalWidth(pty of 97 columns) = %d", got)
+	}
+	if got := ForTerminal(tty, Options{Top: 3}); got != (Options{Top: 3, Width: 97, Color: true}) {
+		t.Errorf("ForTerminal(pty) = %+v, want Width 97 and Color", got)
+	}
+	if got := ForTerminal(tty, Options{Width: 60}); got.Width != 60 {
+		t.Errorf("ForTerminal kept no Width the caller set: %+v", got)
+	}
+	t.Setenv("NO_COLOR", "1")
+	if got := ForTerminal(tty, Options{}); got.Color || got.Width != 97 {
+		t.Errorf("ForTerminal with NO_COLOR = %+v, want no colour, still fitted", got)
+	}
+	t.Setenv("NO_COLOR", "")
+	t.Setenv("TERM", "dumb")
+	if got := ForTerminal(tty, Options{}); got.Color {
+		t.Errorf("ForTerminal with TERM=dumb = %+v, want no colour", got)
+	}
+	for _, w := range []io.Writer{&bytes.Buffer{}, devNull(t)} {
+		if got := ForTerminal(w, Options{Top: 1}); got != (Options{Top: 1}) {
+			t.Errorf("ForTerminal(%T, not a terminal) = %+v, want the options unchanged", w, got)
+		}
+	}
+}
+
+func devNull(t *testing.T) *os.File {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// SetPtySize sets the window size of the terminal tty is open on, as a terminal emulator does.
+func SetPtySize(t *testing.T, tty *os.File, cols int) {
+	t.Helper()
+	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: uint16(cols)}); err != nil {
+		t.Fatalf("set the pty's size: %v", err)
+	}
+}
+
 // openPty opens the terminal end of a new pseudo-terminal; Cleanup closes both ends.
 func openPty(t *testing.T) *os.File {
 	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	tty, _ := openPtyPair(t)
+	return tty
+}
+
+// openPtyPair opens a new pseudo-terminal: tty is the end a program writes to, master the
+// end a terminal emulator reads. Cleanup closes both.
+func openPtyPair(t *testing.T) (tty, master *os.File) {
+	t.Helper()
+	// Opened non-blocking so that master is pollable: read deadlines work on it.
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Skipf("no pseudo-terminals here to test with: %v", err)
 	}
-	t.Cleanup(func() { master.Close() })
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		unix.Close(fd)
 		t.Fatalf("unlock pty: %v", err)
 	}
-	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
 	if err != nil {
+		unix.Close(fd)
 		t.Fatalf("pty number: %v", err)
 	}
-	tty, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	master = os.NewFile(uintptr(fd), "/dev/ptmx")
+	t.Cleanup(func() { master.Close() })
+	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
 		t.Fatalf("open pty: %v", err)
 	}
@@ -39,5 +103,5 @@ func openPty(t *testing.T) *os.File {
 	if !IsTerminal(tty) {
 		t.Fatal("IsTerminal says a pty is not a terminal")
 	}
-	return tty
+	return tty, master
 }

@@ -19,7 +19,7 @@ func init() { register("text", Text) }
 // that filters passes a copy of the snapshot holding the selected goroutines.
 func Text(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt TextOptions) error {
 	var b bytes.Buffer
-	writeHeader(&b, s)
+	writeHeader(&b, s, opt)
 	shown := groups
 	if opt.Top > 0 && len(shown) > opt.Top {
 		shown = shown[:opt.Top]
@@ -30,10 +30,10 @@ func Text(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt TextOp
 		return err
 	}
 	if more := len(groups) - len(shown); more > 0 {
-		fmt.Fprintf(&b, "(+%s more %s: --top 0 shows all)\n", thousands(int64(more)), plural(more, "group", "groups"))
+		b.WriteString(paint(opt.Color, dim, fmt.Sprintf("(+%s more %s: --top 0 shows all)", thousands(int64(more)), plural(more, "group", "groups"))) + "\n")
 	}
 	if opt.SystemHidden > 0 {
-		fmt.Fprintf(&b, "(+%s system %s not shown: --system)\n", thousands(int64(opt.SystemHidden)), plural(opt.SystemHidden, "goroutine", "goroutines"))
+		b.WriteString(paint(opt.Color, dim, fmt.Sprintf("(+%s system %s not shown: --system)", thousands(int64(opt.SystemHidden)), plural(opt.SystemHidden, "goroutine", "goroutines"))) + "\n")
 	}
 	_, err := w.Write(b.Bytes())
 	return err
@@ -47,51 +47,59 @@ func plural(n int, one, many string) string {
 }
 
 // writeHeader writes "pid N  EXE  GOVERSION  N goroutines  frozen X ms" and the warnings.
-func writeHeader(b *bytes.Buffer, s *snapshot.Snapshot) {
+// Fitted to opt.Width, the executable's path loses its start first.
+func writeHeader(b *bytes.Buffer, s *snapshot.Snapshot, opt Options) {
 	src := s.Source
-	var parts []string
+	var before, after []string
 	switch src.Kind {
 	case "live":
 		if src.Pid != 0 {
-			parts = append(parts, "pid "+strconv.Itoa(src.Pid))
+			before = append(before, "pid "+strconv.Itoa(src.Pid))
 		}
 	default: // core, dump: name the file, which is what the user has
 		where := src.Kind
 		if src.File != "" {
 			where += " " + src.File
 		}
-		parts = append(parts, where)
-	}
-	if src.Exe != "" {
-		parts = append(parts, src.Exe)
+		before = append(before, where)
 	}
 	if src.GoVersion != "" {
-		parts = append(parts, src.GoVersion)
+		after = append(after, src.GoVersion)
 	}
 	n := len(s.Goroutines)
-	parts = append(parts, thousands(int64(n))+" "+plural(n, "goroutine", "goroutines"))
+	count := thousands(int64(n)) + " " + plural(n, "goroutine", "goroutines")
+	after = append(after, count)
 	if src.Kind == "live" {
-		parts = append(parts, freezeText(src))
+		after = append(after, freezeText(src))
 	}
-	b.WriteString(strings.Join(parts, "  "))
-	b.WriteByte('\n')
+	exe := src.Exe
+	if exe != "" && opt.Width > 0 {
+		others := 0
+		for _, p := range append(before, after...) {
+			others += runes(p) + len(gap)
+		}
+		base := exe[strings.LastIndexByte(exe, '/')+1:]
+		exe = shorten(exe, max(opt.Width-others, 2+runes(base)), keepLoc) // at least "…/NAME"
+	}
+	parts := before
+	if exe != "" {
+		parts = append(parts, exe)
+	}
+	parts = append(parts, after...)
+	line := strings.Join(parts, gap)
+	if opt.Color { // the count in bold: the number the reader came for
+		i := strings.LastIndex(line, count)
+		line = line[:i] + paint(true, bold, count) + line[i+len(count):]
+	}
+	b.WriteString(line + "\n")
+	warn := paint(opt.Color, yellow, "warning:")
 	if src.Partial {
-		b.WriteString("warning: partial snapshot: the read stopped at the freeze deadline (--max-freeze); goroutines not read are missing\n")
+		b.WriteString(warn + " partial snapshot: the read stopped at the freeze deadline (--max-freeze); goroutines not read are missing\n")
 	}
 	for _, w := range s.Warnings {
-		b.WriteString("warning: " + w + "\n")
+		b.WriteString(warn + " " + w + "\n")
 	}
 }
-
-// cut says which end of a cell to keep when the table must be narrowed.
-type cut int
-
-const (
-	noCut     cut = iota
-	keepEnd       // "…r).serve  api/main.go:56": the specific end of a name
-	keepStart     // "chan receive +3 r…"
-	keepWords     // "18 19 20 …": whole words from the start
-)
 
 type column struct {
 	head  string
@@ -100,28 +108,30 @@ type column struct {
 	// shrink orders the columns that fit narrows: 1 first, down to minWidth.
 	shrink   int
 	minWidth int
-	cell     func(g *snapshot.Group) string
+	cell     func(g *snapshot.Group) cell
 }
 
 // columns picks the table's columns for a key: the key's own column first after COUNT.
 func columns(k snapshot.Key) []column {
-	count := column{head: "COUNT", right: true, cell: func(g *snapshot.Group) string { return strconv.Itoa(g.Count) }}
-	state := column{head: "STATE", cut: keepStart, shrink: 5, minWidth: 12, cell: stateCell}
-	created := column{head: "CREATED AT (e.g.)", cut: keepEnd, shrink: 3, minWidth: 20, cell: createdCell}
-	start := column{head: "START", cut: keepEnd, shrink: 2, minWidth: 12, cell: func(g *snapshot.Group) string {
+	count := column{head: "COUNT", right: true, cell: func(g *snapshot.Group) cell {
+		return cell{main: thousands(int64(g.Count)), style: bold}
+	}}
+	state := column{head: "STATE", cut: keepStart, shrink: 5, minWidth: 12, cell: stateParts}
+	created := column{head: "CREATED AT (e.g.)", cut: keepLoc, shrink: 3, minWidth: 20, cell: createdParts}
+	start := column{head: "START", cut: keepFunc, shrink: 2, minWidth: 12, cell: func(g *snapshot.Group) cell {
 		if g.Start == nil {
-			return "-"
+			return text("-")
 		}
-		return shortFunc(g.Start.Func)
+		return text(shortFunc(g.Start.Func))
 	}}
-	location := column{head: "LOCATION", cut: keepEnd, shrink: 4, minWidth: 20, cell: func(g *snapshot.Group) string {
+	location := column{head: "LOCATION", cut: keepLoc, shrink: 4, minWidth: 20, cell: func(g *snapshot.Group) cell {
 		if g.Location == nil {
-			return snapshot.NoStack
+			return text(snapshot.NoStack)
 		}
-		return shortLoc(g.Location)
+		return locCell(g.Location)
 	}}
-	waiting := column{head: "WAITING", cell: func(g *snapshot.Group) string { return humanWait(g.MaxWaitSeconds) }}
-	stack := column{head: "STACK", cell: func(g *snapshot.Group) string { return humanBytes(g.StackBytes) }}
+	waiting := column{head: "WAITING", cell: waitCell}
+	stack := column{head: "STACK", cell: func(g *snapshot.Group) cell { return text(humanBytes(g.StackBytes)) }}
 	examples := column{head: "EXAMPLES", cut: keepWords, shrink: 1, minWidth: 8, cell: examplesCell}
 	switch k.Kind {
 	case "start":
@@ -134,11 +144,11 @@ func columns(k snapshot.Key) []column {
 		label := column{head: "LABEL " + k.Label, cut: keepStart, shrink: 4, minWidth: 12, cell: labelCell}
 		return []column{count, label, state, created, start, waiting, stack, examples}
 	case "parent":
-		parent := column{head: "PARENT", right: true, cell: func(g *snapshot.Group) string {
+		parent := column{head: "PARENT", right: true, cell: func(g *snapshot.Group) cell {
 			if g.Parent == 0 {
-				return "-"
+				return text("-")
 			}
-			return strconv.FormatInt(g.Parent, 10)
+			return text(strconv.FormatInt(g.Parent, 10))
 		}}
 		return []column{count, parent, state, created, start, waiting, stack, examples}
 	}
@@ -148,77 +158,105 @@ func columns(k snapshot.Key) []column {
 
 // stateCell is the dominant state, plus "+N STATE" for a second state or "+N other"
 // for several.
-func stateCell(g *snapshot.Group) string {
+func stateCell(g *snapshot.Group) string { return stateParts(g).String() }
+
+// stateParts is stateCell in parts. Running goroutines are green: the ones doing work.
+func stateParts(g *snapshot.Group) cell {
 	if len(g.States) == 0 {
-		return "-"
+		return text("-")
 	}
-	t := g.States[0].String()
+	c := cell{main: g.States[0].String(), restStyle: dim}
+	if g.States[0].Status == "running" {
+		c.style = green
+	}
 	rest := g.Count - g.States[0].Count
 	switch {
 	case len(g.States) == 2:
-		t += fmt.Sprintf(" +%d %s", rest, g.States[1].String())
+		c.sep, c.rest = " ", fmt.Sprintf("+%s %s", thousands(int64(rest)), g.States[1].String())
 	case len(g.States) > 2:
-		t += fmt.Sprintf(" +%d other", rest)
+		c.sep, c.rest = " ", fmt.Sprintf("+%s other", thousands(int64(rest)))
 	}
-	return t
+	return c
 }
 
-func createdCell(g *snapshot.Group) string {
+// waitCell is the longest wait in the group: yellow from a minute, red from an hour, the
+// waits that leaks are made of.
+func waitCell(g *snapshot.Group) cell {
+	c := text(humanWait(g.MaxWaitSeconds))
+	switch {
+	case g.MaxWaitSeconds >= 3600:
+		c.style = red
+	case g.MaxWaitSeconds >= 60:
+		c.style = yellow
+	}
+	return c
+}
+
+// createdCell is the group's go statement: "func  dir/file.go:line".
+func createdCell(g *snapshot.Group) string { return createdParts(g).String() }
+
+func createdParts(g *snapshot.Group) cell {
 	if g.Origin == nil {
-		return "(no go statement)"
+		return text("(no go statement)")
 	}
-	return shortLoc(g.Origin)
+	return locCell(g.Origin)
 }
 
-func labelCell(g *snapshot.Group) string {
+func labelCell(g *snapshot.Group) cell {
 	if g.LabelValue != "" {
-		return g.LabelValue
+		return text(g.LabelValue)
 	}
 	if strings.HasPrefix(g.Key, "(") { // GroupBy's text for goroutines without the label
-		return "(none)"
+		return text("(none)")
 	}
-	return `""`
+	return text(`""`)
 }
 
-func examplesCell(g *snapshot.Group) string {
+func examplesCell(g *snapshot.Group) cell {
 	if len(g.Examples) == 0 {
-		return "-"
+		return text("-")
 	}
 	ids := make([]string, len(g.Examples))
 	for i, id := range g.Examples {
 		ids[i] = strconv.FormatInt(id, 10)
 	}
-	return strings.Join(ids, " ")
+	return cell{main: strings.Join(ids, " "), style: dim}
 }
 
 const gap = "  "
 
 func writeTable(b *bytes.Buffer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options) error {
 	cols := columns(opt.By)
-	cells := make([][]string, len(groups))
+	cells := make([][]cell, len(groups))
 	width := make([]int, len(cols))
 	for i, c := range cols {
 		width[i] = runes(c.head)
 	}
 	for r := range groups {
-		cells[r] = make([]string, len(cols))
+		cells[r] = make([]cell, len(cols))
 		for i, c := range cols {
 			cells[r][i] = c.cell(&groups[r])
-			width[i] = max(width[i], runes(cells[r][i]))
+			width[i] = max(width[i], runes(cells[r][i].String()))
 		}
 	}
 	if opt.Width > 0 {
 		fit(cols, width, opt.Width)
 	}
-	heads := make([]string, len(cols))
+	heads := make([]cell, len(cols))
 	for i, c := range cols {
-		heads[i] = c.head
+		heads[i] = cell{main: c.head, style: bold}
+		if c.cut != noCut {
+			heads[i] = fitCell(heads[i], width[i], keepWords)
+		}
 	}
-	writeRow(b, cols, width, heads, true)
+	writeRow(b, cols, width, heads, opt.Color)
 	for r := range groups {
-		writeRow(b, cols, width, cells[r], false)
+		for i, c := range cols {
+			cells[r][i] = fitCell(cells[r][i], width[i], c.cut)
+		}
+		writeRow(b, cols, width, cells[r], opt.Color)
 		if opt.Verbose {
-			if err := writeDetail(b, s, &groups[r]); err != nil {
+			if err := writeDetail(b, s, &groups[r], opt.Color); err != nil {
 				return err
 			}
 		}
@@ -257,62 +295,44 @@ func fit(cols []column, width []int, total int) {
 	}
 }
 
-// writeRow writes one row of cells; a header row is cut at its end when narrowed.
-func writeRow(b *bytes.Buffer, cols []column, width []int, cells []string, header bool) {
-	var line strings.Builder
-	for i, c := range cols {
-		cu := c.cut
-		if header && cu != noCut {
-			cu = keepWords
-		}
-		t := shorten(cells[i], width[i], cu)
-		pad := strings.Repeat(" ", width[i]-runes(t))
+// writeRow writes one row of fitted cells, padded to the column widths, in colour when
+// color is set. Trailing blanks are not written.
+func writeRow(b *bytes.Buffer, cols []column, width []int, cells []cell, color bool) {
+	last := len(cols) - 1
+	for last > 0 && cells[last].String() == "" {
+		last--
+	}
+	for i, c := range cols[:last+1] {
+		t := cells[i]
+		pad := strings.Repeat(" ", max(0, width[i]-runes(t.String())))
+		painted := paint(color, t.style, t.main) + paint(color, t.restStyle, t.sep+t.rest)
 		if i > 0 {
-			line.WriteString(gap)
+			b.WriteString(gap)
 		}
 		switch {
 		case c.right:
-			line.WriteString(pad + t)
-		case i == len(cols)-1:
-			line.WriteString(t)
+			b.WriteString(pad + painted)
+		case i == last:
+			b.WriteString(painted)
 		default:
-			line.WriteString(t + pad)
+			b.WriteString(painted + pad)
 		}
 	}
-	b.WriteString(strings.TrimRight(line.String(), " "))
 	b.WriteByte('\n')
-}
-
-// shorten cuts t to n runes with an ellipsis, keeping the end cu says.
-func shorten(t string, n int, cu cut) string {
-	r := []rune(t)
-	if len(r) <= n || cu == noCut || n < 1 {
-		return t
-	}
-	switch cu {
-	case keepEnd:
-		return "…" + string(r[len(r)-n+1:])
-	case keepWords:
-		head := string(r[:n-1])
-		if i := strings.LastIndexByte(head, ' '); i > 0 {
-			return head[:i+1] + "…"
-		}
-	}
-	return string(r[:n-1]) + "…"
 }
 
 func runes(s string) int { return utf8.RuneCountInString(s) }
 
 // writeDetail writes a group's state breakdown and its representative goroutine, as
 // a Go traceback would show it.
-func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group) error {
+func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group, color bool) error {
 	if g.Rep < 0 || g.Rep >= len(s.Goroutines) {
 		return fmt.Errorf("render group %q: representative #%d is not among the snapshot's %d goroutines: group the goroutines of the snapshot you render", g.Key, g.Rep, len(s.Goroutines))
 	}
 	const in = "    "
 	states := make([]string, len(g.States))
 	for i, st := range g.States {
-		states[i] = fmt.Sprintf("%d %s", st.Count, st.String())
+		states[i] = thousands(int64(st.Count)) + " " + st.String()
 	}
 	b.WriteString(in + "states: " + strings.Join(states, ", ") + "\n")
 	rep := &s.Goroutines[g.Rep]
@@ -331,14 +351,14 @@ func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group) error
 	if len(rep.Frames) == 0 {
 		b.WriteString(in + snapshot.NoStack + "\n")
 		if rep.Start != nil {
-			writeFrame(b, in, "start ", rep.Start)
+			writeFrame(b, in, "start ", rep.Start, color)
 		}
 	}
 	for i := range rep.Frames {
-		writeFrame(b, in, "", &rep.Frames[i])
+		writeFrame(b, in, "", &rep.Frames[i], color)
 	}
 	if rep.Origin != nil {
-		writeFrame(b, in, "created by ", rep.Origin)
+		writeFrame(b, in, "created by ", rep.Origin, color)
 	} else {
 		b.WriteString(in + snapshot.NoOrigin + "\n")
 	}
@@ -346,13 +366,14 @@ func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group) error
 	return nil
 }
 
-func writeFrame(b *bytes.Buffer, in, prefix string, l *snapshot.Location) {
+// writeFrame writes a frame as a Go traceback does; in colour, its file:line is dim.
+func writeFrame(b *bytes.Buffer, in, prefix string, l *snapshot.Location, color bool) {
 	b.WriteString(in + prefix + l.Func)
 	if l.Inlined {
 		b.WriteString(" (inlined)")
 	}
 	b.WriteByte('\n')
 	if l.File != "" {
-		fmt.Fprintf(b, "%s    %s:%d\n", in, l.File, l.Line)
+		b.WriteString(in + "    " + paint(color, dim, l.File+":"+strconv.Itoa(l.Line)) + "\n")
 	}
 }

@@ -1,0 +1,145 @@
+package report
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+// cell is one cell of the text table, printed main+sep+rest. The parts are kept apart
+// because narrowing and colour treat them differently: a location's function and its
+// file:line, a state and its "+3 other".
+type cell struct {
+	main, sep, rest  string
+	style, restStyle sgr
+}
+
+func (c cell) String() string { return c.main + c.sep + c.rest }
+
+// text is a cell of one part.
+func text(t string) cell { return cell{main: t} }
+
+// locCell is "func  dir/file.go:line" with the short names, narrowed as a location.
+func locCell(l *snapshot.Location) cell {
+	if l.File == "" {
+		return cell{main: shortFunc(l.Func)}
+	}
+	return cell{main: shortFunc(l.Func), sep: "  ", rest: shortFile(l.File) + ":" + strconv.Itoa(l.Line), restStyle: dim}
+}
+
+// cut says how a cell is narrowed when the table must fit a width.
+type cut int
+
+const (
+	noCut     cut = iota
+	keepFunc      // a function name: "server.…serve.func1"
+	keepLoc       // a function and file:line: "server.…serve.func1  serve.go:56"
+	keepStart     // "chan receive +3 r…"
+	keepWords     // "18 19 20 …": whole words from the start
+)
+
+// fitCell narrows c to n runes as cu says; a cell that fits, or may not be cut, is
+// returned as it is.
+func fitCell(c cell, n int, cu cut) cell {
+	if runes(c.String()) <= n || cu == noCut || n < 1 {
+		return c
+	}
+	if strings.HasPrefix(c.main, "(") { // "(no go statement)", "(no stack)": words, not names
+		cu = keepStart
+	}
+	switch cu {
+	case keepLoc:
+		return fitLoc(c, n)
+	case keepFunc:
+		return cell{main: fitFunc(c.main, n), style: c.style}
+	case keepWords:
+		return cell{main: shorten(c.String(), n, keepWords), style: c.style}
+	}
+	if runes(c.main)+1 > n {
+		return cell{main: shorten(c.String(), n, keepStart), style: c.style} // "…" says something was cut
+	}
+	full := []rune(c.String())
+	return cell{main: c.main, rest: string(full[runes(c.main):n-1]) + "…", style: c.style, restStyle: c.restStyle}
+}
+
+// fitLoc narrows a location: first the file to its base name, then the function in its
+// middle, keeping at least its last element; when even that does not fit, the function
+// alone.
+func fitLoc(c cell, n int) cell {
+	if c.rest == "" {
+		return cell{main: fitFunc(c.main, n), style: c.style}
+	}
+	at := c.rest
+	if i := strings.IndexByte(at, '/'); i >= 0 {
+		at = at[i+1:]
+	}
+	elems := elements(c.main)
+	last := elems[len(elems)-1]
+	if room := n - runes(c.sep) - runes(at); room >= min(runes(c.main), max(8, 1+runes(last))) {
+		return cell{main: fitFunc(c.main, room), sep: c.sep, rest: at, style: c.style, restStyle: c.restStyle}
+	}
+	return cell{main: fitFunc(c.main, n), style: c.style}
+}
+
+// fitFunc fits a short function name into n runes: whole when it fits; else its package,
+// "…" and as many of its last elements as fit ("server.…serve.func1"); else only its last
+// elements ("…serve.func1"); else the end of its last element ("…c1").
+func fitFunc(fn string, n int) string {
+	if runes(fn) <= n || n < 1 {
+		return fn
+	}
+	elems := elements(fn)
+	for _, withPkg := range []bool{true, false} {
+		head := "…"
+		if withPkg {
+			head = elems[0] + ".…"
+		}
+		for k := 1; k < len(elems); k++ {
+			if t := head + strings.Join(elems[k:], "."); runes(t) <= n {
+				return t
+			}
+		}
+	}
+	r := []rune(fn)
+	return "…" + string(r[len(r)-n+1:])
+}
+
+// elements splits a function name at its dots, except those inside brackets or
+// parentheses: "p.(*T[...]).M.func1" → p, (*T[...]), M, func1.
+func elements(fn string) []string {
+	var out []string
+	depth, from := 0, 0
+	for i, c := range fn {
+		switch c {
+		case '[', '(':
+			depth++
+		case ']', ')':
+			depth = max(0, depth-1)
+		case '.':
+			if depth == 0 {
+				out = append(out, fn[from:i])
+				from = i + 1
+			}
+		}
+	}
+	return append(out, fn[from:])
+}
+
+// shorten cuts t to n runes with an ellipsis, keeping the end cu says.
+func shorten(t string, n int, cu cut) string {
+	r := []rune(t)
+	if len(r) <= n || cu == noCut || n < 1 {
+		return t
+	}
+	switch cu {
+	case keepFunc, keepLoc:
+		return "…" + string(r[len(r)-n+1:])
+	case keepWords:
+		head := string(r[:n-1])
+		if i := strings.LastIndexByte(head, ' '); i > 0 {
+			return head[:i+1] + "…"
+		}
+	}
+	return string(r[:n-1]) + "…"
+}
