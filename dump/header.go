@@ -1,0 +1,233 @@
+package dump
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+)
+
+// header is what a goroutine header line says:
+//
+//	goroutine 17 [chan receive, 3 minutes, locked to thread]:
+//	goroutine 17 gp=0xc000007c00 m=3 mp=0xc000100008 [running]:   (Go 1.22+, crash or GOTRACEBACK=system)
+//	goroutine 17 [chan receive (durable), synctest bubble 4]:     (Go 1.25+; "synctest group" in 1.24)
+//	goroutine 17 [chan receive (leaked)]:                         (Go 1.26+ goroutine leak detection)
+//	goroutine 17 [chan receive labels:{"k": "v"}]:                (Go 1.26, GODEBUG=tracebacklabels=1)
+//	goroutine 17 [chan receive] {k: v, "k 2": "v 2"}:             (Go 1.27+)
+type header struct {
+	id      int64
+	state   string // the bracket's first field, "(scan)" and "(leaked)" taken off
+	leaked  bool
+	minutes int
+	locked  bool
+	labels  map[string]string
+	// labelsBad is set when the labels could not be read in full.
+	labelsBad bool
+}
+
+var goroutinePrefix = []byte("goroutine ")
+
+// findHeader looks for a goroutine header in line, after any log prefix, and returns it
+// and where it starts.
+func findHeader(line []byte, in *interner) (header, int, bool) {
+	off := 0
+	for {
+		i := bytes.Index(line[off:], goroutinePrefix)
+		if i < 0 {
+			return header{}, 0, false
+		}
+		at := off + i
+		if h, ok := parseHeader(line[at+len(goroutinePrefix):], in); ok {
+			return h, at, true
+		}
+		off = at + len(goroutinePrefix)
+	}
+}
+
+// parseHeader reads a header after its "goroutine " word.
+func parseHeader(s []byte, in *interner) (header, bool) {
+	var h header
+	n := 0
+	for n < len(s) && n < 20 && '0' <= s[n] && s[n] <= '9' {
+		n++
+	}
+	if n == 0 || n >= len(s) {
+		return h, false
+	}
+	id, err := strconv.ParseInt(string(s[:n]), 10, 64)
+	if err != nil {
+		return h, false
+	}
+	h.id = id
+	s = s[n:]
+	if bytes.HasPrefix(s, []byte(" gp=")) {
+		i := bytes.Index(s, []byte(" ["))
+		if i < 0 {
+			return h, false
+		}
+		s = s[i:]
+	}
+	if !bytes.HasPrefix(s, []byte(" [")) {
+		return h, false
+	}
+	s = bytes.TrimRight(s[2:], " \t")
+	if !bytes.HasSuffix(s, []byte(":")) {
+		return h, false
+	}
+	s = s[:len(s)-1]
+	var state, labels []byte
+	hasLabels := false
+	if i := bytes.Index(s, []byte(" labels:{")); i >= 0 && bytes.HasSuffix(s, []byte("}]")) {
+		state, labels, hasLabels = s[:i], s[i+len(" labels:{"):len(s)-2], true
+	} else {
+		i := bytes.IndexByte(s, ']')
+		if i < 0 {
+			return h, false
+		}
+		state = s[:i]
+		rest := s[i+1:]
+		if len(rest) > 0 {
+			if !bytes.HasPrefix(rest, []byte(" {")) || !bytes.HasSuffix(rest, []byte("}")) {
+				return h, false
+			}
+			labels, hasLabels = rest[2:len(rest)-1], true
+		}
+	}
+	if hasLabels {
+		h.labels, h.labelsBad = parseLabels(string(labels), in)
+	}
+	first := true
+	for len(state) > 0 {
+		var part []byte
+		if i := bytes.Index(state, []byte(", ")); i >= 0 {
+			part, state = state[:i], state[i+2:]
+		} else {
+			part, state = state, nil
+		}
+		if first {
+			first = false
+			h.state = in.str(h.stateText(part))
+			continue
+		}
+		switch {
+		case bytes.HasSuffix(part, []byte(" minutes")):
+			if m, err := strconv.Atoi(string(part[:len(part)-len(" minutes")])); err == nil && m >= 0 {
+				h.minutes = m
+			}
+		case string(part) == "locked to thread":
+			h.locked = true
+		}
+		// "synctest bubble N" and fields of future runtimes: nothing in the model.
+	}
+	if h.state == "" {
+		return h, false
+	}
+	return h, true
+}
+
+// durableReasons are wait reasons whose name ends in "(durable)" (synctest); on any
+// other the runtime appends " (durable)" as a mark, which is not part of the reason.
+var durableReasons = map[string]bool{
+	"chan receive (durable)":        true,
+	"chan send (durable)":           true,
+	"select (durable)":              true,
+	"sync.WaitGroup.Wait (durable)": true,
+}
+
+// stateText takes the marks off the bracket's first field.
+func (h *header) stateText(b []byte) []byte {
+	for {
+		switch {
+		case bytes.HasSuffix(b, []byte(" (scan)")):
+			b = b[:len(b)-len(" (scan)")]
+		case bytes.HasSuffix(b, []byte(" (leaked)")):
+			b = b[:len(b)-len(" (leaked)")]
+			h.leaked = true
+		case bytes.HasSuffix(b, []byte(" (durable)")) && !durableReasons[string(b)]:
+			b = b[:len(b)-len(" (durable)")]
+		default:
+			return b
+		}
+	}
+}
+
+// statuses are the runtime's goroutine status names (runtime.gStatusStrings) that a
+// header shows in place of a wait reason, mapped to the model's status.
+var statuses = map[string]string{
+	"idle":                     "idle",
+	"runnable":                 "runnable",
+	"running":                  "running",
+	"syscall":                  "syscall",
+	"waiting":                  "waiting",
+	"dead":                     "dead",
+	"copystack":                "copystack",
+	"preempted":                "preempted",
+	"leaked":                   "leaked",
+	"waiting for cgo callback": "dead", // _Gdeadextra (Go 1.27)
+	"???":                      "unknown",
+}
+
+// status maps the header to the model: a waiting goroutine's header shows its wait
+// reason, any other its status. A leaked goroutine's reason is dropped, as a live read
+// of a _Gleaked goroutine has none.
+func (h *header) status() (status, reason string) {
+	if h.leaked {
+		return "leaked", ""
+	}
+	if st, ok := statuses[h.state]; ok {
+		return st, ""
+	}
+	return "waiting", h.state
+}
+
+// parseLabels reads `"k": "v", "k2": "v2"` (Go 1.26: always quoted) or `k: v, "k 2": v`
+// (Go 1.27+: quoted when needed). It keeps what it could read and reports whether
+// something could not be.
+func parseLabels(s string, in *interner) (map[string]string, bool) {
+	labels := map[string]string{}
+	for s != "" {
+		k, rest, ok := labelToken(s)
+		if !ok {
+			return labels, true
+		}
+		rest, ok = strings.CutPrefix(rest, ":")
+		if !ok {
+			return labels, true
+		}
+		rest = strings.TrimPrefix(rest, " ")
+		v, rest, ok := labelToken(rest)
+		if !ok {
+			return labels, true
+		}
+		labels[in.str([]byte(k))] = in.str([]byte(v))
+		if rest == "" {
+			break
+		}
+		rest, ok = strings.CutPrefix(rest, ",")
+		if !ok {
+			return labels, true
+		}
+		s = strings.TrimPrefix(rest, " ")
+	}
+	return labels, false
+}
+
+// labelToken reads a quoted string or an unquoted run up to ':' or ','.
+func labelToken(s string) (tok, rest string, ok bool) {
+	if strings.HasPrefix(s, `"`) {
+		q, err := strconv.QuotedPrefix(s)
+		if err != nil {
+			return "", "", false
+		}
+		tok, err := strconv.Unquote(q)
+		if err != nil {
+			return "", "", false
+		}
+		return tok, s[len(q):], true
+	}
+	i := strings.IndexAny(s, ":,")
+	if i < 0 {
+		i = len(s)
+	}
+	return strings.TrimRight(s[:i], " "), s[i:], true
+}
