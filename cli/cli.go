@@ -16,7 +16,9 @@ import (
 
 	"github.com/gorigin-dev/gorigin/capture"
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/gdbmi"
 	"github.com/gorigin-dev/gorigin/dbg/native"
+	"github.com/gorigin-dev/gorigin/gstruct"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
@@ -32,10 +34,22 @@ const usage = `gorigin lists the goroutines of a Go process grouped by the go st
 
 Usage:
   gorigin attach PID [flags]   snapshot a running process (briefly frozen; see --freeze)
+  gorigin core CORE [--exe BINARY] [flags]
+                               snapshot a core dump (kernel, gcore or dlv dump)
+  gorigin gdb PID              open an interactive gdb on the process with runtime-gdb.py and goroutines-by-origin loaded
   gorigin demo [flags]         start a bundled leaky demo program, attach to it, show the result
+  gorigin dump FILE|URL|- [flags]
+                               read a goroutine dump: a debug=2/1/0 profile (file or http(s) URL of
+                               /debug/pprof/goroutine), a panic or SIGQUIT traceback, a --format json snapshot
+  gorigin diff BEFORE AFTER [flags]
+                               compare two snapshots (dump sources): groups sorted by growth
+  gorigin watch PID|URL [--every 10s --samples 6] [flags]
+                               repeated snapshots; exit status 3 when a group grew in every interval
+  gorigin dap [--listen 127.0.0.1:PORT [--allow-remote]]
+                               Debug Adapter Protocol server for IDEs (stdin/stdout, or TCP)
   gorigin version
 
-Flags (attach, demo):
+Flags (attach, core, demo, dump):
 `
 
 // usageError is bad command-line input: exit status 2.
@@ -54,8 +68,20 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "attach":
 		err = runAttach(args[1:], stdout, stderr)
+	case "core":
+		err = runCore(args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(args[1:], stdout, stderr)
+	case "dump":
+		err = runDump(args[1:], os.Stdin, stdout, stderr)
+	case "diff":
+		err = runDiff(args[1:], os.Stdin, stdout, stderr)
+	case "watch":
+		return runWatch(args[1:], stdout, stderr)
+	case "gdb":
+		err = runGDB(args[1:], stdout, stderr)
+	case "dap":
+		err = runDAP(args[1:], os.Stdin, stdout, stderr)
 	case demoTargetCmd:
 		err = runDemoTarget(args[1:], stdout)
 	case "version", "--version":
@@ -66,7 +92,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		printDefaults(stdout)
 		return exitOK
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q: use attach, demo or version (gorigin help lists them)", args[0])}
+		err = usageError{fmt.Sprintf("unknown command %q: use attach, core, demo or version (gorigin help lists them)", args[0])}
 	}
 	return exitStatus(err, stderr)
 }
@@ -85,7 +111,9 @@ func exitStatus(err error, stderr io.Writer) int {
 	switch {
 	case errors.As(err, &ue),
 		errors.Is(err, dbg.ErrNoProcess), errors.Is(err, dbg.ErrPermission),
-		errors.Is(err, dbg.ErrNotGo), errors.Is(err, dbg.ErrExited):
+		errors.Is(err, dbg.ErrNotGo), errors.Is(err, dbg.ErrExited),
+		errors.Is(err, gstruct.ErrStripped),
+		errors.Is(err, report.ErrBinaryToTerminal):
 		return exitUsage
 	}
 	return exitInternal
@@ -104,6 +132,7 @@ type flags struct {
 	freeze    string
 	maxFreeze time.Duration
 	backend   string
+	dlv       string
 	match     multi
 	exclude   multi
 }
@@ -125,7 +154,8 @@ func newFlags(stderr io.Writer) *flags {
 	f.fs.BoolVar(&f.system, "system", false, "include the runtime's system goroutines (GC workers, ...)")
 	f.fs.StringVar(&f.freeze, "freeze", capture.FreezeAlways, "always: stop the target while copying; never: do not stop it (racy reads checked twice)")
 	f.fs.DurationVar(&f.maxFreeze, "max-freeze", 2*time.Second, "release the target after this long frozen, and report a partial result")
-	f.fs.StringVar(&f.backend, "backend", "native", "debugger backend: native")
+	f.fs.StringVar(&f.backend, "backend", "native", "debugger backend: native, gdb (GDB over its machine interface), delve (Delve embedded) or dlv=HOST:PORT (a running headless dlv)")
+	f.fs.StringVar(&f.dlv, "dlv", "", "read the process through the headless dlv listening at `HOST:PORT` (--backend dlv=HOST:PORT); the PID may be left out")
 	f.fs.Var(&f.match, "match", "keep goroutines matching `[field:]REGEX` (fields: origin, start, location, wait, label:KEY=); repeatable, all must match")
 	f.fs.Var(&f.exclude, "exclude", "drop goroutines matching `[field:]REGEX`; repeatable")
 	return f
@@ -156,8 +186,8 @@ func (f *flags) parse(args []string) ([]string, error) {
 	if f.freeze != capture.FreezeAlways && f.freeze != capture.FreezeNever {
 		return nil, usageError{fmt.Sprintf("--freeze %q: use always or never", f.freeze)}
 	}
-	if f.backend != "native" {
-		return nil, usageError{fmt.Sprintf("--backend %q: only native is available in this build", f.backend)}
+	if err := checkBackend(f); err != nil {
+		return nil, err
 	}
 	if f.top < 0 {
 		return nil, usageError{"--top must be 0 (all) or more"}
@@ -190,11 +220,14 @@ func runAttach(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(pos) == 0 && dlvAddr(f) != "" {
+		pos = []string{"0"} // dlv says which process
+	}
 	if len(pos) != 1 {
 		return usageError{"attach takes one process id: gorigin attach PID"}
 	}
 	pid, err := strconv.Atoi(pos[0])
-	if err != nil || pid <= 0 {
+	if err != nil || pid < 0 || (pid == 0 && dlvAddr(f) == "") {
 		return usageError{fmt.Sprintf("%q is not a process id: gorigin attach PID", pos[0])}
 	}
 	snap, err := attach(pid, f)
@@ -209,12 +242,23 @@ func runAttach(args []string, stdout, stderr io.Writer) error {
 // attach snapshots a live process with the chosen backend; the target runs on afterwards
 // whatever happens.
 func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
-	proc, err := native.Attach(pid, native.Options{MaxFreeze: f.maxFreeze})
+	if f.backend == "delve" || dlvAddr(f) != "" {
+		return attachDelve(pid, f)
+	}
+	var proc dbg.Target
+	var err error
+	if f.backend == "gdb" {
+		proc, err = gdbmi.Attach(pid, gdbmi.ProcessOptions{MaxFreeze: f.maxFreeze})
+	} else {
+		proc, err = native.Attach(pid, native.Options{MaxFreeze: f.maxFreeze})
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer proc.Close()
-	snap, err := capture.Take(proc, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: "native"})
+	progress := report.NewProgress(os.Stderr) // a bar on a terminal only
+	defer progress.Clear()
+	snap, err := capture.Take(proc, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: f.backend, Progress: progress.Update})
 	if err != nil {
 		if _, serr := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(serr) && !errors.Is(err, dbg.ErrExited) {
 			return nil, fmt.Errorf("pid %d exited while gorigin was reading it (%v): %w", pid, err, dbg.ErrExited)
@@ -251,12 +295,12 @@ func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
 		shown.Goroutines = user
 		return write(f, stdout, func(w io.Writer) error {
 			return report.Render(w, f.format, &shown, snapshot.GroupBy(shown.Goroutines, key),
-				report.TextOptions{Top: f.top, Verbose: f.verbose, By: key, SystemHidden: hidden})
+				report.ForTerminal(w, report.TextOptions{Top: f.top, Verbose: f.verbose, By: key, SystemHidden: hidden}))
 		})
 	}
 	return write(f, stdout, func(w io.Writer) error {
 		return report.Render(w, f.format, &shown, snapshot.GroupBy(shown.Goroutines, key),
-			report.TextOptions{Top: f.top, Verbose: f.verbose, By: key})
+			report.ForTerminal(w, report.TextOptions{Top: f.top, Verbose: f.verbose, By: key}))
 	})
 }
 
@@ -272,11 +316,24 @@ func parseFilters(specs []string) ([]snapshot.Filter, error) {
 	return out, nil
 }
 
-// write sends output to stdout or, with -o, to a file written in full before it replaces
-// any existing one.
+// write sends output to stdout or, with -o, to a file. A regular file is written in full
+// beside the target and then renamed over it, so a failed run never leaves half a report;
+// anything else that exists (/dev/null, a pipe, a terminal) is written to directly — never
+// replaced.
 func write(f *flags, stdout io.Writer, emit func(io.Writer) error) error {
 	if f.out == "" || f.out == "-" {
 		return emit(stdout)
+	}
+	if fi, err := os.Stat(f.out); err == nil && !fi.Mode().IsRegular() {
+		out, err := os.OpenFile(f.out, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", f.out, err)
+		}
+		if err := emit(out); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
 	}
 	tmp, err := os.CreateTemp(dirOf(f.out), ".gorigin-*")
 	if err != nil {
@@ -286,6 +343,11 @@ func write(f *flags, stdout io.Writer, emit func(io.Writer) error) error {
 	if err := emit(tmp); err != nil {
 		tmp.Close()
 		return err
+	}
+	// CreateTemp makes the file 0600; a report is for sharing, like any file the user creates.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", f.out, err)
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", f.out, err)

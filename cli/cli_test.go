@@ -2,9 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -87,5 +89,40 @@ func TestAttachToSelfIsRefused(t *testing.T) {
 	code := Run([]string{"attach", strconv.Itoa(os.Getpid())}, &stdout, &stderr)
 	if code == exitOK {
 		t.Fatalf("attaching to itself succeeded:\n%s", stdout.String())
+	}
+}
+
+// TestOutputToADevice: -o /dev/null (or any existing non-regular file) is written to, never
+// replaced — gorigin runs as root, and renaming over /dev/null would break the machine.
+func TestOutputToADevice(t *testing.T) {
+	dir := t.TempDir()
+	fifo := dir + "/fifo"
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		got <- string(b)
+	}()
+	f := &flags{out: fifo}
+	if err := write(f, nil, func(w io.Writer) error { _, err := io.WriteString(w, "report\n"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != "report\n" {
+		t.Errorf("the pipe's reader got %q", s)
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("the pipe was replaced: %v %v", fi.Mode(), err)
+	}
+
+	// A regular file is replaced whole, readable by others.
+	file := dir + "/report.txt"
+	f.out = file
+	if err := write(f, nil, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("report file mode %v, %v; want 0644", fi.Mode(), err)
 	}
 }

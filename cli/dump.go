@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gorigin-dev/gorigin/dump"
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+// runDump is "gorigin dump FILE|URL|-": a text dump, a pprof goroutine profile or a saved
+// JSON snapshot, rendered like attach renders a live process.
+func runDump(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	f := newFlags(stderr)
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"dump takes one source: gorigin dump FILE|URL|- (- reads standard input)"}
+	}
+	snap, err := loadSource(pos[0], stdin)
+	if err != nil {
+		return err
+	}
+	return render(snap, f, stdout)
+}
+
+// loadSource reads a dump source: "-" (stdin), an http(s) URL of a goroutine profile
+// endpoint, or a file.
+func loadSource(src string, stdin io.Reader) (*snapshot.Snapshot, error) {
+	var (
+		snap *snapshot.Snapshot
+		err  error
+	)
+	switch {
+	case src == "-":
+		snap, err = dump.Parse(stdin, dump.Options{TakenAt: time.Now().UTC()})
+	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
+		return fetch(src)
+	default:
+		fh, oerr := os.Open(src)
+		if oerr != nil {
+			return nil, usageError{fmt.Sprintf("dump %s: %v", src, oerr)}
+		}
+		defer fh.Close()
+		opt := dump.Options{File: src}
+		if st, serr := fh.Stat(); serr == nil {
+			if st.IsDir() {
+				return nil, usageError{fmt.Sprintf("dump %s: a directory, want a dump file", src)}
+			}
+			opt.TakenAt = st.ModTime().UTC()
+		}
+		snap, err = dump.Parse(fh, opt)
+	}
+	if err != nil {
+		return nil, badDump(src, err)
+	}
+	return snap, nil
+}
+
+// badDump makes a parse error a bad-input error (exit status 2).
+func badDump(src string, err error) error {
+	if src == "-" {
+		src = "standard input"
+	}
+	return usageError{fmt.Sprintf("dump %s: %v", src, err)}
+}
+
+// fetchTimeout bounds one request to a profile endpoint.
+const fetchTimeout = 60 * time.Second
+
+// fetch reads a goroutine profile endpoint: debug=2 (every goroutine with its id, state
+// and creator) and, if the server refuses it, debug=1 and then debug=0.
+func fetch(raw string) (*snapshot.Snapshot, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("dump %s: %v", raw, err)}
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/debug/pprof/goroutine"
+	}
+	client := &http.Client{Timeout: fetchTimeout}
+	var errs []string
+	for _, level := range []string{"2", "1", "0"} {
+		q := u.Query()
+		q.Set("debug", level)
+		u.RawQuery = q.Encode()
+		snap, err := fetchOne(client, u.String())
+		if err == nil {
+			if level != "2" {
+				snap.Warnings = append(snap.Warnings, fmt.Sprintf("the server refused debug=2 (%s); this is its debug=%s profile", strings.Join(errs, "; "), level))
+			}
+			return snap, nil
+		}
+		var refused refusedError
+		if !errors.As(err, &refused) {
+			return nil, err
+		}
+		errs = append(errs, "debug="+level+": "+err.Error())
+	}
+	return nil, usageError{fmt.Sprintf("dump %s: the server answered no goroutine profile: %s", raw, strings.Join(errs, "; "))}
+}
+
+// refusedError is an HTTP answer that is not a profile: try another debug level.
+type refusedError struct{ msg string }
+
+func (e refusedError) Error() string { return e.msg }
+
+func fetchOne(client *http.Client, u string) (*snapshot.Snapshot, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("dump %s: %v", u, err)}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("dump %s: %v (is the server up, and does it import net/http/pprof?)", u, err)}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		return nil, refusedError{resp.Status}
+	}
+	snap, err := dump.Parse(resp.Body, dump.Options{TakenAt: time.Now().UTC()})
+	if err != nil {
+		if errors.Is(err, dump.ErrNoDump) {
+			return nil, refusedError{"not a goroutine profile: " + err.Error()}
+		}
+		return nil, badDump(u, err)
+	}
+	snap.Source.File = u
+	return snap, nil
+}

@@ -1,0 +1,236 @@
+package delve
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-delve/delve/pkg/proc"
+	"github.com/go-delve/delve/pkg/proc/native"
+
+	"github.com/gorigin-dev/gorigin/dbg"
+)
+
+// Options tune a Process.
+type Options struct {
+	// MaxFreeze: a watchdog detaches Delve if the process stays stopped longer than this
+	// (0 = 2s). Delve's own attach counts: it loads the executable's debug information
+	// while the process is stopped.
+	MaxFreeze time.Duration
+}
+
+// Process is a live Linux process behind Delve's native backend.
+//
+// Delve reads memory only from a process it has stopped, and its attach stops the whole
+// process (PTRACE_ATTACH on every thread) and then loads the executable's DWARF, which
+// takes a while. So until Freeze the process is not traced at all and ReadBatch reads it
+// with process_vm_readv (capture's planning and warm-up reads, which never end up in a
+// snapshot taken with FreezeAlways); Freeze is Delve's attach, every read while frozen goes
+// through Delve's memory (proc.Target.Memory().ReadMemory), and Thaw is Delve's
+// Detach(false), which leaves the process running. LastFreeze measures from the call to
+// Delve's attach to the return of its detach: Delve's debug-info load is inside the freeze,
+// and so is the 50 ms Delve sleeps after detaching (to catch a stray SIGSTOP), during which
+// the process already runs again.
+//
+// Delve's attach sets its own breakpoints (it writes int3 into runtime.fatalpanic,
+// runtime.throw, runtime.fatal and runtime.fatalsignal to catch crashes); Freeze clears
+// them at once, and Delve restores them on detach anyway. That write, inside Delve's
+// attach, is the one exception to gorigin's read-only rule, and the reason the native
+// backend stays the default.
+type Process struct {
+	pid  int
+	opts Options
+
+	mu      sync.Mutex // serialises everything below and every use of grp
+	grp     *proc.TargetGroup
+	tgt     *proc.Target
+	guard   *guard
+	start   time.Time
+	gen     uint64
+	timer   *time.Timer
+	closed  bool
+	last    atomic.Int64 // time.Duration of the last freeze
+	expired atomic.Bool
+}
+
+var _ dbg.Target = (*Process)(nil)
+
+const defaultMaxFreeze = 2 * time.Second
+
+// Attach checks that pid can be traced and read, without stopping it.
+func Attach(pid int, opts Options) (*Process, error) {
+	if opts.MaxFreeze <= 0 {
+		opts.MaxFreeze = defaultMaxFreeze
+	}
+	if err := checkProcess(pid); err != nil {
+		return nil, err
+	}
+	maps, err := readMappings(pid)
+	if err != nil {
+		return nil, err
+	}
+	// One small read takes the same permission check as ptrace attach.
+	for _, m := range maps {
+		if len(m.Perm) > 0 && m.Perm[0] == 'r' && m.End > m.Start {
+			var b [8]byte
+			err := vmRead(pid, []dbg.Region{{Addr: m.Start, Buf: b[:]}})
+			if errors.Is(err, dbg.ErrPermission) || errors.Is(err, dbg.ErrExited) {
+				return nil, err
+			}
+			break
+		}
+	}
+	p := &Process{pid: pid, opts: opts}
+	register(p)
+	return p, nil
+}
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.pid }
+
+// Exe is /proc/PID/exe.
+func (p *Process) Exe() string { return fmt.Sprintf("/proc/%d/exe", p.pid) }
+
+// Mappings parses /proc/PID/maps.
+func (p *Process) Mappings() ([]dbg.Mapping, error) { return readMappings(p.pid) }
+
+// LastFreeze is how long the last freeze held the process, from Delve's attach to the end
+// of its detach.
+func (p *Process) LastFreeze() time.Duration { return time.Duration(p.last.Load()) }
+
+// Expired reports whether the watchdog let the process go because the last freeze
+// outlasted Options.MaxFreeze.
+func (p *Process) Expired() bool { return p.expired.Load() }
+
+// ReadBatch reads through Delve while frozen, with process_vm_readv otherwise.
+func (p *Process) ReadBatch(regions []dbg.Region) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tgt == nil {
+		return vmRead(p.pid, regions)
+	}
+	return readEach(p.tgt.Memory(), regions)
+}
+
+// Freeze attaches Delve, which stops every thread, and removes the breakpoints Delve's
+// attach set.
+func (p *Process) Freeze() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("freeze %d: process closed", p.pid)
+	}
+	if p.grp != nil {
+		return nil
+	}
+	g, err := startGuard(p.pid)
+	if err != nil {
+		return fmt.Errorf("freeze %d: %w", p.pid, err)
+	}
+	p.guard = g
+	p.expired.Store(false)
+	p.gen++
+	gen := p.gen
+	p.start = time.Now()
+	p.timer = time.AfterFunc(p.opts.MaxFreeze, func() { p.watchdog(gen) })
+	grp, err := native.Attach(p.pid, nil, nil)
+	if err != nil {
+		p.timer.Stop()
+		p.last.Store(int64(time.Since(p.start)))
+		if traced(p.pid) {
+			// Delve failed after attaching and could not detach: the guard's job.
+			p.guard.resume()
+		} else {
+			p.guard.release()
+		}
+		p.guard = nil
+		return attachError(p.pid, err)
+	}
+	p.grp, p.tgt = grp, grp.Selected
+	for addr := range p.tgt.Breakpoints().M {
+		p.tgt.ClearBreakpoint(addr) // restores the original instruction
+	}
+	return nil
+}
+
+func attachError(pid int, err error) error {
+	switch {
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("attach %d with delve: %v: %w", pid, err, permissionError(pid))
+	case errors.Is(err, syscall.ESRCH):
+		return fmt.Errorf("attach %d with delve: %v: %w", pid, err, dbg.ErrExited)
+	}
+	return fmt.Errorf("attach %d with delve: %w", pid, err)
+}
+
+// watchdog lets the freeze numbered gen go if it is still on.
+func (p *Process) watchdog(gen uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.grp != nil && p.gen == gen {
+		p.expired.Store(true)
+		p.thawLocked()
+	}
+}
+
+// Thaw detaches Delve without killing the process: it runs on, untraced.
+func (p *Process) Thaw() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.thawLocked()
+}
+
+func (p *Process) thawLocked() error {
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	if p.grp == nil {
+		return nil
+	}
+	err := p.grp.Detach(false)
+	p.last.Store(int64(time.Since(p.start)))
+	p.grp, p.tgt = nil, nil
+	if err != nil {
+		p.guard.resume()
+		p.guard = nil
+		return fmt.Errorf("detach delve from %d: %w", p.pid, err)
+	}
+	p.guard.release()
+	p.guard = nil
+	return nil
+}
+
+// Threads lists the process's threads, with registers while frozen.
+func (p *Process) Threads() ([]dbg.Thread, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tgt == nil {
+		return nil, fmt.Errorf("threads of %d: the delve backend lists threads only while frozen", p.pid)
+	}
+	var out []dbg.Thread
+	for _, th := range p.tgt.ThreadList() {
+		t := dbg.Thread{TID: th.ThreadID()}
+		if regs, err := th.Registers(); err == nil {
+			t.PC, t.SP, t.BP, t.FS = regs.PC(), regs.SP(), regs.BP(), regs.TLS()
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// Close detaches (if frozen) and forgets the process. It is idempotent.
+func (p *Process) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	err := p.thawLocked()
+	unregister(p)
+	return err
+}
