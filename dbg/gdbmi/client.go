@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -24,6 +25,9 @@ type Client struct {
 	mu      sync.Mutex // serialises commands
 	next    int64
 	pending chan reply // the one command in flight answers here
+	// inflight is the token of the command in flight (0: none). Only its answer goes to
+	// pending: an unasked or late answer sitting in pending would make the real one drop.
+	inflight atomic.Int64
 
 	console strings.Builder // stream output of the command in flight (guarded by smu)
 	smu     sync.Mutex
@@ -177,6 +181,9 @@ func (c *Client) handle(line string) {
 	}
 	switch rec.Kind {
 	case KindResult:
+		if rec.Token != c.inflight.Load() {
+			return // an answer to a call that timed out, or an unasked one
+		}
 		select {
 		case c.pending <- reply{rec}:
 		default: // an answer to a call that timed out, or an unasked one: drop it
@@ -215,6 +222,8 @@ func (c *Client) Run(ctx context.Context, timeout time.Duration, command string)
 	}
 	c.next++
 	tok := c.next
+	c.inflight.Store(tok)
+	defer c.inflight.Store(0)
 	// Forget answers to earlier calls that timed out.
 	for len(c.pending) > 0 {
 		<-c.pending
