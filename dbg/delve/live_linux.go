@@ -3,6 +3,7 @@ package delve
 import (
 	"errors"
 	"fmt"
+	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -47,7 +48,7 @@ type Process struct {
 	mu      sync.Mutex // serialises everything below and every use of grp
 	grp     *proc.TargetGroup
 	tgt     *proc.Target
-	guard   *guard
+	guard   *stopguard.Guard
 	start   time.Time
 	gen     uint64
 	timer   *time.Timer
@@ -126,7 +127,7 @@ func (p *Process) Freeze() error {
 	if p.grp != nil {
 		return nil
 	}
-	g, err := startGuard(p.pid)
+	g, err := stopguard.Start(p.pid, "gorigin-delve-guard")
 	if err != nil {
 		return fmt.Errorf("freeze %d: %w", p.pid, err)
 	}
@@ -142,9 +143,9 @@ func (p *Process) Freeze() error {
 		p.last.Store(int64(time.Since(p.start)))
 		if traced(p.pid) {
 			// Delve failed after attaching and could not detach: the guard's job.
-			p.guard.resume()
+			p.guard.Resume()
 		} else {
-			p.guard.release()
+			p.guard.Release()
 		}
 		p.guard = nil
 		return attachError(p.pid, err)
@@ -195,11 +196,11 @@ func (p *Process) thawLocked() error {
 	p.last.Store(int64(time.Since(p.start)))
 	p.grp, p.tgt = nil, nil
 	if err != nil {
-		p.guard.resume()
+		p.guard.Resume()
 		p.guard = nil
 		return fmt.Errorf("detach delve from %d: %w", p.pid, err)
 	}
-	p.guard.release()
+	p.guard.Release()
 	p.guard = nil
 	return nil
 }

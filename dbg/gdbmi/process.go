@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 	"os"
 	"regexp"
 	"strconv"
@@ -32,7 +33,7 @@ type Process struct {
 	pid  int
 	opts ProcessOptions
 	c    *Client
-	g    *guard
+	g    *stopguard.Guard
 
 	mu       sync.Mutex
 	attached bool
@@ -76,12 +77,12 @@ func Attach(pid int, opts ProcessOptions) (*Process, error) {
 		return nil, fmt.Errorf("attach %d: process %s already traces it (a debugger?): detach it first: %w", pid, tp, dbg.ErrPermission)
 	}
 	p := &Process{pid: pid, opts: opts, running: map[string]int{}, changed: make(chan struct{}, 1)}
-	if p.g, err = startGuard(pid); err != nil {
+	if p.g, err = stopguard.Start(pid, "gorigin-gdb-guard"); err != nil {
 		return nil, fmt.Errorf("attach %d: %w", pid, err)
 	}
 	p.c, err = Start(Options{Path: opts.GDB, OnAsync: p.async})
 	if err != nil {
-		p.g.release()
+		p.g.Release()
 		return nil, err
 	}
 	for _, cmd := range []string{
@@ -93,14 +94,14 @@ func Attach(pid int, opts ProcessOptions) (*Process, error) {
 	} {
 		if _, _, err := p.run(cmd); err != nil {
 			p.c.Close(time.Second)
-			p.g.release()
+			p.g.Release()
 			return nil, fmt.Errorf("attach %d: set up gdb: %w", pid, err)
 		}
 	}
 	// "attach PID &" in non-stop mode leaves every thread running once attached.
 	if _, out, err := p.run(fmt.Sprintf(`-interpreter-exec console "attach %d &"`, pid)); err != nil {
 		p.c.Close(time.Second)
-		p.g.resume() // a failed attach may have stopped it all the same
+		p.g.Resume() // a failed attach may have stopped it all the same
 		return nil, attachError(pid, err, out)
 	}
 	p.attached = true
@@ -266,9 +267,9 @@ func (p *Process) Close() error {
 	}
 	p.c.Close(2 * time.Second)
 	if derr != nil || terr != nil {
-		p.g.resume()
+		p.g.Resume()
 	} else {
-		p.g.release()
+		p.g.Release()
 	}
 	if derr != nil {
 		return derr
