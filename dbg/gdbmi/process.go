@@ -85,6 +85,7 @@ func Attach(pid int, opts ProcessOptions) (*Process, error) {
 		p.g.Release()
 		return nil, err
 	}
+	p.g.EndGroupOnDeath(p.c.Pid()) // GDB leads its own process group
 	for _, cmd := range []string{
 		"-gdb-set non-stop on",
 		"-gdb-set mi-async on",

@@ -24,15 +24,24 @@ type Guard struct {
 	w   io.WriteCloser
 }
 
-// script: $1 is the target's pid.
-const script = `read line
-[ "$line" = done ] && exit 0
+// script: $1 is the target's pid. Lines on stdin: "group N" (a debugger's process group to
+// end if gorigin dies), "done" (all went well).
+const script = `group=0
+while read line; do
+	case "$line" in
+	done) exit 0 ;;
+	"group "*) group=${line#group } ;;
+	esac
+done
+[ "$group" -gt 0 ] && kill -KILL -"$group" 2>/dev/null
 i=0
 while [ $i -lt 100 ] && ! grep -q '^TracerPid:[[:space:]]*0$' /proc/$1/status 2>/dev/null; do
 	[ -e /proc/$1 ] || exit 0
 	sleep 0.05; i=$((i+1))
 done
 kill -CONT $1 2>/dev/null
+# Again, for a debugger's child forked while the first kill was on its way.
+[ "$group" -gt 0 ] && sleep 0.2 && kill -KILL -"$group" 2>/dev/null
 exit 0`
 
 // Start starts a guard for pid; name names the guard process (as ps shows it).
@@ -47,6 +56,17 @@ func Start(pid int, name string) (*Guard, error) {
 		return nil, fmt.Errorf("start the guard that resumes the target if gorigin dies: %w", err)
 	}
 	return &Guard{cmd: cmd, w: w}, nil
+}
+
+// EndGroupOnDeath names the process group of a debugger gorigin started (GDB runs in its
+// own group): if gorigin dies, the guard ends that whole group. GDB dies with gorigin, but a
+// child it forks while attaching (to probe ptrace features) stops itself with SIGSTOP and,
+// orphaned, would stay stopped forever.
+func (g *Guard) EndGroupOnDeath(pgid int) {
+	if g == nil || pgid <= 0 {
+		return
+	}
+	fmt.Fprintf(g.w, "group %d\n", pgid)
 }
 
 // Release tells the guard that the target was detached properly, and reaps it.
