@@ -3,6 +3,7 @@ package delve
 import (
 	"errors"
 	"fmt"
+	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 	"net"
 	"os"
 	"sync"
@@ -123,7 +124,7 @@ func Dial(addr string, pid int, opts SessionOptions) (*Session, error) {
 			addr, s.pid, err, dbg.ErrNoProcess)
 	}
 	s.noDeadline()
-	register(s)
+	onsignal.Register(s)
 	return s, nil
 }
 
@@ -369,6 +370,6 @@ func (s *Session) Close() error {
 	err := s.thawLocked()
 	s.closed = true
 	s.c.Disconnect(false)
-	unregister(s)
+	onsignal.Unregister(s)
 	return err
 }

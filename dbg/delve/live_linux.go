@@ -3,6 +3,7 @@ package delve
 import (
 	"errors"
 	"fmt"
+	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 	"sync"
 	"sync/atomic"
@@ -85,7 +86,7 @@ func Attach(pid int, opts Options) (*Process, error) {
 		}
 	}
 	p := &Process{pid: pid, opts: opts}
-	register(p)
+	onsignal.Register(p)
 	return p, nil
 }
 
@@ -232,6 +233,6 @@ func (p *Process) Close() error {
 	}
 	p.closed = true
 	err := p.thawLocked()
-	unregister(p)
+	onsignal.Unregister(p)
 	return err
 }

@@ -1,4 +1,10 @@
-package delve
+// Package onsignal lets every target gorigin holds go when gorigin is told to stop. While
+// at least one target is registered, SIGINT, SIGTERM and SIGHUP close them all (thaw and
+// detach, or continue a debugger session gorigin halted), waiting a bounded time, and then
+// exit with status 128+signal: 130, 143, 129. With nothing registered the signals keep
+// their usual handling, so a program embedding a backend must close its targets before it
+// handles these signals itself.
+package onsignal
 
 import (
 	"fmt"
@@ -10,15 +16,18 @@ import (
 	"time"
 )
 
-// registry holds the open targets, so that a terminating signal lets them go (detaches
-// Delve, or continues a dlv session gorigin halted) before the program exits.
+// closeWait bounds how long the handler waits for the targets to be let go before exiting
+// anyway (a traced process is detached by the kernel when gorigin exits, too).
+const closeWait = 3 * time.Second
+
 var registry struct {
 	mu      sync.Mutex
 	targets map[io.Closer]struct{}
-	sigs    chan os.Signal // non-nil while a target is open
+	sigs    chan os.Signal // non-nil while a target is registered
 }
 
-func register(c io.Closer) {
+// Register adds a target; the first one starts the signal handler.
+func Register(c io.Closer) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	if registry.targets == nil {
@@ -28,11 +37,12 @@ func register(c io.Closer) {
 	if registry.sigs == nil {
 		registry.sigs = make(chan os.Signal, 1)
 		signal.Notify(registry.sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-		go handleSignals(registry.sigs)
+		go handle(registry.sigs)
 	}
 }
 
-func unregister(c io.Closer) {
+// Unregister removes a target; with the last one the signals get their usual handling back.
+func Unregister(c io.Closer) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	delete(registry.targets, c)
@@ -43,18 +53,13 @@ func unregister(c io.Closer) {
 	}
 }
 
-// closeWait bounds how long the signal handler waits for the targets to be let go.
-const closeWait = 3 * time.Second
-
-// handleSignals closes every open target on SIGINT, SIGTERM or SIGHUP and exits with
-// status 128+signal.
-func handleSignals(sigs chan os.Signal) {
+func handle(sigs chan os.Signal) {
 	sig, ok := <-sigs
 	if !ok {
 		return
 	}
 	registry.mu.Lock()
-	var open []io.Closer
+	open := make([]io.Closer, 0, len(registry.targets))
 	for c := range registry.targets {
 		open = append(open, c)
 	}
