@@ -227,6 +227,9 @@ const gap = "  "
 
 func writeTable(b *bytes.Buffer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options) error {
 	cols := columns(opt.By)
+	if c, ok := leakColumn(s); ok {
+		cols = append(cols[:1], append([]column{c}, cols[1:]...)...)
+	}
 	cells := make([][]cell, len(groups))
 	width := make([]int, len(cols))
 	for i, c := range cols {
