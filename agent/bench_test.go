@@ -4,14 +4,26 @@ import (
 	"testing"
 )
 
-// benchSnapshot measures one Snapshot (runtime.Stack of every goroutine, then parsing)
-// with n extra goroutines parked on a channel. Run with
+// benchSnapshot measures one Snapshot (runtime.Stack of every goroutine, then parsing,
+// and the goroutine profile for labels when the traceback has none) with n extra
+// goroutines parked on a channel. Run with
 //
 //	go test ./agent -run '^$' -bench Snapshot -benchtime 5x
 //
 // stopped-µs/op is how long runtime.Stack held the world stopped; the rest of ns/op
 // runs concurrently with the service.
 func benchSnapshot(b *testing.B, n int) {
+	for _, godebug := range []string{"tracebacklabels=0", "tracebacklabels=1"} {
+		// With tracebacklabels=0 (Go 1.26's default) the labels come from a second,
+		// debug=1 goroutine profile; with =1 runtime.Stack prints them.
+		b.Run(godebug, func(b *testing.B) {
+			b.Setenv("GODEBUG", godebug)
+			benchSnapshotOnce(b, n)
+		})
+	}
+}
+
+func benchSnapshotOnce(b *testing.B, n int) {
 	release := make(chan struct{})
 	defer close(release)
 	for range n {

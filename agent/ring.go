@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/agent/internal/gowrap"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -54,7 +53,6 @@ func sampleOf(s *snapshot.Snapshot) (Sample, map[string]*snapshot.Location) {
 			gs = append(gs, g)
 		}
 	}
-	gowrap.Normalize(gs) // a goroutine that has not run yet joins its siblings
 	groups := snapshot.GroupBy(gs, snapshot.Key{Kind: "origin"})
 	if len(groups) > maxGroupsPerSample {
 		groups = groups[:maxGroupsPerSample] // sorted largest first

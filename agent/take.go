@@ -49,7 +49,8 @@ func Stacks() (text []byte, stopped time.Duration, truncated bool) {
 
 // Snapshot takes a snapshot of the calling process: every goroutine's traceback from
 // runtime.Stack (the runtime stops the world while it writes them), parsed by package
-// dump, with the process's own pid, executable and Go version. Source.Kind is "dump",
+// dump, with the process's own pid, executable and Go version, and labels (from the
+// goroutine profile when the traceback has none: see mergeLabels). Source.Kind is "dump",
 // Backend "agent"; FreezeMicros is how long runtime.Stack held the world stopped.
 func Snapshot() (*snapshot.Snapshot, error) {
 	taken := time.Now().UTC()
@@ -58,6 +59,7 @@ func Snapshot() (*snapshot.Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: parse this process's own traceback: %w", err)
 	}
+	mergeLabels(s)
 	s.Source.Backend = "agent"
 	s.Source.Pid = os.Getpid()
 	if exe, err := os.Executable(); err == nil {

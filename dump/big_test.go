@@ -29,9 +29,8 @@ func genDump(w io.Writer, first, n int) {
 }
 
 // BenchmarkParse100k parses a generated 100,000-goroutine debug=2 dump (33 MB) into a
-// snapshot, and reports the heap the snapshot keeps. (The comparison with gostackparse
-// and panicparse that issue 6 asks for is not built yet: it needs those modules in a
-// module of its own.)
+// snapshot, and reports the heap the snapshot keeps. The comparison with gostackparse
+// and panicparse on a real dump is integration/dumpbench, a module of its own.
 func BenchmarkParse100k(b *testing.B) {
 	var buf bytes.Buffer
 	genDump(&buf, 1, 100_000)

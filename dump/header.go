@@ -30,6 +30,15 @@ var goroutinePrefix = []byte("goroutine ")
 // findHeader looks for a goroutine header in line, after any log prefix, and returns it
 // and where it starts.
 func findHeader(line []byte, in *interner) (header, int, bool) {
+	// Every header ends in ':' (before trailing blanks): most lines are rejected here,
+	// without a search.
+	end := len(line)
+	for end > 0 && (line[end-1] == ' ' || line[end-1] == '\t') {
+		end--
+	}
+	if end == 0 || line[end-1] != ':' {
+		return header{}, 0, false
+	}
 	off := 0
 	for {
 		i := bytes.Index(line[off:], goroutinePrefix)
@@ -54,8 +63,8 @@ func parseHeader(s []byte, in *interner) (header, bool) {
 	if n == 0 || n >= len(s) {
 		return h, false
 	}
-	id, err := strconv.ParseInt(string(s[:n]), 10, 64)
-	if err != nil {
+	id, ok := atoi(s[:n])
+	if !ok {
 		return h, false
 	}
 	h.id = id
@@ -94,7 +103,7 @@ func parseHeader(s []byte, in *interner) (header, bool) {
 		}
 	}
 	if hasLabels {
-		h.labels, h.labelsBad = parseLabels(string(labels), in)
+		h.labels, h.labelsBad = in.parseLabels(labels)
 	}
 	first := true
 	for len(state) > 0 {
@@ -111,8 +120,8 @@ func parseHeader(s []byte, in *interner) (header, bool) {
 		}
 		switch {
 		case bytes.HasSuffix(part, []byte(" minutes")):
-			if m, err := strconv.Atoi(string(part[:len(part)-len(" minutes")])); err == nil && m >= 0 {
-				h.minutes = m
+			if m, ok := atoi(part[:len(part)-len(" minutes")]); ok && m <= 1<<40 {
+				h.minutes = int(m)
 			}
 		case string(part) == "locked to thread":
 			h.locked = true
@@ -230,4 +239,20 @@ func labelToken(s string) (tok, rest string, ok bool) {
 		i = len(s)
 	}
 	return strings.TrimRight(s[:i], " "), s[i:], true
+}
+
+// atoi reads a non-negative decimal number of at most 18 digits (no sign, no overflow)
+// without the allocation strconv's error path makes the conversion cost.
+func atoi(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }

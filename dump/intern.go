@@ -1,32 +1,68 @@
 package dump
 
-import "github.com/gorigin-dev/gorigin/snapshot"
+import (
+	"slices"
+
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
 
 // maxInterned bounds the interner: past it new names are still returned, just not shared.
 const maxInterned = 1 << 16
 
-// interner shares one string per function, file and wait-reason name, and one Location
-// per creation site and start function, so that a dump of 100,000 goroutines with a few
-// hundred distinct stacks holds each once.
+// recentStacks is how many distinct recent stacks the interner compares a new one with:
+// a dump lists goroutines in creation order, so the siblings of one go statement, which
+// mostly share a stack, come close together.
+const recentStacks = 8
+
+// interner shares one string per function, file and wait-reason name, one Location per
+// creation site and start function, one label map per distinct label text, and one
+// Frames slice per recent stack, so that a dump of 100,000 goroutines with a few hundred
+// distinct stacks holds each once. What it shares must be treated as read-only.
 type interner struct {
-	m    map[string]string
-	locs map[snapshot.Location]*snapshot.Location
+	m      map[string]string
+	locs   map[snapshot.Location]*snapshot.Location
+	labels map[string]labelSet
+	stacks [recentStacks][]snapshot.Location
+	next   int // the stacks slot the next new stack takes
+	last   []snapshot.Location
+	// recentLocs are the last locations loc returned (an origin and a start function
+	// mostly repeat those of the goroutine before): compared before hashing.
+	recentLocs [4]*snapshot.Location
+	nextLoc    int
+}
+
+// labelSet is a label text's parsed labels and whether they were read in full.
+type labelSet struct {
+	m   map[string]string
+	bad bool
 }
 
 // loc returns a shared copy of l.
 func (in *interner) loc(l snapshot.Location) *snapshot.Location {
+	for _, p := range in.recentLocs {
+		if p != nil && *p == l {
+			return p
+		}
+	}
 	if in.locs == nil {
 		in.locs = map[snapshot.Location]*snapshot.Location{}
 	}
-	if p, ok := in.locs[l]; ok {
-		return p
+	p, ok := in.locs[l]
+	if !ok {
+		p = new(snapshot.Location) // not &l: that would move every l to the heap
+		*p = l
+		if len(in.locs) < maxInterned {
+			in.locs[l] = p
+		}
 	}
-	p := &l
-	if len(in.locs) < maxInterned {
-		in.locs[l] = p
-	}
+	in.recentLocs[in.nextLoc] = p
+	in.nextLoc = (in.nextLoc + 1) % len(in.recentLocs)
 	return p
 }
+
+// lastStack is the stack the last goroutine shared or added (nil at first): its names
+// are compared with the next goroutine's before they are looked up.
+func (in *interner) lastStack() []snapshot.Location { return in.last }
 
 func (in *interner) str(b []byte) string {
 	if in.m == nil {
@@ -39,5 +75,36 @@ func (in *interner) str(b []byte) string {
 	if len(in.m) < maxInterned {
 		in.m[s] = s
 	}
+	return s
+}
+
+// labels parses a header's label text (parseLabels), once per distinct text.
+func (in *interner) parseLabels(text []byte) (map[string]string, bool) {
+	if ls, ok := in.labels[string(text)]; ok {
+		return ls.m, ls.bad
+	}
+	m, bad := parseLabels(string(text), in)
+	if in.labels == nil {
+		in.labels = map[string]labelSet{}
+	}
+	if len(in.labels) < maxInterned {
+		in.labels[string(text)] = labelSet{m, bad}
+	}
+	return m, bad
+}
+
+// frames returns a copy of frames, shared with an earlier goroutine's when one of the
+// recent stacks is the same.
+func (in *interner) frames(frames []snapshot.Location) []snapshot.Location {
+	for i := range in.stacks {
+		if s := in.stacks[(in.next+recentStacks-1-i)%recentStacks]; s != nil && slices.Equal(s, frames) {
+			in.last = s
+			return s
+		}
+	}
+	s := slices.Clone(frames)
+	in.stacks[in.next] = s
+	in.next = (in.next + 1) % recentStacks
+	in.last = s
 	return s
 }

@@ -2,7 +2,6 @@ package dump
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -69,9 +68,14 @@ func (l *lines) next() ([]byte, bool) {
 		}
 	}
 	l.n++
-	l.partial = !bytes.HasSuffix(line, []byte{'\n'})
-	line = bytes.TrimSuffix(line, []byte{'\n'})
-	line = bytes.TrimSuffix(line, []byte{'\r'})
+	l.partial = true
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		l.partial = false
+		line = line[:n-1]
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
 	return line, true
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -161,6 +160,7 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 		pending   []byte // a function or "created by" line waiting for its file:line
 		decided   = len(prefix) == 0
 		strip     bool
+		prev      = r.in.lastStack()
 	)
 	defer func() { r.scratch = frames[:0] }()
 	complete = true
@@ -186,21 +186,27 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 			break
 		}
 		if pending != nil {
-			file, n, ok := fileLine(line)
+			file, n, fp, ok := fileLine(line)
 			if !ok {
 				pending = nil
 				complete = !r.l.partial
 				break // noise after the dump, or a cut file line
 			}
-			loc := snapshot.Location{File: r.in.str(file), Line: n}
-			wrappers = wrappers || bytes.Contains(line, []byte(" fp=0x"))
+			wrappers = wrappers || fp
 			if rest, ok := bytes.CutPrefix(pending, []byte("created by ")); ok {
 				fn, parent := createdBy(rest)
-				loc.Func = r.in.str(fn)
+				loc := snapshot.Location{Func: r.in.str(fn), File: r.in.str(file), Line: n}
 				g.Origin, g.ParentID = r.in.loc(loc), parent
 			} else if len(frames) < maxFrames {
 				fn, inlined := splitCall(pending)
-				loc.Func, loc.Inlined = r.in.str(fn), inlined
+				loc := snapshot.Location{Line: n, Inlined: inlined}
+				// Most goroutines repeat the stack of one before: compare the names with
+				// its frame at the same depth before looking them up.
+				if i := len(frames); i < len(prev) && string(fn) == prev[i].Func && string(file) == prev[i].File {
+					loc.Func, loc.File = prev[i].Func, prev[i].File
+				} else {
+					loc.Func, loc.File = r.in.str(fn), r.in.str(file)
+				}
 				frames = append(frames, loc)
 			}
 			pending = nil
@@ -255,7 +261,7 @@ func finish(in *interner, g snapshot.Goroutine, frames []snapshot.Location, trun
 		}
 	}
 	if len(frames) > 0 {
-		g.Frames = slices.Clone(frames)
+		g.Frames = in.frames(frames)
 	}
 	if n := len(frames); n > 0 && !truncated && !strings.HasPrefix(frames[n-1].Func, "non-Go function") {
 		b := frames[n-1]
@@ -299,7 +305,7 @@ func (r *Reader) record() snapshot.Goroutine {
 		}
 		if rest, ok := bytes.CutPrefix(line, []byte("# labels: {")); ok {
 			if rest, ok := bytes.CutSuffix(rest, []byte("}")); ok {
-				labels, bad := parseLabels(string(rest), &r.in)
+				labels, bad := r.in.parseLabels(rest)
 				if len(labels) > 0 {
 					g.Labels = labels
 				}
@@ -324,7 +330,7 @@ func (r *Reader) record() snapshot.Goroutine {
 		if i := bytes.LastIndex(fn, []byte("+0x")); i > 0 {
 			fn = fn[:i]
 		}
-		file, n, ok := fileLine(append([]byte{'\t'}, bytes.Join(fields[2:], []byte{'\t'})...))
+		file, n, _, ok := fileLine(append([]byte{'\t'}, bytes.Join(fields[2:], []byte{'\t'})...))
 		if !ok {
 			continue
 		}
@@ -396,17 +402,18 @@ func splitCall(line []byte) (name []byte, inlined bool) {
 // createdBy reads "F in goroutine N" (Go 1.21+) or "F".
 func createdBy(s []byte) (fn []byte, parent int64) {
 	if i := bytes.LastIndex(s, []byte(" in goroutine ")); i > 0 {
-		if n, err := strconv.ParseInt(string(s[i+len(" in goroutine "):]), 10, 64); err == nil && n > 0 {
+		if n, ok := atoi(s[i+len(" in goroutine "):]); ok && n > 0 {
 			return s[:i], n
 		}
 	}
 	return s, 0
 }
 
-// fileLine reads "\tFILE:LINE", with the " +0x1d" and " fp=… sp=… pc=…" that may follow.
-func fileLine(line []byte) (file []byte, n int, ok bool) {
+// fileLine reads "\tFILE:LINE", with the " +0x1d" and " fp=… sp=… pc=…" that may follow;
+// fp says the latter were there (GOTRACEBACK=system or crash).
+func fileLine(line []byte) (file []byte, n int, fp, ok bool) {
 	if len(line) < 2 || line[0] != '\t' {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
 	s := line[1:]
 	for {
@@ -415,26 +422,22 @@ func fileLine(line []byte) (file []byte, n int, ok bool) {
 			break
 		}
 		tok := s[i+1:]
-		if !bytes.HasPrefix(tok, []byte("+0x")) && !bytes.HasPrefix(tok, []byte("fp=")) &&
-			!bytes.HasPrefix(tok, []byte("sp=")) && !bytes.HasPrefix(tok, []byte("pc=")) {
+		if bytes.HasPrefix(tok, []byte("fp=")) {
+			fp = true
+		} else if !bytes.HasPrefix(tok, []byte("+0x")) && !bytes.HasPrefix(tok, []byte("sp=")) && !bytes.HasPrefix(tok, []byte("pc=")) {
 			break
 		}
 		s = s[:i]
 	}
 	j := bytes.LastIndexByte(s, ':')
 	if j <= 0 || j == len(s)-1 || len(s)-j > 11 {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
-	for _, c := range s[j+1:] {
-		if c < '0' || c > '9' {
-			return nil, 0, false
-		}
+	v, isNum := atoi(s[j+1:])
+	if !isNum {
+		return nil, 0, false, false
 	}
-	n, err := strconv.Atoi(string(s[j+1:]))
-	if err != nil {
-		return nil, 0, false
-	}
-	return s[:j], n, true
+	return s[:j], int(v), fp, true
 }
 
 // isSystem is the runtime's rule (runtime.isSystemGoroutine) applied to the start

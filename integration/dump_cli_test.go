@@ -12,11 +12,16 @@ import (
 )
 
 // TestDumpCommandInput: bad sources exit with status 2 and say what is wrong; a server
-// that refuses debug=2 is asked for debug=1, and the snapshot says so.
+// that refuses debug=2 is asked for debug=1, and the snapshot says so; --by location
+// works on a dump without --stacks.
 func TestDumpCommandInput(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.txt")
 	if err := os.WriteFile(garbage, []byte("hello\nthis is not a dump\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	debug2 := filepath.Join(dir, "debug2.txt")
+	if err := os.WriteFile(debug2, []byte("goroutine 1 [chan receive]:\nmain.blockRecv(...)\n\t/src/spawn.go:133\nmain.main()\n\t/src/main.go:9 +0x1d\n\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	debug1 := "goroutine profile: total 2\n2 @ 0x48a5ae 0x491d01\n#\t0x6786b6\tmain.blockRecv+0x36\t/src/spawn.go:133\n\n"
@@ -43,6 +48,8 @@ func TestDumpCommandInput(t *testing.T) {
 		{[]string{"dump", refusing.URL}, 2, "answered no goroutine profile"},
 		{[]string{"dump", srv.URL + "/debug/pprof/goroutine", "--format", "json"}, 0, "refused debug=2"},
 		{[]string{"diff", garbage}, 2, "diff takes two sources"},
+		// A dump holds the frames: grouping by the top frame needs no --stacks.
+		{[]string{"dump", debug2, "--by", "location"}, 0, "spawn.go:133"},
 	} {
 		r := runGorigin(t, nil, tt.args...)
 		text := string(r.Stderr)

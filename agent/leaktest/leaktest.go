@@ -26,7 +26,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/agent/internal/gowrap"
 	"github.com/gorigin-dev/gorigin/dump"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
@@ -140,7 +139,6 @@ func Report(leaked []snapshot.Goroutine) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "leaktest: %d goroutine(s) started by this test are still running:\n", len(leaked))
 	leaked = slices.Clone(leaked)
-	gowrap.Normalize(leaked) // a goroutine that has not run yet joins its siblings
 	for _, g := range snapshot.GroupBy(leaked, snapshot.Key{Kind: "origin"}) {
 		states := make([]string, len(g.States))
 		for i, s := range g.States {
