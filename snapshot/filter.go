@@ -113,8 +113,13 @@ func locText(l *Location) string {
 }
 
 // Select returns the goroutines that match every filter in match and none in exclude,
-// in their original order. gs is not modified.
+// in their original order. gs is not modified. Without filters it returns gs itself, with
+// its capacity cut to its length so that appending to the result copies (1,000,000
+// goroutines are 150 MB to copy).
 func Select(gs []Goroutine, match, exclude []Filter) []Goroutine {
+	if len(match) == 0 && len(exclude) == 0 {
+		return gs[:len(gs):len(gs)]
+	}
 	out := make([]Goroutine, 0, len(gs))
 next:
 	for i := range gs {

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -75,6 +76,19 @@ func TestSelectKeepsOrder(t *testing.T) {
 	}
 	if want := []int64{12, 10, 11}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Select order %v, want the input order %v", got, want)
+	}
+}
+
+func TestSelectWithoutFiltersAppendsSafely(t *testing.T) {
+	gs := append(make([]Goroutine, 0, 64), fixture()...) // spare capacity to write into
+	got := Select(gs, nil, nil)
+	if !reflect.DeepEqual(got, gs) {
+		t.Fatalf("Select without filters = %v, want every goroutine %v", got, gs)
+	}
+	before := slices.Clone(gs[:cap(gs)])
+	_ = append(got, Goroutine{ID: 999})
+	if !reflect.DeepEqual(gs[:cap(gs)], before) {
+		t.Errorf("appending to Select's result wrote into its input's spare capacity")
 	}
 }
 
