@@ -1,15 +1,23 @@
 # gorigin_gdb.py: the goroutines-by-origin command for people inside GDB.
 #
 #   (gdb) source /path/to/gorigin/scripts/gorigin_gdb.py
-#   (gdb) goroutines-by-origin [--by origin|start|wait] [--top N] [--system]
+#   (gdb) goroutines-by-origin [--by origin|start|wait] [--top N] [--system] [MATCH]
+#
+# MATCH keeps the goroutines whose go statement (function or file) or start function
+# contains it, e.g. a package name.
 #
 # It walks runtime.allgs through GDB's Python API (reads only: no inferior calls) and
 # prints the goroutines grouped by the go statement that created them (the call site
-# at gopc-1, as the runtime reports it) and their start function, like `gorigin attach`.
+# at gopc-1, as the runtime reports it) and their start function, like `gorigin attach`
+# (the function a go statement started, seen through the compiler's wrapper).
 # Field names are looked up by name, so it works for targets from Go 1.20 to 1.27 on live
 # processes and cores alike.
 
 import argparse
+import bisect
+import re
+import struct
+
 import gdb
 
 _STATUS = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting",
@@ -57,6 +65,102 @@ def _func_at(pc):
     return "?" if s is None else s
 
 
+_GOWRAP = re.compile(r"\.gowrap\d+$")
+_FUNCID_WRAPPER_OLD = 21  # funcID_wrapper in Go 1.20, abi.FuncIDWrapper in Go 1.21
+_CALL = re.compile(r"\bcall[a-z]*\s+(0x[0-9a-fA-F]+)")
+
+
+def _is_runtime(name):
+    return name.startswith(("runtime.", "internal/runtime/", "runtime/internal/"))
+
+
+def _unwrapped(entry, name, cache):
+    """The function a go statement started, where the compiler wrapped it.
+
+    "go f(x)" starts a wrapper that calls f: pkg.caller.gowrapN since Go 1.22, before that
+    a closure (pkg.caller.funcN) that the runtime's function table marks as a wrapper. An
+    inlined f is the outermost inlined block of the wrapper; a called f is the wrapper's
+    first call to a function outside the runtime."""
+    if entry in cache:
+        return cache[entry]
+    if not _GOWRAP.search(name) and not _old_wrapper(entry, cache):
+        cache[entry] = name
+        return name
+    found = name
+    try:
+        fblk = gdb.block_for_pc(entry)
+        while fblk is not None and fblk.function is None:
+            fblk = fblk.superblock
+        if fblk is not None and 0 < fblk.end - fblk.start <= 4096:
+            found = _inlined_callee(fblk) or _called(fblk) or name
+    except (RuntimeError, gdb.error):
+        pass
+    cache[entry] = found
+    return found
+
+
+def _old_wrapper(entry, cache):
+    """Whether the function at entry is a Go 1.20/1.21 go statement wrapper: its funcID in
+    the runtime's function table (runtime.firstmoduledata.ftab) says so."""
+    if "ftab" not in cache:
+        cache["ftab"] = _function_table()
+    ft = cache["ftab"]
+    if ft is None:
+        return False
+    text, entries, funcoffs, pcln, fid = ft
+    i = bisect.bisect_left(entries, entry - text)
+    if i >= len(entries) or entries[i] != entry - text:
+        return False
+    b = bytes(gdb.selected_inferior().read_memory(pcln + funcoffs[i] + fid, 1))
+    return b[0] == _FUNCID_WRAPPER_OLD
+
+
+def _function_table():
+    """(text, entry offsets, _func offsets, pclntable, offset of _func.funcID) for Go 1.20
+    and 1.21 targets, None for others (their wrappers are named gowrapN)."""
+    try:
+        version = _go_string(gdb.parse_and_eval("'runtime.buildVersion'"))
+        m = re.match(r"go1\.(\d+)", version)
+        if m is None or int(m.group(1)) >= 22:
+            return None
+        md = gdb.parse_and_eval("'runtime.firstmoduledata'")
+        fid = [f.bitpos // 8 for f in gdb.lookup_type("runtime._func").fields() if f.name == "funcID"]
+        ftab = md["ftab"]
+        n = int(ftab["len"])
+        if not fid or n <= 0 or n > 1 << 22:
+            return None
+        raw = bytes(gdb.selected_inferior().read_memory(int(ftab["array"]), 8 * n))
+        pairs = struct.unpack("<%dI" % (2 * n), raw)  # functab{entryoff, funcoff uint32}
+        return int(md["text"]), list(pairs[0::2]), list(pairs[1::2]), int(md["pclntable"]["array"]), fid[0]
+    except (RuntimeError, gdb.error, gdb.MemoryError, struct.error):
+        return None
+
+
+def _inlined_callee(fblk):
+    wrapper = fblk.function.name
+    for pc in range(fblk.start, fblk.end):
+        b = gdb.block_for_pc(pc)
+        outer = None
+        while b is not None and not (b.start == fblk.start and b.function is not None and b.function.name == wrapper):
+            if b.function is not None:
+                outer = b.function.name
+            b = b.superblock
+        if b is not None and outer is not None and outer != wrapper:
+            return outer
+    return None
+
+
+def _called(fblk):
+    arch = gdb.selected_inferior().architecture()
+    for insn in arch.disassemble(fblk.start, fblk.end - 1):
+        m = _CALL.search(insn["asm"])
+        if m:
+            callee = _func_at(int(m.group(1), 16))
+            if callee != "?" and not _is_runtime(callee):
+                return callee
+    return None
+
+
 def _wait_reasons():
     try:
         arr = gdb.parse_and_eval("'runtime.waitReasonStrings'")
@@ -73,7 +177,10 @@ def _is_system(start):
 class GoroutinesByOrigin(gdb.Command):
     """Goroutines grouped by the go statement that created them.
 
-Usage: goroutines-by-origin [--by origin|start|wait] [--top N] [--system]"""
+Usage: goroutines-by-origin [--by origin|start|wait] [--top N] [--system] [MATCH]
+
+MATCH keeps the goroutines whose go statement (function or file) or start
+function contains it."""
 
     def __init__(self):
         super().__init__("goroutines-by-origin", gdb.COMMAND_STACK)
@@ -83,10 +190,11 @@ Usage: goroutines-by-origin [--by origin|start|wait] [--top N] [--system]"""
         p.add_argument("--by", choices=["origin", "start", "wait"], default="origin")
         p.add_argument("--top", type=int, default=0)
         p.add_argument("--system", action="store_true")
+        p.add_argument("match", nargs="?", default="")
         try:
             opts = p.parse_args(gdb.string_to_argv(arg))
         except SystemExit:
-            raise gdb.GdbError("usage: goroutines-by-origin [--by origin|start|wait] [--top N] [--system]")
+            raise gdb.GdbError("usage: goroutines-by-origin [--by origin|start|wait] [--top N] [--system] [MATCH]")
         try:
             allgs = gdb.parse_and_eval("'runtime.allgs'")
         except gdb.error as e:
@@ -95,6 +203,7 @@ Usage: goroutines-by-origin [--by origin|start|wait] [--top N] [--system]"""
         n = int(allgs["len"])
         arr = allgs["array"]
         groups = {}
+        unwrapped = {}
         hidden = 0
         total = 0
         for i in range(n):
@@ -108,17 +217,19 @@ Usage: goroutines-by-origin [--by origin|start|wait] [--top N] [--system]"""
                 if reasons is not None and wr < len(reasons) and reasons[wr]:
                     state = reasons[wr]
             gopc, startpc = int(g["gopc"]), int(g["startpc"])
-            start = _func_at(startpc) if startpc else "?"
+            start = _unwrapped(startpc, _func_at(startpc), unwrapped) if startpc else "?"
             if not opts.system and _is_system(start):
                 hidden += 1
                 continue
-            total += 1
             if gopc and start != "runtime.main":
                 sal = gdb.find_pc_line(gopc - 1)
                 file = sal.symtab.filename if sal.symtab else "?"
                 created = "%s  %s:%d" % (_func_at(gopc - 1), file, sal.line)
             else:
                 created = "(no go statement)"
+            if opts.match and opts.match not in created and opts.match not in start:
+                continue
+            total += 1
             key = {"origin": (created, start), "start": ("", start), "wait": (state, "")}[opts.by]
             grp = groups.setdefault(key, {"count": 0, "states": {}, "ids": []})
             grp["count"] += 1

@@ -22,8 +22,11 @@ type Client struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 
-	mu      sync.Mutex // serialises commands
-	next    int64
+	mu   sync.Mutex // serialises commands
+	next int64
+	// silent is set when GDB did not answer a command in time: it is not asked again
+	// (a GDB that hangs once, or prints garbage instead of answers, is not trusted).
+	silent  error
 	pending chan reply // the one command in flight answers here
 	// inflight is the token of the command in flight (0: none). Only its answer goes to
 	// pending: an unasked or late answer sitting in pending would make the real one drop.
@@ -220,6 +223,9 @@ func (c *Client) Run(ctx context.Context, timeout time.Duration, command string)
 		return Record{}, "", fmt.Errorf("%s: %w", command, c.deadErr)
 	default:
 	}
+	if c.silent != nil {
+		return Record{}, "", fmt.Errorf("%s: not sent: %w", command, c.silent)
+	}
 	c.next++
 	tok := c.next
 	c.inflight.Store(tok)
@@ -256,7 +262,9 @@ func (c *Client) Run(ctx context.Context, timeout time.Duration, command string)
 		case <-c.dead:
 			return Record{}, "", fmt.Errorf("%s: %w", command, c.deadErr)
 		case <-timer.C:
-			return Record{}, "", fmt.Errorf("%s: %w (waited %v)", command, ErrTimeout, timeout)
+			err := fmt.Errorf("%s: %w (waited %v)%s", command, ErrTimeout, timeout, c.oddNote())
+			c.silent = err
+			return Record{}, "", err
 		case <-ctx.Done():
 			return Record{}, "", fmt.Errorf("%s: %w", command, ctx.Err())
 		}
@@ -283,6 +291,15 @@ func (c *Client) deadOrSoon() <-chan struct{} {
 		close(ch)
 	}()
 	return ch
+}
+
+// oddNote quotes what GDB printed that was not MI, for an error message.
+func (c *Client) oddNote() string {
+	odd := c.Odd()
+	if len(odd) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; gdb printed %d line(s) that are not GDB/MI, e.g. %q", len(odd), odd[len(odd)-1])
 }
 
 // Odd returns the lines GDB printed that were not MI records (at most a few).

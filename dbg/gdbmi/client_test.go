@@ -100,7 +100,15 @@ func TestClientHungGDBTimesOutAndIsKilled(t *testing.T) {
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("got %v, want ErrTimeout", err)
 	}
+	// A GDB that did not answer once is not asked again: the next call fails at once.
 	start := time.Now()
+	if _, _, err := c.Run(context.Background(), time.Minute, "-exec-continue --all"); !errors.Is(err, ErrTimeout) {
+		t.Errorf("the call after a timeout: got %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the call after a timeout took %v", d)
+	}
+	start = time.Now()
 	c.Close(300 * time.Millisecond)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Close of a hung gdb took %v", d)

@@ -1,7 +1,6 @@
 package gdbmi
 
 import (
-	"bufio"
 	"errors"
 	"os"
 	"reflect"
@@ -68,21 +67,9 @@ func TestParseRejects(t *testing.T) {
 // TestParseGDB13Transcript parses a whole session captured from GDB 13.1 (attach in
 // non-stop mode, memory reads, interrupt, thread info, errors, continue, detach, exit).
 func TestParseGDB13Transcript(t *testing.T) {
-	f, err := os.Open("testdata/gdb13-attach.mi")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
 	byToken := map[int64]Record{}
 	stopped := 0
-	for sc.Scan() {
-		rec, err := Parse(sc.Text())
-		if err != nil {
-			t.Errorf("%v", err)
-			continue
-		}
+	for _, rec := range transcript(t, "testdata/gdb13-attach.mi") {
 		if rec.Kind == KindResult && rec.Token >= 0 {
 			byToken[rec.Token] = rec
 		}
@@ -127,9 +114,11 @@ func TestQuoteRoundTrip(t *testing.T) {
 
 // FuzzParse: no input panics, hangs or yields a record that breaks its own invariants.
 func FuzzParse(f *testing.F) {
-	if b, err := os.ReadFile("testdata/gdb13-attach.mi"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			f.Add(line)
+	for _, name := range []string{"testdata/gdb13-attach.mi", "testdata/gdb13-core.mi"} {
+		if b, err := os.ReadFile(name); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				f.Add(line)
+			}
 		}
 	}
 	f.Fuzz(func(t *testing.T, line string) {

@@ -2,25 +2,23 @@ package gdbmi
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 )
 
 // ProcessOptions tune a Process.
 type ProcessOptions struct {
 	// GDB is the gdb executable ("" = gdb on PATH).
 	GDB string
-	// Timeout bounds every MI command (0 = 30s; an attach reading a large binary is slow).
+	// Timeout bounds every MI command (0 = DefaultTimeout()).
 	Timeout time.Duration
 	// MaxFreeze bounds how long Freeze waits for every thread to stop (0 = 2s).
 	MaxFreeze time.Duration
@@ -55,7 +53,7 @@ var _ dbg.Target = (*Process)(nil)
 // GDB does not load the executable's symbols (gorigin reads them itself).
 func Attach(pid int, opts ProcessOptions) (*Process, error) {
 	if opts.Timeout <= 0 {
-		opts.Timeout = 30 * time.Second
+		opts.Timeout = DefaultTimeout()
 	}
 	if opts.MaxFreeze <= 0 {
 		opts.MaxFreeze = 2 * time.Second
@@ -93,14 +91,14 @@ func Attach(pid int, opts ProcessOptions) (*Process, error) {
 		// process waits.
 		"-file-exec-file " + quote(fmt.Sprintf("/proc/%d/exe", pid)),
 	} {
-		if _, _, err := p.run(cmd); err != nil {
+		if _, _, err := p.runSetup(cmd); err != nil {
 			p.c.Close(time.Second)
 			p.g.Release()
 			return nil, fmt.Errorf("attach %d: set up gdb: %w", pid, err)
 		}
 	}
 	// "attach PID &" in non-stop mode leaves every thread running once attached.
-	if _, out, err := p.run(fmt.Sprintf(`-interpreter-exec console "attach %d &"`, pid)); err != nil {
+	if _, out, err := p.runSetup(fmt.Sprintf(`-interpreter-exec console "attach %d &"`, pid)); err != nil {
 		p.c.Close(time.Second)
 		p.g.Resume() // a failed attach may have stopped it all the same
 		return nil, attachError(pid, err, out)
@@ -134,6 +132,12 @@ func statusField(status, name string) string {
 
 func (p *Process) run(cmd string) (Record, string, error) {
 	return p.c.Run(context.Background(), p.opts.Timeout, cmd)
+}
+
+// runSetup runs a command of the attach, which waits for GDB to start and to read the
+// process: it gets at least StartupTimeout.
+func (p *Process) runSetup(cmd string) (Record, string, error) {
+	return p.c.Run(context.Background(), max(p.opts.Timeout, StartupTimeout), cmd)
 }
 
 // async tracks which threads run, from GDB's *running, *stopped and =thread-… records.
@@ -278,10 +282,6 @@ func (p *Process) Close() error {
 	return terr
 }
 
-// maxRead is the largest single -data-read-memory-bytes request: its answer is twice as
-// many hex digits on one line.
-const maxRead = 4 << 20
-
 // ReadBatch reads every region with -data-read-memory-bytes, one request per region (or
 // per 4 MiB of it). Regions GDB cannot read are listed in the *dbg.ReadError.
 func (p *Process) ReadBatch(regions []dbg.Region) error {
@@ -290,61 +290,7 @@ func (p *Process) ReadBatch(regions []dbg.Region) error {
 	if p.closed {
 		return fmt.Errorf("read %d: gdb was closed", p.pid)
 	}
-	var rerr *dbg.ReadError
-	for i, r := range regions {
-		for off := 0; off < len(r.Buf); off += maxRead {
-			n := min(maxRead, len(r.Buf)-off)
-			if err := p.read(r.Addr+uint64(off), r.Buf[off:off+n]); err != nil {
-				if errors.Is(err, ErrDead) || errors.Is(err, ErrTimeout) {
-					return fmt.Errorf("read %d: %w", p.pid, err)
-				}
-				if rerr == nil {
-					rerr = &dbg.ReadError{Err: err}
-				}
-				rerr.Failed = append(rerr.Failed, i)
-				break
-			}
-		}
-	}
-	if rerr != nil {
-		return rerr
-	}
-	return nil
-}
-
-func (p *Process) read(addr uint64, buf []byte) error {
-	if len(buf) == 0 {
-		return nil
-	}
-	rec, _, err := p.run(fmt.Sprintf("-data-read-memory-bytes 0x%x %d", addr, len(buf)))
-	if err != nil {
-		return err
-	}
-	filled := 0
-	for _, v := range rec.Results.List("memory") {
-		blk, ok := v.(Tuple)
-		if !ok {
-			continue
-		}
-		begin, err1 := strconv.ParseUint(blk.String("begin"), 0, 64)
-		contents := blk.String("contents")
-		if err1 != nil || begin < addr || begin-addr > uint64(len(buf)) {
-			return fmt.Errorf("gdb answered a read of 0x%x with a block at %q", addr, blk.String("begin"))
-		}
-		dst := buf[begin-addr:]
-		if len(contents)/2 > len(dst) {
-			return fmt.Errorf("gdb answered a read of %d bytes at 0x%x with %d", len(buf), addr, len(contents)/2)
-		}
-		n, err := hex.Decode(dst, []byte(contents))
-		if err != nil {
-			return fmt.Errorf("gdb answered a read of 0x%x with bad hex: %w", addr, err)
-		}
-		filled += n
-	}
-	if filled < len(buf) {
-		return fmt.Errorf("gdb read %d of %d bytes at 0x%x", filled, len(buf), addr)
-	}
-	return nil
+	return readBatch(p.c, p.opts.Timeout, strconv.Itoa(p.pid), regions)
 }
 
 // Mappings reads /proc/PID/maps.
@@ -383,33 +329,10 @@ func ParseMaps(text string) []dbg.Mapping {
 	return out
 }
 
-var lwpRE = regexp.MustCompile(`LWP (\d+)`)
-
 // Threads lists the threads GDB knows, with the PC of each stopped one (from
 // -thread-info; SP, BP and FS are not read).
 func (p *Process) Threads() ([]dbg.Thread, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	rec, _, err := p.run("-thread-info")
-	if err != nil {
-		return nil, fmt.Errorf("threads of %d: %w", p.pid, err)
-	}
-	var out []dbg.Thread
-	for _, v := range rec.Results.List("threads") {
-		th, ok := v.(Tuple)
-		if !ok {
-			continue
-		}
-		m := lwpRE.FindStringSubmatch(th.String("target-id"))
-		if m == nil {
-			continue
-		}
-		tid, _ := strconv.Atoi(m[1])
-		t := dbg.Thread{TID: tid}
-		if th.String("state") == "stopped" {
-			t.PC, _ = strconv.ParseUint(th.Tuple("frame").String("addr"), 0, 64)
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return threads(p.c, p.opts.Timeout, strconv.Itoa(p.pid))
 }
