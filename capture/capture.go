@@ -34,6 +34,9 @@ type Options struct {
 	Kind   string // the snapshot's source kind: "live" (default) or "core"
 	// Backend names the dbg backend in the snapshot ("native", ...).
 	Backend string
+	// DebugFile names the executable's separate debug file (DWARF and symbols, matched by
+	// build ID); empty: the executable's own, or one found where GDB looks.
+	DebugFile string
 	// Now is the target's monotonic clock (runtime nanotime) at the moment of the copy, to turn
 	// g.waitsince into a duration. Zero means: read this machine's CLOCK_MONOTONIC, which is
 	// the same clock for a live process on this machine.
@@ -84,7 +87,7 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 		defer close(symsDone)
 		syms, symsErr = addr2line.Open(exe)
 	}()
-	rt, err := gstruct.Open(exe)
+	rt, err := gstruct.OpenWith(exe, gstruct.OpenOptions{DebugFile: opt.DebugFile})
 	<-symsDone
 	if err != nil {
 		return nil, err
@@ -99,7 +102,7 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 	if err := rt.Bind(t, maps, exe); err != nil {
 		return nil, err
 	}
-	phase("read the executable")
+	phase("read the executable: %s", rt.Source())
 
 	snap := &snapshot.Snapshot{
 		Schema: snapshot.Schema,

@@ -22,8 +22,14 @@ type runtimeVars struct {
 // an executable without symbols: the pclntab (which survives stripping) gives the code of
 // runtime functions that use them, and their machine code gives the addresses.
 func findRuntimeVars(f *elf.File) (runtimeVars, error) {
-	if f.Machine != elf.EM_X86_64 {
-		return runtimeVars{}, fmt.Errorf("finding the runtime's variables without symbols is implemented for amd64 only, this is %v", f.Machine)
+	var scanCode func(pc uint64, code []byte, writable func(uint64) bool) *codeRefs
+	switch f.Machine {
+	case elf.EM_X86_64:
+		scanCode = func(pc uint64, code []byte, w func(uint64) bool) *codeRefs { return &scanX86(pc, code, w).codeRefs }
+	case elf.EM_AARCH64:
+		scanCode = func(pc uint64, code []byte, w func(uint64) bool) *codeRefs { return &scanARM64(pc, code, w).codeRefs }
+	default:
+		return runtimeVars{}, fmt.Errorf("finding the runtime's variables without symbols is implemented for amd64 and arm64, this is %v", f.Machine)
 	}
 	tab, err := addr2line.NewTable(f)
 	if err != nil {
@@ -37,7 +43,7 @@ func findRuntimeVars(f *elf.File) (runtimeVars, error) {
 		}
 		return false
 	}
-	scan := func(name string) (*x86Scan, error) {
+	scan := func(name string) (*codeRefs, error) {
 		entry, end, ok := tab.FuncRange(name)
 		if !ok {
 			return nil, fmt.Errorf("no function %s in the pclntab", name)
@@ -46,7 +52,7 @@ func findRuntimeVars(f *elf.File) (runtimeVars, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read the code of %s: %w", name, err)
 		}
-		return scanX86(entry, code, writable), nil
+		return scanCode(entry, code, writable), nil
 	}
 	var v runtimeVars
 	s, err := scan("runtime.allgadd")

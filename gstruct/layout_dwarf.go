@@ -76,6 +76,10 @@ func constValue(v any) (int64, bool) {
 	return 0, false
 }
 
+// maxGSize bounds the size of runtime.g that DWARF may claim: every goroutine's read is
+// that large.
+const maxGSize = 64 << 10
+
 // layoutFromDWARF fills a layout from the target's DWARF. minor is the Go 1.x minor
 // version from the build info (0 when unknown), used only where DWARF may not say.
 func layoutFromDWARF(d *dwarf.Data, ptrSize int, order binary.ByteOrder, minor int) (*layout, error) {
@@ -88,6 +92,9 @@ func layoutFromDWARF(d *dwarf.Data, ptrSize int, order binary.ByteOrder, minor i
 	g, err := ix.structType(d, typeG)
 	if err != nil {
 		return nil, err
+	}
+	if g.ByteSize <= 0 || g.ByteSize > maxGSize {
+		return nil, fmt.Errorf("DWARF type runtime.g has %d bytes (a real one has about 450): the executable's DWARF is damaged", g.ByteSize)
 	}
 	l.gSize = int(g.ByteSize)
 	type want struct {

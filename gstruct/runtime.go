@@ -11,6 +11,7 @@ package gstruct
 import (
 	"debug/buildinfo"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
@@ -53,13 +54,21 @@ const (
 	symWaitReasons = "runtime.waitReasonStrings"
 )
 
-// Open reads the executable's ELF symbols, build info and DWARF. Where they are missing
-// (-ldflags='-s -w'), it finds the runtime's variables from the machine code of runtime
-// functions located through the pclntab, and takes runtime.g's layout from the built-in
-// layouts of the executable's Go version (DWARF, when present, always wins). Source says
-// which it used. Open returns an error wrapping dbg.ErrNotGo when exe is not a Go
-// program, and one wrapping ErrStripped when it is a Go program that neither way works for.
-func Open(exe string) (*Runtime, error) {
+// Open is OpenWith with no options: the executable's own DWARF, or a debug file found
+// next to it or under /usr/lib/debug.
+func Open(exe string) (*Runtime, error) { return OpenWith(exe, OpenOptions{}) }
+
+// OpenWith reads the executable's ELF symbols, build info and DWARF. The DWARF and symbols
+// may come from a separate debug file (opt.DebugFile, or one found where GDB looks),
+// accepted only with the executable's build ID; the pclntab and the build info always come
+// from the executable. Where there is neither (-ldflags='-s -w'), it finds the runtime's
+// variables from the machine code of runtime functions located through the pclntab, and
+// takes runtime.g's layout from the built-in layouts of the executable's Go version (DWARF,
+// when present, always wins). Source says which it used. OpenWith returns an error
+// wrapping dbg.ErrNotGo when exe is not a Go program, one wrapping ErrDebugFile when
+// opt.DebugFile is unusable, and one wrapping ErrStripped when it is a Go program that
+// neither way works for.
+func OpenWith(exe string, opt OpenOptions) (*Runtime, error) {
 	f, err := elf.Open(exe)
 	if err != nil {
 		var fe *elf.FormatError
@@ -84,14 +93,27 @@ func Open(exe string) (*Runtime, error) {
 	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
 		return nil, fmt.Errorf("read symbols of %s: %w", exe, err)
 	}
-	for _, s := range syms {
-		switch s.Name {
-		case symAllgs:
-			r.allgs = s.Value
-		case symAllglen:
-			r.allglen = s.Value
-		case symWaitReasons:
-			r.waitReasonStrings, r.waitReasonSymSize = s.Value, s.Size
+	r.takeSymbols(syms)
+	dwarfFile, debugNote := f, ""
+	if opt.DebugFile != "" || !hasDWARF(f) || r.allgs == 0 {
+		d, found, skipped, err := findDebugFile(exe, f, opt)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			defer d.Close()
+			if r.allgs == 0 {
+				dsyms, err := d.Symbols()
+				if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+					return nil, fmt.Errorf("read symbols of the debug file %s: %w: %w", found, err, ErrDebugFile)
+				}
+				r.takeSymbols(dsyms)
+				syms = append(syms, dsyms...)
+			}
+			dwarfFile, debugNote = d, " from "+found
+		}
+		for _, p := range skipped {
+			debugNote += " (" + p + " ignored: another build's)"
 		}
 	}
 	haveSyms := r.allgs != 0 && r.allglen != 0
@@ -102,13 +124,13 @@ func Open(exe string) (*Runtime, error) {
 		return nil, fmt.Errorf("%s has no %s symbol: is it built by Go 1.20 or later?", exe, symWaitReasons)
 	}
 
-	if f.Section(".debug_info") != nil || f.Section(".zdebug_info") != nil {
-		if r.l, err = dwarfLayout(f, r.goVersion, r.waitReasonSymSize); err != nil {
+	if hasDWARF(dwarfFile) {
+		if r.l, err = dwarfLayout(dwarfFile, r.goVersion, r.waitReasonSymSize); err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", exe, r.goVersion, err)
 		}
 		r.source = "DWARF"
 	} else {
-		if r.l, err = builtinLayout(goArch(f.Machine), r.goVersion); err != nil {
+		if r.l, err = builtinLayout(goArch(f), r.goVersion); err != nil {
 			return nil, fmt.Errorf("%s has no DWARF, and %w: %w", exe, err, ErrStripped)
 		}
 		r.source = "built-in layout go1." + strconv.Itoa(goMinor(r.goVersion))
@@ -128,7 +150,27 @@ func Open(exe string) (*Runtime, error) {
 	} else {
 		r.source += ", symbols"
 	}
+	r.source += debugNote
 	return r, nil
+}
+
+// takeSymbols notes the addresses of the runtime variables gstruct reads.
+func (r *Runtime) takeSymbols(syms []elf.Symbol) {
+	for _, s := range syms {
+		switch s.Name {
+		case symAllgs:
+			r.allgs = s.Value
+		case symAllglen:
+			r.allglen = s.Value
+		case symWaitReasons:
+			r.waitReasonStrings, r.waitReasonSymSize = s.Value, s.Size
+		}
+	}
+}
+
+// hasDWARF says whether f carries DWARF.
+func hasDWARF(f *elf.File) bool {
+	return f.Section(".debug_info") != nil || f.Section(".zdebug_info") != nil
 }
 
 // dwarfLayout reads the runtime's layout from the executable's DWARF.
@@ -151,15 +193,30 @@ func dwarfLayout(f *elf.File, goVersion string, waitReasonSymSize uint64) (*layo
 	return l, nil
 }
 
-// goArch names an ELF machine as GOARCH does ("" for others).
-func goArch(m elf.Machine) string {
-	switch m {
+// goArch names an ELF machine as GOARCH does (the machine's ELF name for others).
+func goArch(f *elf.File) string {
+	switch f.Machine {
 	case elf.EM_X86_64:
 		return "amd64"
 	case elf.EM_AARCH64:
 		return "arm64"
+	case elf.EM_386:
+		return "386"
+	case elf.EM_ARM:
+		return "arm"
+	case elf.EM_RISCV:
+		return "riscv64"
+	case elf.EM_PPC64:
+		if f.ByteOrder == binary.LittleEndian {
+			return "ppc64le"
+		}
+		return "ppc64"
+	case elf.EM_S390:
+		return "s390x"
+	case elf.EM_LOONGARCH:
+		return "loong64"
 	}
-	return ""
+	return f.Machine.String()
 }
 
 // Source says where the runtime's layout and variables came from: "DWARF, symbols", or

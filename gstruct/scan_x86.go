@@ -1,8 +1,6 @@
 package gstruct
 
 import (
-	"fmt"
-
 	"golang.org/x/arch/x86/x86asm"
 )
 
@@ -33,22 +31,15 @@ type x86Reg struct{ addrOf, loadedFrom uint64 }
 // x86Scan walks one function's instructions, tracking registers through the simple
 // moves the compiler emits around global variables.
 type x86Scan struct {
+	codeRefs
 	writable func(addr uint64) bool // in a writable segment (data, bss)
 	regs     map[x86asm.Reg]x86Reg
-	words    map[uint64]bool // writable addresses read or written as 8-byte words
-	// stores are the register-to-memory stores (MOVQ, XCHGQ) to writable addresses, with
-	// where the stored value was loaded from.
-	stores []x86Store
-	leas   []uint64 // writable addresses taken by LEAQ
-	cmpImm []int64  // immediates compared with a byte register, in order
 }
-
-type x86Store struct{ addr, valueFrom uint64 }
 
 // scanX86 decodes code (the function at pc) and returns what it references. Undecodable
 // bytes are skipped; garbage gives an empty or meaningless scan, never a panic.
 func scanX86(pc uint64, code []byte, writable func(uint64) bool) *x86Scan {
-	s := &x86Scan{writable: writable, regs: map[x86asm.Reg]x86Reg{}, words: map[uint64]bool{}}
+	s := &x86Scan{writable: writable, regs: map[x86asm.Reg]x86Reg{}, codeRefs: codeRefs{words: map[uint64]bool{}}}
 	for off, n := 0, 0; off < len(code) && n < maxScanInsts; n++ {
 		inst, err := x86asm.Decode(code[off:], 64)
 		if err != nil || inst.Len <= 0 {
@@ -81,7 +72,7 @@ func (s *x86Scan) step(inst x86asm.Inst, pc uint64) {
 		if t, ok := s.memTarget(inst.Args[0], next); ok {
 			if src, ok := reg64(inst.Args[1]); ok && inst.MemBytes == 8 {
 				s.words[t] = true
-				s.stores = append(s.stores, x86Store{t, s.regs[src].loadedFrom})
+				s.stores = append(s.stores, codeStore{t, s.regs[src].loadedFrom})
 			}
 			return
 		}
@@ -92,7 +83,7 @@ func (s *x86Scan) step(inst x86asm.Inst, pc uint64) {
 		}
 		if t, ok := s.memTarget(mem, next); ok {
 			if src, ok := reg64(r); ok && inst.MemBytes == 8 {
-				s.stores = append(s.stores, x86Store{t, s.regs[src].loadedFrom})
+				s.stores = append(s.stores, codeStore{t, s.regs[src].loadedFrom})
 				delete(s.regs, src) // it now holds the old value
 			}
 			return
@@ -167,51 +158,4 @@ func reg64(a x86asm.Arg) (x86asm.Reg, bool) {
 		return x86asm.RAX + (r - x86asm.AX), true
 	}
 	return 0, false
-}
-
-// allgsFromAllgadd finds runtime.allgs (the slice whose three words allgadd reads and
-// writes) and runtime.allglen (where allgadd stores the slice's new length).
-func allgsFromAllgadd(s *x86Scan) (allgs, allglen uint64, err error) {
-	for a := range s.words {
-		if s.words[a+8] && s.words[a+16] {
-			if allgs != 0 && allgs != a {
-				return 0, 0, fmt.Errorf("two slice headers (%#x and %#x) in runtime.allgadd", allgs, a)
-			}
-			allgs = a
-		}
-	}
-	if allgs == 0 {
-		return 0, 0, fmt.Errorf("no slice header read and written in runtime.allgadd")
-	}
-	for _, st := range s.stores {
-		if st.valueFrom != allgs+8 || st.addr >= allgs && st.addr < allgs+24 {
-			continue
-		}
-		if allglen != 0 && allglen != st.addr {
-			return 0, 0, fmt.Errorf("len(allgs) is stored to both %#x and %#x in runtime.allgadd", allglen, st.addr)
-		}
-		allglen = st.addr
-	}
-	if allglen == 0 {
-		return 0, 0, fmt.Errorf("runtime.allgadd stores len(allgs) at %#x nowhere", allgs+8)
-	}
-	return allgs, allglen, nil
-}
-
-// waitReasonsFromString finds runtime.waitReasonStrings (the one writable address that
-// waitReason.String takes) and its length (the bound it compares the reason with).
-func waitReasonsFromString(s *x86Scan) (addr uint64, count int, err error) {
-	for _, a := range s.leas {
-		if addr != 0 && addr != a {
-			return 0, 0, fmt.Errorf("runtime.waitReason.String takes two addresses (%#x and %#x)", addr, a)
-		}
-		addr = a
-	}
-	if addr == 0 {
-		return 0, 0, fmt.Errorf("runtime.waitReason.String takes no writable address")
-	}
-	if len(s.cmpImm) > 0 && s.cmpImm[0] > 0 && s.cmpImm[0] <= maxWaitReasons {
-		count = int(s.cmpImm[0])
-	}
-	return addr, count, nil
 }
