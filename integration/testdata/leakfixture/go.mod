@@ -1,0 +1,3 @@
+module gorigin.test/leakfixture
+
+go 1.20

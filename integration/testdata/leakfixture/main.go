@@ -1,0 +1,277 @@
+// Command leakfixture is the target of gorigin's leak tests: every kind of goroutine leak
+// the analysis must prove, and every look-alike it must not call leaked. Each go
+// statement carries a marker the test reads as its oracle:
+//
+//	// LEAK name count     every goroutine it starts is leaked (count of them)
+//	// NOLEAK name         none of the goroutines it starts may be called leaked
+//
+// It prints "ready pid=N addr=A" once everything is blocked, serves net/http/pprof on A
+// (with /debug/pprof/goroutineleak when built with GOEXPERIMENT=goroutineleakprofile),
+// and exits when its standard input closes. -ballast N and -idle N add N MB of heap and N
+// goroutines blocked on live channels, for benchmarks.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+)
+
+const n = 3 // goroutines per leak pattern
+
+var (
+	globalCh = make(chan int)
+	globalMu sync.Mutex
+	sink     any
+)
+
+// ---- leaks ----
+
+func leakSend() {
+	ch := make(chan int)
+	for i := 0; i < n; i++ {
+		go func() { ch <- 1 }() // LEAK send 3
+	}
+}
+
+func leakRecv() {
+	ch := make(chan string)
+	for i := 0; i < n; i++ {
+		go func() { <-ch }() // LEAK recv 3
+	}
+}
+
+func leakSelect() {
+	a, b := make(chan int), make(chan int, 1)
+	b <- 1
+	for i := 0; i < n; i++ {
+		go func() { // LEAK select 3
+			select {
+			case <-a:
+			case b <- 2:
+			}
+		}()
+	}
+}
+
+func leakMutex() {
+	mu := new(sync.Mutex)
+	mu.Lock() // never unlocked
+	for i := 0; i < n; i++ {
+		go func() { mu.Lock() }() // LEAK mutex 3
+	}
+}
+
+func leakRWMutex() {
+	rw := new(sync.RWMutex)
+	rw.Lock()
+	for i := 0; i < n; i++ {
+		go func() { rw.RLock() }() // LEAK rlock 3
+	}
+	rw2 := new(sync.RWMutex)
+	rw2.RLock()
+	go func() { rw2.Lock() }() // LEAK wlock 1
+}
+
+func leakWaitGroup() {
+	wg := new(sync.WaitGroup)
+	wg.Add(1)
+	for i := 0; i < n; i++ {
+		go func() { wg.Wait() }() // LEAK waitgroup 3
+	}
+}
+
+func leakCond() {
+	c := sync.NewCond(new(sync.Mutex))
+	for i := 0; i < n; i++ {
+		go func() { // LEAK cond 3
+			c.L.Lock()
+			c.Wait()
+			c.L.Unlock()
+		}()
+	}
+}
+
+func leakNil() {
+	var ch chan int
+	go func() { <-ch }()      // LEAK nilrecv 1
+	go func() { ch <- 1 }()   // LEAK nilsend 1
+	go func() { select {} }() // LEAK nocases 1
+	go func() {               // LEAK nilselect 1
+		var a, b chan int
+		select {
+		case <-a:
+		case b <- 1:
+		}
+	}()
+}
+
+// leakChain: each goroutine waits on a channel only the next one could use, and the last
+// one's channel is dropped.
+func leakChain() {
+	c1, c2, c3 := make(chan int), make(chan int), make(chan int)
+	go func() { <-c1 }()          // LEAK chain1 1
+	go func() { <-c2; c1 <- 1 }() // LEAK chain2 1
+	go func() { <-c3; c2 <- 1 }() // LEAK chain3 1
+}
+
+// ---- look-alikes that are not leaks ----
+
+func liveGlobal() {
+	for i := 0; i < n; i++ {
+		go func() { <-globalCh }() // NOLEAK global
+	}
+	globalMu.Lock()                 // held for good, but global: someone could unlock it
+	go func() { globalMu.Lock() }() // NOLEAK globalmutex
+}
+
+//go:noinline
+func touch(ch chan int) int { return cap(ch) }
+
+// spin keeps ch in its (running) stack frame.
+func spin(ch chan int) {
+	for {
+		deadline := time.Now().Add(time.Millisecond)
+		for time.Now().Before(deadline) {
+			touch(ch)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func liveRunning() {
+	ch := make(chan int)
+	go spin(ch)          // NOLEAK spinner
+	go func() { <-ch }() // NOLEAK running
+}
+
+func liveMap(m map[string]chan int) {
+	ch := make(chan int)
+	m["x"] = ch
+	go func() { <-ch }() // NOLEAK map
+}
+
+func liveTimer() {
+	ch := make(chan int)
+	time.AfterFunc(time.Hour, func() { ch <- 1 })
+	go func() { <-ch }() // NOLEAK timer
+	dead := make(chan int)
+	go func() { // NOLEAK timerselect
+		select {
+		case <-time.After(time.Hour):
+		case <-dead:
+		}
+	}()
+}
+
+func liveSleeping() {
+	ch := make(chan int)
+	wg := new(sync.WaitGroup)
+	wg.Add(1)
+	c := sync.NewCond(new(sync.Mutex))
+	go func() { // NOLEAK sleeper
+		time.Sleep(time.Hour)
+		ch <- 1
+		wg.Done()
+		c.Broadcast()
+	}()
+	go func() { <-ch }()                               // NOLEAK sleepheld
+	go func() { wg.Wait() }()                          // NOLEAK sleepwg
+	go func() { c.L.Lock(); c.Wait(); c.L.Unlock() }() // NOLEAK sleepcond
+}
+
+// liveChain: a chain whose last channel is global can still wake up.
+func liveChain() {
+	c1 := make(chan int)
+	go func() { <-c1 }()                // NOLEAK livechain1
+	go func() { <-globalCh; c1 <- 1 }() // NOLEAK livechain2
+}
+
+type holder struct{ ch chan int }
+
+func liveFinalizer() {
+	h := &holder{ch: make(chan int)}
+	ch := h.ch
+	runtime.SetFinalizer(h, func(h *holder) { h.ch <- 1 })
+	go func() { <-ch }() // NOLEAK finalizer
+}
+
+func liveNetwork(ln net.Listener) {
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	ch := make(chan int)
+	go func() { // NOLEAK netread
+		buf := make([]byte, 1)
+		conn.Read(buf)
+		ch <- 1
+	}()
+	go func() { <-ch }() // NOLEAK netheld
+}
+
+func main() {
+	ballast := flag.Int("ballast", 0, "MB of extra heap (small objects holding pointers)")
+	idle := flag.Int("idle", 0, "extra goroutines blocked on live channels")
+	flag.Parse()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go http.Serve(ln, nil) // NOLEAK http
+
+	m := map[string]chan int{}
+	leakSend()
+	leakRecv()
+	leakSelect()
+	leakMutex()
+	leakRWMutex()
+	leakWaitGroup()
+	leakCond()
+	leakNil()
+	leakChain()
+	liveGlobal()
+	liveRunning()
+	liveMap(m)
+	liveTimer()
+	liveSleeping()
+	liveChain()
+	liveFinalizer()
+	liveNetwork(ln)
+	sink = makeBallast(*ballast)
+	idleCh := make(chan int)
+	for i := 0; i < *idle; i++ {
+		go func() { <-idleCh }() // NOLEAK idle
+	}
+	time.Sleep(100 * time.Millisecond) // let every goroutine block
+	fmt.Printf("ready pid=%d addr=%s\n", os.Getpid(), ln.Addr())
+	io.Copy(io.Discard, os.Stdin)
+	fmt.Fprintln(os.Stderr, len(m), idleCh != nil)
+}
+
+// node is ballast: a tree of small objects with pointers, so marking has work to do.
+type node struct {
+	next    *node
+	payload [48]byte
+}
+
+func makeBallast(mb int) []*node {
+	var roots []*node
+	for i := 0; i < mb*(1<<20)/64; i++ {
+		nd := &node{}
+		if len(roots) > 0 && i%64 != 0 {
+			nd.next = roots[len(roots)-1]
+			roots[len(roots)-1] = nd
+			continue
+		}
+		roots = append(roots, nd)
+	}
+	return roots
+}

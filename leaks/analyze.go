@@ -1,0 +1,480 @@
+package leaks
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gorigin-dev/gorigin/capture"
+	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/gstruct"
+)
+
+// Verdicts.
+const (
+	Leaked  = "leaked"  // proven: nothing that can run reaches what it waits on
+	Live    = "live"    // it can run, or what it waits on is reachable
+	Unknown = "unknown" // it waits on something the analysis does not model
+)
+
+// Options tune Analyze.
+type Options struct {
+	// Progress, when set, hears how the analysis goes (stage, done of total; total 0:
+	// unknown). It is called while the target is frozen, so it must be quick.
+	Progress func(stage string, done, total int)
+}
+
+// Result is the verdict on every goroutine of the target, by goroutine id.
+type Result struct {
+	Verdicts map[int64]Verdict
+	Warnings []string
+	Stats    Stats
+}
+
+// Verdict is what the analysis concluded about one goroutine, and why.
+type Verdict struct {
+	Leak   string       // Leaked, Live or Unknown
+	Why    string       // one sentence
+	WaitOn []WaitObject // what it waits on, when the analysis found it
+}
+
+// WaitObject is a channel, semaphore (a sync.Mutex, RWMutex or WaitGroup) or Cond a
+// goroutine waits on.
+type WaitObject struct {
+	Kind     string // "chan", "sema", "cond"
+	Addr     uint64
+	ElemSize uint64 // a channel's element size (from hchan.elemsize), when known
+	Where    string // "heap", "global", "stack of goroutine N", "unknown"
+}
+
+func (w WaitObject) String() string {
+	s := fmt.Sprintf("%s %#x", w.Kind, w.Addr)
+	if w.Kind == "chan" && w.ElemSize > 0 {
+		s += fmt.Sprintf(" (%d-byte elements)", w.ElemSize)
+	}
+	return s
+}
+
+// Stats say what the analysis read and how long it took.
+type Stats struct {
+	Goroutines, Candidates     int
+	Spans                      int
+	Objects, Marked            uint64
+	HeapBytes, ScannedBytes    uint64
+	Rounds, Fixpoint           int
+	Freeze, Total              time.Duration
+	Leaked, LiveCount, NotSure int
+}
+
+// Wait reasons the analysis models, and what kind of object each waits on.
+var modelled = map[string]string{
+	"chan send": "chan", "chan receive": "chan", "select": "chan",
+	"chan send (nil chan)": "nil", "chan receive (nil chan)": "nil", "select (no cases)": "nil",
+	"semacquire": "sema", "sync.Mutex.Lock": "sema", "sync.RWMutex.Lock": "sema",
+	"sync.RWMutex.RLock": "sema", "sync.WaitGroup.Wait": "sema",
+	"sync.Cond.Wait": "cond",
+}
+
+// gor is one goroutine as the analysis sees it.
+type gor struct {
+	g       gstruct.G
+	reason  string // wait reason (also for the _Gleaked status)
+	waiting uint64 // g.waiting
+	kind    string // modelled kind, "" for a root
+	root    bool   // scanned as a root (it can run, or its wait is not modelled)
+	live    bool   // became reachable in the fixpoint
+	waits   []waitRef
+	unknown string // why it is Unknown, when the wait objects could not be found
+	sudogs  []uint64
+}
+
+// waitRef is a wait object and where it lives.
+type waitRef struct {
+	WaitObject
+	obj   uint64 // heap object index (Where "heap")
+	owner int    // goroutine index whose stack holds it (Where "stack")
+}
+
+// Analyze freezes t (a core needs no freezing), reads its heap and goroutines, and
+// classifies every goroutine. The target is thawed before Analyze returns.
+func Analyze(t dbg.Target, opt Options) (*Result, error) {
+	start := time.Now()
+	progress := func(stage string, done, total int) {
+		if opt.Progress != nil {
+			opt.Progress(stage, done, total)
+		}
+	}
+	exe := t.Exe()
+	progress("reading the executable", 0, 0)
+	l, err := readLayout(exe)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := gstruct.Open(exe)
+	if err != nil {
+		return nil, err
+	}
+	maps, err := t.Mappings()
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.Bind(t, maps, exe); err != nil {
+		return nil, err
+	}
+	if err := t.Freeze(); err != nil {
+		t.Thaw()
+		return nil, err
+	}
+	frozen := time.Now()
+	a := &analysis{t: t, l: l, rt: rt, maps: maps, bias: rt.LoadBias(), progress: progress}
+	err = a.run()
+	if terr := t.Thaw(); terr != nil && err == nil {
+		err = fmt.Errorf("let the target run again: %w", terr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := a.result()
+	res.Stats.Freeze = time.Since(frozen)
+	res.Stats.Total = time.Since(start)
+	return res, nil
+}
+
+type analysis struct {
+	t        dbg.Target
+	l        *layout
+	rt       *gstruct.Runtime
+	maps     []dbg.Mapping
+	bias     uint64
+	progress func(string, int, int)
+
+	gs     []*gor
+	h      *heap
+	k      *marker
+	stacks []stackRange // every goroutine's stack, sorted
+	warn   []string
+	iters  int
+}
+
+type stackRange struct {
+	lo, hi uint64
+	g      int
+}
+
+func (a *analysis) run() error {
+	phase := capture.Tracer("leaks (frozen)")
+	if err := a.readGoroutines(); err != nil {
+		return err
+	}
+	phase("read %d goroutines", len(a.gs))
+	a.progress("reading the heap's spans", 0, 0)
+	h, err := readHeap(a.t, a.l, a.bias)
+	if err != nil {
+		return err
+	}
+	a.h = h
+	phase("read %d spans, %d objects", len(h.spans), h.objects)
+	skip := make(map[uint64]bool, len(a.gs))
+	for _, g := range a.gs {
+		skip[g.g.Addr] = true
+	}
+	a.k = &marker{m: a.t, h: h, skip: skip, progress: func(done uint64) {
+		a.progress("marking reachable heap objects", int(done), int(h.objects))
+	}}
+	if explaining() {
+		a.k.from = map[uint64]uint64{}
+	}
+	if err := a.findPs(); err != nil {
+		return err
+	}
+	if err := a.findWaits(); err != nil {
+		return err
+	}
+	// A blocked goroutine's own sudogs are not scanned: they point to its channel (the
+	// wait object itself), its stack, its g, and the next waiter of the same channel —
+	// following that list would cost a round of reads per waiter and tell nothing.
+	for _, g := range a.gs {
+		if !g.root {
+			for _, s := range g.sudogs {
+				skip[s] = true
+			}
+		}
+	}
+	phase("found wait objects")
+	a.roots()
+	phase("queued roots")
+	if err := a.k.drain(); err != nil {
+		return err
+	}
+	phase("marked from roots: %d objects, %d MB scanned", a.k.marked, a.k.scanned>>20)
+	// The fixpoint: a blocked goroutine whose wait object is reachable can wake up, so
+	// what its stack reaches is reachable too.
+	for {
+		a.iters++
+		woke := false
+		for _, g := range a.gs {
+			if g.root || g.live || g.kind == "" {
+				continue
+			}
+			if a.reachable(g) {
+				g.live = true
+				woke = true
+				a.scanGoroutine(g)
+			}
+		}
+		if !woke {
+			break
+		}
+		if err := a.k.drain(); err != nil {
+			return err
+		}
+	}
+	phase("fixpoint: %d iterations, %d objects marked", a.iters, a.k.marked)
+	return nil
+}
+
+// readGoroutines reads allgs and every g, and decides which are roots.
+func (a *analysis) readGoroutines() error {
+	addrs, err := a.rt.AllGs(a.t)
+	if err != nil {
+		return err
+	}
+	size := a.rt.GSize()
+	items := make([]item, len(addrs))
+	for i, ad := range addrs {
+		items[i] = item{ad, size}
+	}
+	a.progress("reading goroutines", 0, len(addrs))
+	if _, err := readMany(a.t, items, func(i int, raw []byte) {
+		g := a.rt.Decode(addrs[i], raw)
+		if g.Status == "dead" || g.Status == "idle" {
+			return
+		}
+		gr := &gor{g: g, reason: g.WaitReason, waiting: word(raw, a.l.gWaiting)}
+		if a.l.hasGLeaked && g.StatusCode == uint32(a.l.gleaked) {
+			// The runtime's own leak detector parked it for good: its wait reason is
+			// still in g.waitreason, which Decode names only for _Gwaiting.
+			fake := append([]byte(nil), raw...)
+			putWord(fake, a.l.gStatus, a.l.gwaiting)
+			gr.reason = a.rt.Decode(addrs[i], fake).WaitReason
+		}
+		if g.Status == "waiting" || g.Status == "leaked" {
+			gr.kind = modelled[gr.reason]
+		}
+		gr.root = gr.kind == ""
+		a.gs = append(a.gs, gr)
+	}); err != nil {
+		return fmt.Errorf("read the g structs: %w", err)
+	}
+	for i, g := range a.gs {
+		if g.g.StackHi > g.g.StackLo {
+			a.stacks = append(a.stacks, stackRange{g.g.StackLo, g.g.StackHi, i})
+		}
+	}
+	slices.SortFunc(a.stacks, func(x, y stackRange) int {
+		switch {
+		case x.lo < y.lo:
+			return -1
+		case x.lo > y.lo:
+			return 1
+		}
+		return 0
+	})
+	return nil
+}
+
+func putWord(b []byte, f field, v uint64) {
+	for i := 0; i < f.size && f.off+i < len(b); i++ {
+		b[f.off+i] = byte(v >> (8 * i))
+	}
+}
+
+// scanGoroutine queues a goroutine's stack and g struct (its saved registers, closure
+// context, defers, ...) as roots.
+func (a *analysis) scanGoroutine(g *gor) {
+	lo, hi := g.g.StackLo, g.g.StackHi
+	// A goroutine that is not running saved its stack pointer: below it is garbage. A
+	// running one (or one in a system call) may be anywhere in its stack.
+	if g.g.Status != "running" && g.g.Status != "syscall" && g.g.SchedSP > lo && g.g.SchedSP < hi {
+		lo = g.g.SchedSP
+	}
+	if hi > lo && hi-lo <= 1<<30 {
+		a.k.root(lo, hi-lo)
+	}
+	a.k.root(g.g.Addr, uint64(a.rt.GSize()))
+}
+
+// roots queues every root: the executable's .data and .bss (but the semaphore table,
+// whose queues would otherwise hold every blocked goroutine's mutex), goroutines that can
+// run, the threads' stacks, and objects with finalizers or cleanups.
+func (a *analysis) roots() {
+	// The runtime's .noptrdata and .noptrbss hold no pointers (the compiler puts only
+	// pointer-free globals there), and the garbage collector does not scan them either.
+	for _, p := range a.l.pointerful {
+		lo, hi := p[0]+a.bias, p[1]+a.bias
+		st, se := a.l.semtable+a.bias, a.l.semtable+a.l.semtableSize+a.bias
+		if a.l.semtable != 0 && st >= lo && se <= hi {
+			a.k.root(lo, st-lo)
+			a.k.root(se, hi-se)
+		} else {
+			a.k.root(lo, hi-lo)
+		}
+	}
+	for _, g := range a.gs {
+		if g.root {
+			a.scanGoroutine(g)
+		}
+	}
+	if threads, err := a.t.Threads(); err == nil {
+		sys := a.systemStacks()
+		for _, th := range threads {
+			a.threadStack(th.SP, sys)
+		}
+	} else {
+		a.warn = append(a.warn, fmt.Sprintf("the threads' stacks were not scanned (%v)", err))
+	}
+	a.specials()
+}
+
+// specials makes objects with a finalizer or cleanup, and the finalizer or cleanup
+// function itself, roots: the runtime will run them.
+func (a *analysis) specials() {
+	const specialBytes = 56 // a specialfinalizer, the largest special that holds pointers
+	type at struct {
+		s    int
+		addr uint64
+	}
+	var cur []at
+	for i, s := range a.h.spans {
+		if s.specials != 0 {
+			cur = append(cur, at{i, s.specials})
+		}
+	}
+	for n := 0; len(cur) > 0 && n < 1<<20; n++ {
+		items := make([]item, len(cur))
+		for i, c := range cur {
+			items[i] = item{c.addr, specialBytes}
+		}
+		var next []at
+		failed, err := readMany(a.t, items, func(i int, b []byte) {
+			s := a.h.spans[cur[i].s]
+			if a.l.specialRootKinds[word(b, a.l.specialKind)] {
+				a.k.markObject(s.base + word(b, a.l.specialOffset))
+				off := (a.l.specialKind.off + 8) &^ 7 // the record after its header
+				a.k.scan(cur[i].addr+uint64(off), b[off:])
+			}
+			if nx := word(b, a.l.specialNext); nx != 0 {
+				next = append(next, at{cur[i].s, nx})
+			}
+		})
+		if err != nil || failed > 0 {
+			a.k.failed += max(failed, 1)
+		}
+		cur = next
+	}
+}
+
+// findPs reads runtime.allp, so that the write barrier buffers of the P structs are not
+// scanned: they hold stale copies of pointers the program overwrote.
+func (a *analysis) findPs() error {
+	a.k.hole = map[uint64]field{}
+	if a.l.allp == 0 || !a.l.pWbBuf.ok() {
+		return nil
+	}
+	hdr := make([]byte, 16)
+	if err := a.t.ReadBatch([]dbg.Region{{Addr: a.l.allp + a.bias, Buf: hdr}}); err != nil {
+		return fmt.Errorf("read runtime.allp: %w", err)
+	}
+	data, n := word(hdr, field{0, 8}), word(hdr, field{8, 8})
+	if n == 0 || n > 1<<16 {
+		return nil
+	}
+	arr := make([]byte, n*8)
+	if err := a.t.ReadBatch([]dbg.Region{{Addr: data, Buf: arr}}); err != nil {
+		return fmt.Errorf("read runtime.allp: %w", err)
+	}
+	for i := uint64(0); i < n; i++ {
+		if p := word(arr, field{int(i * 8), 8}); p != 0 {
+			if _, base, _, ok := a.h.find(p); ok && base == p {
+				a.k.hole[p] = a.l.pWbBuf
+			}
+		}
+	}
+	return nil
+}
+
+// systemStacks reads the g0 and signal stacks of every M (runtime.allm): a thread that
+// runs on one is in the scheduler or a system call on behalf of a goroutine.
+func (a *analysis) systemStacks() [][2]uint64 {
+	if a.l.allm == 0 || !a.l.mG0.ok() || !a.l.mAlllink.ok() {
+		return nil
+	}
+	head := make([]byte, 8)
+	if a.t.ReadBatch([]dbg.Region{{Addr: a.l.allm + a.bias, Buf: head}}) != nil {
+		return nil
+	}
+	var gs []uint64
+	seen := map[uint64]bool{}
+	for m := word(head, field{0, 8}); m != 0 && !seen[m] && len(seen) < 1<<14; {
+		seen[m] = true
+		b := make([]byte, a.l.mSize)
+		if a.t.ReadBatch([]dbg.Region{{Addr: m, Buf: b}}) != nil {
+			break
+		}
+		gs = append(gs, word(b, a.l.mG0), word(b, a.l.mGsignal))
+		m = word(b, a.l.mAlllink)
+	}
+	var out [][2]uint64
+	items := make([]item, 0, len(gs))
+	for _, g := range gs {
+		if g != 0 {
+			items = append(items, item{g, a.rt.GSize()})
+		}
+	}
+	readMany(a.t, items, func(i int, raw []byte) {
+		g := a.rt.Decode(items[i].addr, raw)
+		if g.StackHi > g.StackLo && g.StackHi-g.StackLo <= 64<<20 {
+			out = append(out, [2]uint64{g.StackLo, g.StackHi})
+		}
+	})
+	return out
+}
+
+// threadStack queues a thread's stack from its stack pointer up: to the top of the
+// goroutine, g0 or signal stack it is on; on a stack gorigin does not know (the main
+// thread's, a C thread's), at most 64 KiB and never into a goroutine's stack, whose
+// contents must not count unless that goroutine can run.
+func (a *analysis) threadStack(sp uint64, sys [][2]uint64) {
+	if sp == 0 {
+		return
+	}
+	if i, ok := a.stackOf(sp); ok {
+		a.k.root(sp, a.gs[i].g.StackHi-sp)
+		return
+	}
+	for _, s := range sys {
+		if sp >= s[0] && sp < s[1] {
+			a.k.root(sp, s[1]-sp)
+			return
+		}
+	}
+	end := sp + 64<<10
+	for _, mp := range a.maps {
+		if sp >= mp.Start && sp < mp.End {
+			end = min(end, mp.End)
+		}
+	}
+	for _, st := range a.stacks {
+		if st.lo > sp && st.lo < end {
+			end = st.lo
+		}
+	}
+	for _, s := range sys {
+		if s[0] > sp && s[0] < end {
+			end = s[0]
+		}
+	}
+	if end > sp {
+		a.k.root(sp, end-sp)
+	}
+}

@@ -1,0 +1,211 @@
+package leaks
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/gorigin-dev/gorigin/dbg"
+)
+
+// Caps on what the target's memory may claim.
+const (
+	maxSpans    = 1 << 24
+	maxSpanSize = 1 << 40
+	pageShift   = 13 // the runtime's page size, 8 KiB
+	maxPages    = 1 << 22
+)
+
+// span is one in-use heap span: nelems objects of elemsize bytes from base. bit is the
+// index of its first object in the heap's bitsets.
+type span struct {
+	base, limit uint64
+	elemsize    uint64
+	nelems      uint64
+	bit         uint64
+	specials    uint64
+}
+
+// heap is the in-use heap of a frozen target: its spans, sorted by address, and two bits
+// per object: allocated, and marked reachable. Memory is proportional to the number of
+// objects, not to the heap's size.
+type heap struct {
+	spans       []span
+	alloc, mark bitset
+	lo, hi      uint64
+	pages       []int32 // span index + 1 of each heap page from lo, when the range is small enough
+	objects     uint64
+	bytes       uint64
+}
+
+// readHeap reads runtime.mheap_.allspans, every span's header and allocation bits.
+func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
+	hdr := make([]byte, 16)
+	if err := m.ReadBatch([]dbg.Region{{Addr: l.mheap + bias + uint64(l.allspans.off), Buf: hdr}}); err != nil {
+		return nil, fmt.Errorf("read runtime.mheap_.allspans: %w", err)
+	}
+	data, n := word(hdr, field{0, 8}), word(hdr, field{8, 8})
+	if n > maxSpans || (n > 0 && data == 0) {
+		return nil, fmt.Errorf("runtime.mheap_.allspans is not a slice (%#x, %d): is this the target's executable?", data, n)
+	}
+	var ptrs []item
+	for off := uint64(0); off < n*8; off += maxRegion {
+		ptrs = append(ptrs, item{data + off, int(min(maxRegion, n*8-off))})
+	}
+	spanAddrs := make([]uint64, 0, n)
+	if _, err := readMany(m, ptrs, func(_ int, b []byte) {
+		for i := 0; i+8 <= len(b); i += 8 {
+			if a := word(b, field{i, 8}); a != 0 {
+				spanAddrs = append(spanAddrs, a)
+			}
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("read runtime.mheap_.allspans: %w", err)
+	}
+	items := make([]item, len(spanAddrs))
+	for i, a := range spanAddrs {
+		items[i] = item{a, l.spanSize}
+	}
+	h := &heap{}
+	var bitsAt []item
+	var freeIdx []uint64
+	if _, err := readMany(m, items, func(_ int, b []byte) {
+		if word(b, l.state) != l.spanInUse {
+			return
+		}
+		s := span{
+			base: word(b, l.startAddr), elemsize: word(b, l.elemsize), nelems: word(b, l.nelems),
+			limit: word(b, l.limit), specials: word(b, l.specials),
+		}
+		size := word(b, l.npages) << pageShift
+		if s.base == 0 || s.elemsize == 0 || size == 0 || size > maxSpanSize || s.nelems == 0 ||
+			s.nelems > size/min(s.elemsize, 8)+1 || s.nelems*s.elemsize > size || s.base+size < s.base {
+			return
+		}
+		if s.limit < s.base || s.limit > s.base+size {
+			s.limit = s.base + size
+		}
+		h.spans = append(h.spans, s)
+		bitsAt = append(bitsAt, item{word(b, l.allocBits), int((s.nelems + 7) / 8)})
+		freeIdx = append(freeIdx, word(b, l.freeindex))
+	}); err != nil {
+		return nil, fmt.Errorf("read the heap's spans: %w", err)
+	}
+	// Sort spans (and what goes with them) by address.
+	idx := make([]int, len(h.spans))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		switch x, y := h.spans[a].base, h.spans[b].base; {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	})
+	sorted := make([]span, 0, len(idx))
+	sBits, sFree := make([]item, 0, len(idx)), make([]uint64, 0, len(idx))
+	for _, i := range idx {
+		if n := len(sorted); n > 0 && h.spans[i].base < sorted[n-1].base+sorted[n-1].nelems*sorted[n-1].elemsize {
+			continue // overlapping: a stale header
+		}
+		s := h.spans[i]
+		s.bit = h.objects
+		h.objects += s.nelems
+		h.bytes += s.nelems * s.elemsize
+		sorted = append(sorted, s)
+		sBits, sFree = append(sBits, bitsAt[i]), append(sFree, freeIdx[i])
+	}
+	h.spans = sorted
+	h.alloc, h.mark = newBitset(h.objects), newBitset(h.objects)
+	// An object is allocated when it is below freeindex or its allocBits bit is set (the
+	// runtime's isFree). Unreadable bits: every object counts as allocated.
+	for i, s := range h.spans {
+		for j := uint64(0); j < min(sFree[i], s.nelems); j++ {
+			h.alloc.set(s.bit + j)
+		}
+	}
+	bitsRead := make([]bool, len(h.spans))
+	if _, err := readMany(m, sBits, func(i int, b []byte) {
+		bitsRead[i] = true
+		s := h.spans[i]
+		for j := uint64(0); j < s.nelems; j++ {
+			if b[j/8]&(1<<(j%8)) != 0 {
+				h.alloc.set(s.bit + j)
+			}
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("read the heap's allocation bits: %w", err)
+	}
+	for i, s := range h.spans {
+		if !bitsRead[i] {
+			for j := uint64(0); j < s.nelems; j++ {
+				h.alloc.set(s.bit + j)
+			}
+		}
+	}
+	if len(h.spans) > 0 {
+		h.lo = h.spans[0].base
+		last := h.spans[len(h.spans)-1]
+		h.hi = last.base + last.nelems*last.elemsize
+		if np := (h.hi - h.lo + 1<<pageShift - 1) >> pageShift; np <= maxPages {
+			h.pages = make([]int32, np)
+			for i, s := range h.spans {
+				end := s.base + s.nelems*s.elemsize
+				for p := (s.base - h.lo) >> pageShift; p < np && h.lo+p<<pageShift < end; p++ {
+					h.pages[p] = int32(i + 1)
+				}
+			}
+		}
+	}
+	return h, nil
+}
+
+// find returns the allocated object holding addr: its index in the bitsets, base and size.
+func (h *heap) find(addr uint64) (obj, base, size uint64, ok bool) {
+	if addr < h.lo || addr >= h.hi {
+		return 0, 0, 0, false
+	}
+	var si int
+	if h.pages != nil {
+		si = int(h.pages[(addr-h.lo)>>pageShift]) - 1
+		if si < 0 {
+			return 0, 0, 0, false
+		}
+	} else {
+		si, _ = slices.BinarySearchFunc(h.spans, addr, func(s span, a uint64) int {
+			if s.base <= a {
+				return -1
+			}
+			return 1
+		})
+		si--
+		if si < 0 {
+			return 0, 0, 0, false
+		}
+	}
+	s := &h.spans[si]
+	if addr < s.base || addr >= s.base+s.nelems*s.elemsize {
+		return 0, 0, 0, false
+	}
+	j := (addr - s.base) / s.elemsize
+	obj = s.bit + j
+	if !h.alloc.get(obj) {
+		return 0, 0, 0, false
+	}
+	base = s.base + j*s.elemsize
+	size = s.elemsize
+	if s.nelems == 1 && s.limit > s.base {
+		size = min(size, s.limit-s.base) // a large object: its data ends at limit
+	}
+	return obj, base, size, true
+}
+
+type bitset []uint64
+
+func newBitset(n uint64) bitset { return make(bitset, (n+63)/64) }
+func (b bitset) set(i uint64)   { b[i/64] |= 1 << (i % 64) }
+func (b bitset) get(i uint64) bool {
+	return b[i/64]&(1<<(i%64)) != 0
+}
