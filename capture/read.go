@@ -54,6 +54,7 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 		total += size
 	}
 	buf := make([]byte, total)
+	adviseHugePages(buf)
 	for i := 0; i < len(buf); i += pageSize {
 		buf[i] = 1 // fault the page in now, not while the target waits
 	}

@@ -151,15 +151,54 @@ func attachOnce(t *target, gorigin, dir string) (attach, error) {
 	return a, nil
 }
 
-// checkSnapshot fails unless s is a complete live snapshot of the bigtarget with pid that
-// parked n goroutines: at least n goroutines, and exactly the number bigtarget started
-// from each of its three go statements (they never exit).
+// origin is one of bigtarget's go statements: the function holding it, how many goroutines
+// it started for -n n, and the state they all wait in.
+type origin struct {
+	fn    string
+	count int
+	wait  string
+}
+
+// bigtargetOrigins is bigtarget's split of n goroutines among its six go statements (its
+// counts function): 40 %, 20 %, 10 %, 10 %, 10 % and the rest.
+func bigtargetOrigins(n int) []origin {
+	o := []origin{
+		{"main.spawnWorkers", n * 4 / 10, "chan receive"},
+		{"main.spawnReaders", n * 2 / 10, "select"},
+		{"main.spawnWatchers", n / 10, "sync.Mutex.Lock"},
+		{"main.spawnSleepers", n / 10, "sleep"},
+		{"main.spawnWaiters", n / 10, "sync.Cond.Wait"},
+		{"main.spawnSenders", 0, "chan send"},
+	}
+	o[5].count = n - o[0].count - o[1].count - o[2].count - o[3].count - o[4].count
+	return o
+}
+
+// checkCounts compares per-origin counts (keyed by the function holding the go statement)
+// with bigtarget's: exactly, for each of its six origins.
+func checkCounts(got map[string]int, n int) error {
+	for _, want := range bigtargetOrigins(n) {
+		if got[want.fn] != want.count {
+			return fmt.Errorf("%d goroutines created in %s, want %d", got[want.fn], want.fn, want.count)
+		}
+	}
+	return nil
+}
+
+// checkSnapshot fails unless s is a complete snapshot of the bigtarget that parked n
+// goroutines: live with pid (or a core when kind is "core"), at least n goroutines, and
+// exactly the number bigtarget started from each of its six go statements (they never
+// exit), each in its own wait state.
 func checkSnapshot(s *snapshot.Snapshot, pid, n int) error {
+	return checkSnapshotOf(s, "live", pid, n)
+}
+
+func checkSnapshotOf(s *snapshot.Snapshot, kind string, pid, n int) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	if s.Source.Kind != "live" || s.Source.Pid != pid {
-		return fmt.Errorf("snapshot of %s pid %d, want live pid %d", s.Source.Kind, s.Source.Pid, pid)
+	if s.Source.Kind != kind || (kind == "live" && s.Source.Pid != pid) {
+		return fmt.Errorf("snapshot of %s pid %d, want %s pid %d", s.Source.Kind, s.Source.Pid, kind, pid)
 	}
 	if s.Source.Partial {
 		return fmt.Errorf("partial snapshot (%d goroutines): the read hit the freeze deadline", len(s.Goroutines))
@@ -168,22 +207,21 @@ func checkSnapshot(s *snapshot.Snapshot, pid, n int) error {
 		return fmt.Errorf("snapshot has %d goroutines, want at least %d", len(s.Goroutines), n)
 	}
 	byOrigin := map[string]int{}
+	waits := map[string]string{}
+	for _, o := range bigtargetOrigins(n) {
+		waits[o.fn] = o.wait
+	}
 	for _, g := range s.Goroutines {
-		if g.Origin != nil {
-			byOrigin[g.Origin.Func]++
+		if g.Origin == nil {
+			continue
+		}
+		byOrigin[g.Origin.Func]++
+		if want, ok := waits[g.Origin.Func]; ok && g.WaitReason != want {
+			return fmt.Errorf("goroutine %d created in %s waits on %q, want %q", g.ID, g.Origin.Func, g.WaitReason, want)
 		}
 	}
-	for _, want := range []struct {
-		origin string
-		count  int
-	}{
-		{"main.spawnWorkers", n * 6 / 10},
-		{"main.spawnReaders", n * 3 / 10},
-		{"main.spawnWatchers", n - n*6/10 - n*3/10},
-	} {
-		if got := byOrigin[want.origin]; got != want.count {
-			return fmt.Errorf("snapshot has %d goroutines created in %s, want %d", got, want.origin, want.count)
-		}
+	if err := checkCounts(byOrigin, n); err != nil {
+		return fmt.Errorf("snapshot has %w", err)
 	}
 	return nil
 }

@@ -78,10 +78,7 @@ func BenchmarkAttachDelve100k(b *testing.B) {
 func measureDlv(t *target, dlv string) toolRun {
 	o, out := measureTool(t, "goroutines -group goloc\nexit\nn\n", dlv,
 		"attach", strconv.Itoa(t.pid), "--allow-non-terminal-interactive=true", "--check-go-version=false")
-	for _, m := range dlvTotal.FindAllSubmatch(out, -1) {
-		n, _ := strconv.Atoi(string(m[1]))
-		o.listed += n
-	}
+	_, o.listed = dlvOrigins(out)
 	return o
 }
 

@@ -1,8 +1,8 @@
 package bench
 
 import (
-	"bytes"
 	"net/http"
+	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -78,22 +78,19 @@ func TestTargetParksTheGoroutinesItSays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// n parked, 4+4 select and mutex waiters, main, the gap watcher, the pprof server...;
-	// the runtime's own system goroutines are not in the dump.
-	if got, want := countDumpGoroutines(body), n+8; got < want {
+	// n parked, main, the gap watcher, the pprof server...; the runtime's own system
+	// goroutines are not in the dump.
+	if got, want := countDumpGoroutines(body), n+2; got < want {
 		t.Errorf("debug=2 dump lists %d goroutines, want at least %d", got, want)
 	}
-	for _, want := range []struct {
-		creator string
-		count   int
-	}{
-		{"main.spawnWorkers", n * 6 / 10},
-		{"main.spawnReaders", n * 3 / 10},
-		{"main.spawnWatchers", n - n*6/10 - n*3/10},
-		{"main.spawnOthers", 8},
-	} {
-		if got := bytes.Count(body, []byte("\ncreated by "+want.creator+" in ")); got != want.count {
-			t.Errorf("debug=2 dump has %d goroutines created by %s, want %d", got, want.creator, want.count)
+	if err := checkCounts(dumpOrigins(body), n); err != nil {
+		t.Errorf("debug=2 dump has %v", err)
+	}
+	for _, want := range bigtargetOrigins(n) {
+		// "goroutine 7 [chan receive]:" or "goroutine 7 [sleep, 2 minutes]:"
+		re := regexp.MustCompile(`(?m)^goroutine \d+ \[` + regexp.QuoteMeta(want.wait) + `[,\]]`)
+		if got := len(re.FindAllIndex(body, -1)); got < want.count {
+			t.Errorf("debug=2 dump has %d goroutines in %q, want at least %d (those of %s)", got, want.wait, want.count, want.fn)
 		}
 	}
 	if err := tg.checkRunning(); err != nil {
@@ -104,19 +101,23 @@ func TestTargetParksTheGoroutinesItSays(t *testing.T) {
 // TestCheckSnapshot is the benchmark's check that a gorigin run was not broken.
 func TestCheckSnapshot(t *testing.T) {
 	const pid, n = 42, 10
-	build := func(workers, readers, watchers, extra int, edit func(*snapshot.Snapshot)) *snapshot.Snapshot {
+	// workers stands for the first origin's count, the others are bigtarget's for n.
+	build := func(workers, extra int, edit func(*snapshot.Snapshot)) *snapshot.Snapshot {
 		s := &snapshot.Snapshot{Schema: snapshot.Schema, Source: snapshot.Source{Kind: "live", Backend: "native", Pid: pid}}
 		id := int64(1)
-		add := func(origin string, count int) {
+		add := func(origin string, count int, wait string) {
 			for range count {
-				s.Goroutines = append(s.Goroutines, snapshot.Goroutine{ID: id, Status: "waiting", Origin: &snapshot.Location{Func: origin}})
+				s.Goroutines = append(s.Goroutines, snapshot.Goroutine{ID: id, Status: "waiting", WaitReason: wait, Origin: &snapshot.Location{Func: origin}})
 				id++
 			}
 		}
-		add("main.spawnWorkers", workers)
-		add("main.spawnReaders", readers)
-		add("main.spawnWatchers", watchers)
-		add("main.spawnOthers", extra)
+		for i, o := range bigtargetOrigins(n) {
+			if i == 0 {
+				o.count = workers
+			}
+			add(o.fn, o.count, o.wait)
+		}
+		add("main.main", extra, "sleep")
 		if edit != nil {
 			edit(s)
 		}
@@ -127,14 +128,15 @@ func TestCheckSnapshot(t *testing.T) {
 		s    *snapshot.Snapshot
 		ok   bool
 	}{
-		{"complete snapshot passes", build(6, 3, 1, 8, nil), true},
-		{"fewer than n goroutines fails", build(6, 3, 0, 0, nil), false},
-		{"enough goroutines but one origin short fails", build(5, 3, 1, 8, nil), false},
-		{"an origin with too many fails", build(7, 3, 1, 8, nil), false},
-		{"partial snapshot fails", build(6, 3, 1, 8, func(s *snapshot.Snapshot) { s.Source.Partial = true }), false},
-		{"another pid fails", build(6, 3, 1, 8, func(s *snapshot.Snapshot) { s.Source.Pid = 7 }), false},
-		{"a core snapshot fails", build(6, 3, 1, 8, func(s *snapshot.Snapshot) { s.Source.Kind = "core" }), false},
-		{"an invalid snapshot fails", build(6, 3, 1, 8, func(s *snapshot.Snapshot) { s.Goroutines[0].Status = "napping" }), false},
+		{"complete snapshot passes", build(4, 2, nil), true},
+		{"fewer than n goroutines fails", build(3, 0, nil), false},
+		{"enough goroutines but one origin short fails", build(3, 2, nil), false},
+		{"an origin with too many fails", build(5, 2, nil), false},
+		{"a goroutine in the wrong state fails", build(4, 2, func(s *snapshot.Snapshot) { s.Goroutines[0].WaitReason = "select" }), false},
+		{"partial snapshot fails", build(4, 2, func(s *snapshot.Snapshot) { s.Source.Partial = true }), false},
+		{"another pid fails", build(4, 2, func(s *snapshot.Snapshot) { s.Source.Pid = 7 }), false},
+		{"a core snapshot fails", build(4, 2, func(s *snapshot.Snapshot) { s.Source.Kind = "core" }), false},
+		{"an invalid snapshot fails", build(4, 2, func(s *snapshot.Snapshot) { s.Goroutines[0].Status = "napping" }), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := checkSnapshot(tc.s, pid, n)

@@ -88,6 +88,38 @@ func countDumpGoroutines(dump []byte) int {
 	return n
 }
 
+// createdBy matches the last line of a goroutine in a traceback dump:
+// "created by main.spawnWorkers in goroutine 1".
+var createdBy = regexp.MustCompile(`(?m)^created by (\S+) in goroutine`)
+
+// dumpOrigins counts a traceback dump's goroutines by the function that created them.
+func dumpOrigins(dump []byte) map[string]int {
+	m := map[string]int{}
+	for _, c := range createdBy.FindAllSubmatch(dump, -1) {
+		m[string(c[1])]++
+	}
+	return m
+}
+
+// dlvGroup matches the header of a group of dlv's "goroutines -group goloc", then its last
+// line: "/src/main.go:94 in main.spawnWorkers" ... "\tTotal: 40000".
+var dlvGroup = regexp.MustCompile(`(?m)^(?:\(dlv\) )?\S+:\d+ in (\S+)\n(?:\s+Goroutine .*\n|\s*\.\.\.?.*\n)*\s*Total: (\d+)`)
+
+// dlvOrigins counts dlv's "goroutines -group goloc" answer by the function holding the go
+// statement, and returns the sum of every group's total.
+func dlvOrigins(out []byte) (m map[string]int, total int) {
+	m = map[string]int{}
+	for _, g := range dlvGroup.FindAllSubmatch(out, -1) {
+		n, _ := strconv.Atoi(string(g[2]))
+		m[string(g[1])] += n
+	}
+	for _, t := range dlvTotal.FindAllSubmatch(out, -1) {
+		n, _ := strconv.Atoi(string(t[1]))
+		total += n
+	}
+	return m, total
+}
+
 // toolRun is a slow peer's single measurement, shared by every call of its benchmark
 // function in one run: gdb and dlv take seconds, so they run once whatever b.N is.
 type toolRun struct {
@@ -184,18 +216,10 @@ func BenchmarkPeerDlv_100k(b *testing.B) {
 		b.Skip("dlv is not on PATH; go install github.com/go-delve/delve/cmd/dlv@latest to compare with it")
 	}
 	t := sharedTarget(b)
-	dlvOnce.Do(func() {
-		var out []byte
-		dlvRun, out = measureTool(t, "goroutines -group goloc\nexit\nn\n", dlv,
-			"attach", strconv.Itoa(t.pid), "--allow-non-terminal-interactive=true", "--check-go-version=false")
-		for _, m := range dlvTotal.FindAllSubmatch(out, -1) {
-			n, _ := strconv.Atoi(string(m[1]))
-			dlvRun.listed += n
-		}
-		if dlvRun.err == nil && dlvRun.listed < t.n {
-			b.Logf("dlv listed %d goroutines, want at least %d; its output ends:\n%s", dlvRun.listed, t.n, lastBytes(out, 1000))
-		}
-	})
+	dlvOnce.Do(func() { dlvRun = measureDlv(t, dlv) })
+	if dlvRun.err == nil && dlvRun.listed < t.n {
+		b.Logf("dlv listed %d goroutines, want at least %d", dlvRun.listed, t.n)
+	}
 	dlvRun.report(b, t)
 }
 

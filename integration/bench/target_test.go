@@ -177,9 +177,19 @@ func runTool(timeout time.Duration, stdin string, out *bytes.Buffer, name string
 		cmd.Stdin = strings.NewReader(stdin)
 	}
 	start := time.Now()
-	err = cmd.Run()
+	err = cmd.Start()
+	if err == nil {
+		done := make(chan struct{})
+		peak := make(chan int64)
+		go func() { peak <- watchHWM(cmd.Process.Pid, done) }()
+		err = cmd.Wait()
+		close(done)
+		rss = <-peak
+	}
 	wall = time.Since(start)
-	if cmd.ProcessState != nil {
+	if rss <= 0 && cmd.ProcessState != nil {
+		// Exited before the first look: rusage, which is at least this test process's own
+		// peak (see watchHWM), is all there is.
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			rss = ru.Maxrss * 1024 // KiB on Linux
 		}
@@ -191,6 +201,31 @@ func runTool(timeout time.Duration, stdin string, out *bytes.Buffer, name string
 		return wall, rss, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, lastBytes(stderr.Bytes(), 2000))
 	}
 	return wall, rss, nil
+}
+
+// watchHWM samples the peak resident memory (VmHWM) of process pid every 5 ms until done
+// is closed, and returns the largest seen. The child's rusage ru_maxrss would not do: a
+// child started by Go (vfork, then exec) inherits this test process's own peak as its
+// maxrss, so any tool smaller than the test process would show the test's size.
+func watchHWM(pid int, done <-chan struct{}) int64 {
+	var peak int64
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+					peak = max(peak, kb*1024)
+				}
+			}
+		}
+		select {
+		case <-done:
+			return peak
+		case <-tick.C:
+		}
+	}
 }
 
 func lastBytes(b []byte, n int) []byte {

@@ -1,6 +1,7 @@
 // Command bigtarget is the target program of gorigin's attach benchmark: it parks a large
-// number of goroutines (-n, default 100000) on channel receives from three distinct go
-// statements, plus a few in select and on a mutex, and measures its own freezes.
+// number of goroutines (-n, default 100000) from six distinct go statements, each in its own
+// blocking state (chan receive, select, sync.Mutex.Lock, sleep, sync.Cond.Wait, chan send),
+// and measures its own freezes.
 //
 // A gap watcher goroutine, locked to its own thread, sleeps 200µs in a loop and keeps the
 // largest wall-clock gap between two wake-ups: any stop of the whole process (a ptrace
@@ -31,28 +32,36 @@ import (
 // it from the largest gap to get the freeze.
 const watchPeriod = 200 * time.Microsecond
 
-// The channels the parked goroutines wait on; nothing ever sends on them.
+// What the parked goroutines wait on; nothing ever sends, unlocks or signals.
 var (
 	never      = make(chan int)
 	neverOther = make(chan int)
+	nobody     = make(chan int) // no one receives: the senders' channel
 	held       sync.Mutex
+	condLock   sync.Mutex
+	cond       = sync.NewCond(&condLock)
 )
 
 func main() {
-	n := flag.Int("n", 100000, "number of goroutines to park on channel receives")
+	n := flag.Int("n", 100000, "number of goroutines to park")
 	flag.Parse()
 	if *n < 0 {
 		fmt.Fprintln(os.Stderr, "bigtarget: -n must not be negative")
 		os.Exit(2)
 	}
 
+	held.Lock() // never unlocked: the lockers stay parked
 	var parked sync.WaitGroup
-	spawnWorkers(*n*6/10, &parked)
-	spawnReaders(*n*3/10, &parked)
-	spawnWatchers(*n-*n*6/10-*n*3/10, &parked)
-	held.Lock() // never unlocked: the mutex waiters below stay parked
-	spawnOthers(4, &parked)
+	c := counts(*n)
+	spawnWorkers(c[0], &parked)
+	spawnReaders(c[1], &parked)
+	spawnWatchers(c[2], &parked)
+	spawnSleepers(c[3], &parked)
+	spawnWaiters(c[4], &parked)
+	spawnSenders(c[5], &parked)
 	parked.Wait()
+	// Done comes just before each goroutine blocks: give the last ones time to get there.
+	time.Sleep(100 * time.Millisecond)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -69,35 +78,55 @@ func main() {
 	serveCommands(w)
 }
 
-// spawnWorkers, spawnReaders and spawnWatchers are the three go statements the benchmark
-// expects to find as three origins (60%, 30% and 10% of -n).
+// counts splits n among the six go statements below: 40 %, 20 %, 10 %, 10 %, 10 % and the
+// rest. The benchmark computes the same split (integration/bench: bigtargetOrigins).
+func counts(n int) [6]int {
+	c := [6]int{n * 4 / 10, n * 2 / 10, n / 10, n / 10, n / 10}
+	c[5] = n - c[0] - c[1] - c[2] - c[3] - c[4]
+	return c
+}
+
+// The six go statements the benchmark expects to find as six origins, each parking its
+// goroutines in its own state.
 func spawnWorkers(n int, parked *sync.WaitGroup) {
 	parked.Add(n)
 	for i := 0; i < n; i++ {
-		go worker(parked)
+		go worker(parked) // chan receive
 	}
 }
 
 func spawnReaders(n int, parked *sync.WaitGroup) {
 	parked.Add(n)
 	for i := 0; i < n; i++ {
-		go reader(parked)
+		go reader(parked) // select
 	}
 }
 
 func spawnWatchers(n int, parked *sync.WaitGroup) {
 	parked.Add(n)
 	for i := 0; i < n; i++ {
-		go watcher(parked)
+		go watcher(parked) // sync.Mutex.Lock
 	}
 }
 
-// spawnOthers parks n goroutines in a select and n on the held mutex.
-func spawnOthers(n int, parked *sync.WaitGroup) {
-	parked.Add(2 * n)
+func spawnSleepers(n int, parked *sync.WaitGroup) {
+	parked.Add(n)
 	for i := 0; i < n; i++ {
-		go selecter(parked)
-		go locker(parked)
+		go sleeper(parked) // sleep
+	}
+}
+
+func spawnWaiters(n int, parked *sync.WaitGroup) {
+	parked.Add(n)
+	for i := 0; i < n; i++ {
+		go waiter(parked) // sync.Cond.Wait
+	}
+}
+
+func spawnSenders(n int, parked *sync.WaitGroup) {
+	parked.Add(n)
+	for i := 0; i < n; i++ {
+		go sender(parked) // chan send
 	}
 }
 
@@ -108,25 +137,31 @@ func worker(parked *sync.WaitGroup) {
 
 func reader(parked *sync.WaitGroup) {
 	parked.Done()
-	<-never
-}
-
-func watcher(parked *sync.WaitGroup) {
-	parked.Done()
-	<-never
-}
-
-func selecter(parked *sync.WaitGroup) {
-	parked.Done()
 	select {
 	case <-never:
 	case <-neverOther:
 	}
 }
 
-func locker(parked *sync.WaitGroup) {
+func watcher(parked *sync.WaitGroup) {
 	parked.Done()
 	held.Lock()
+}
+
+func sleeper(parked *sync.WaitGroup) {
+	parked.Done()
+	time.Sleep(1000 * time.Hour)
+}
+
+func waiter(parked *sync.WaitGroup) {
+	condLock.Lock()
+	parked.Done()
+	cond.Wait() // never signalled; Wait unlocks condLock for the next waiter
+}
+
+func sender(parked *sync.WaitGroup) {
+	parked.Done()
+	nobody <- 1
 }
 
 // serveCommands answers the benchmark's commands on stdin until stdin closes.
