@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -18,8 +19,10 @@ type Source func(ctx context.Context) (*snapshot.Snapshot, error)
 // Sources open the sources that attach and launch requests name. A nil field is a mode
 // this build does not have; a request for it gets an error response saying so.
 type Sources struct {
-	// Live snapshots a running process; backend is "native" or "gdb", freeze "always" or
-	// "never". The source copies and unwinds every goroutine's stack.
+	// Live snapshots a running process; backend is "native", "gdb", "delve" (Delve
+	// embedded) or "dlv=HOST:PORT" (a running headless dlv, where pid may be 0: dlv knows
+	// it), freeze "always" or "never" (native only). The source copies and unwinds every
+	// goroutine's stack.
 	Live func(pid int, backend, freeze string) (Source, error)
 	// Core snapshots a core dump; exe may be empty (found from the core).
 	Core func(corePath, exe string) (Source, error)
@@ -32,7 +35,8 @@ type Sources struct {
 type sessionArgs struct {
 	Mode      string          `json:"mode"`      // attach: "local" (default); launch: "core" or "dump"
 	ProcessID json.RawMessage `json:"processId"` // a number, or a number in a string (${command:pickProcess})
-	Backend   string          `json:"backend"`   // "native" (default) or "gdb"
+	Backend   string          `json:"backend"`   // "native" (default), "gdb", "delve" or "dlv"
+	Dlv       string          `json:"dlv"`       // HOST:PORT of a headless dlv (backend "dlv")
 	Freeze    json.RawMessage `json:"freeze"`    // "always" (default), "never", true or false
 
 	CoreFilePath string `json:"coreFilePath"`
@@ -97,25 +101,30 @@ func open(command string, raw json.RawMessage, src Sources) (*opened, error) {
 		default:
 			return nil, fmt.Errorf("attach mode %q: gorigin attaches to local processes only (mode \"local\"); cores and dumps are launch modes \"core\" and \"dump\"", mode)
 		}
-		pid, err := parsePid(a.ProcessID)
+		backend, err := parseBackend(a.Backend, a.Dlv)
 		if err != nil {
 			return nil, err
 		}
-		backend := a.Backend
-		if backend == "" {
-			backend = "native"
-		}
-		if backend != "native" && backend != "gdb" {
-			return nil, fmt.Errorf("backend %q: use native or gdb", backend)
+		pid := 0
+		if a.Dlv == "" || len(a.ProcessID) > 0 {
+			if pid, err = parsePid(a.ProcessID); err != nil {
+				return nil, err
+			}
 		}
 		freeze, err := parseFreeze(a.Freeze)
 		if err != nil {
 			return nil, err
 		}
+		if freeze == "never" && backend != "native" && backend != "gdb" {
+			return nil, fmt.Errorf("freeze \"never\" reads the process without any debugger: use it with backend \"native\"")
+		}
 		if src.Live == nil {
 			return nil, fmt.Errorf("attaching to a live process is not available in this build")
 		}
 		o.what, o.live = "pid "+strconv.Itoa(pid), true
+		if pid == 0 {
+			o.what = "the process of dlv at " + a.Dlv
+		}
 		o.src, err = src.Live(pid, backend, freeze)
 		return o, err
 	}
@@ -157,6 +166,28 @@ func parsePid(raw json.RawMessage) (int, error) {
 		return 0, fmt.Errorf("processId %s is not a process id", raw)
 	}
 	return pid, nil
+}
+
+// parseBackend turns the backend and dlv arguments into Sources.Live's backend.
+func parseBackend(backend, dlv string) (string, error) {
+	if dlv != "" {
+		if backend != "" && backend != "dlv" {
+			return "", fmt.Errorf("dlv %q and backend %q: pick one (backend \"dlv\" goes with dlv)", dlv, backend)
+		}
+		if _, _, err := net.SplitHostPort(dlv); err != nil {
+			return "", fmt.Errorf("dlv %q: give the headless dlv's address, HOST:PORT", dlv)
+		}
+		return "dlv=" + dlv, nil
+	}
+	switch backend {
+	case "":
+		return "native", nil
+	case "native", "gdb", "delve":
+		return backend, nil
+	case "dlv":
+		return "", fmt.Errorf("backend \"dlv\" needs dlv: the HOST:PORT of a dlv attach PID --headless --accept-multiclient --api-version=2")
+	}
+	return "", fmt.Errorf("backend %q: use native, gdb, delve, or dlv with \"dlv\": \"HOST:PORT\"", backend)
 }
 
 func parseFreeze(raw json.RawMessage) (string, error) {

@@ -7,7 +7,6 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
 	"debug/elf"
 	"fmt"
 	"net"
@@ -134,8 +133,8 @@ func checkDelveVersionWarning(t *testing.T, v variant, snap *snapshot.Snapshot) 
 
 var dlvListeningRE = regexp.MustCompile(`API server listening at: (\S+)`)
 
-// startHeadlessDlv attaches a headless, multi-client dlv to pid and lets the process run.
-// Cleanup detaches it if the test has not.
+// startHeadlessDlv attaches a headless, multi-client dlv to pid and lets the process run,
+// and returns once it runs. Cleanup detaches it if the test has not.
 func startHeadlessDlv(t *testing.T, dlv string, pid int) string {
 	t.Helper()
 	args := []string{"attach", strconv.Itoa(pid), "--headless", "--listen=127.0.0.1:0",
@@ -190,6 +189,22 @@ func startHeadlessDlv(t *testing.T, dlv string, pid int) string {
 			<-done
 		}
 	})
+	// dlv says where it listens before its own client continues the process (--continue):
+	// a client that came in between would find the session halted.
+	c := dialDlv(t, addr)
+	defer c.Disconnect(false)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		st, err := c.GetStateNonBlocking()
+		if err != nil {
+			t.Fatalf("dlv at %s: %v", addr, err)
+		}
+		if st.Running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dlv attach --continue at %s did not continue pid %d within a minute", addr, pid)
+		}
+	}
 	t.Logf("dlv attach %d --headless at %s", pid, addr)
 	return addr
 }
@@ -424,10 +439,24 @@ func TestDelveBadInput(t *testing.T) {
 	}
 }
 
-// checkNoBreakpoints requires the first instruction bytes of the functions where Delve's
-// attach sets its crash breakpoints to be the executable's own (no int3 left behind). bin
-// must be a position-dependent executable (its addresses are the process's).
+// checkNoBreakpoints requires the instruction bytes of the functions where Delve's attach
+// sets its crash breakpoints to be the executable's own (no int3 left behind).
 func checkNoBreakpoints(t *testing.T, pid int, bin string) {
+	t.Helper()
+	for _, d := range textChanges(t, pid, bin) {
+		t.Errorf("%s: a breakpoint left behind", d)
+	}
+}
+
+// crashFuncs are the functions Delve's attach (proc.newTarget) sets breakpoints in:
+// createUnrecoveredPanicBreakpoint (runtime.startpanic or runtime.fatalpanic) and
+// createFatalThrowBreakpoint (runtime.throw, runtime.fatal, runtime.fatalsignal).
+var crashFuncs = []string{"runtime.fatalpanic", "runtime.startpanic", "runtime.throw", "runtime.fatal", "runtime.fatalsignal"}
+
+// textChanges lists where the first bytes (up to 4 KiB) of crashFuncs in process pid
+// differ from the executable bin's, as "FUNC+OFF (ADDR): process 0xNN, executable 0xNN".
+// bin must be a position-dependent executable (its addresses are the process's).
+func textChanges(t *testing.T, pid int, bin string) []string {
 	t.Helper()
 	ef, err := elf.Open(bin)
 	if err != nil {
@@ -447,10 +476,9 @@ func checkNoBreakpoints(t *testing.T, pid int, bin string) {
 	}
 	defer mem.Close()
 	checked := 0
+	var diffs []string
 	for _, s := range syms {
-		switch s.Name {
-		case "runtime.fatalpanic", "runtime.startpanic", "runtime.throw", "runtime.fatal", "runtime.fatalsignal":
-		default:
+		if !slices.Contains(crashFuncs, s.Name) {
 			continue
 		}
 		sec := ef.Sections[s.Section]
@@ -463,16 +491,15 @@ func checkNoBreakpoints(t *testing.T, pid int, bin string) {
 		if _, err := mem.ReadAt(got, int64(s.Value)); err != nil {
 			t.Fatalf("%s in pid %d: %v", s.Name, pid, err)
 		}
-		if !bytes.Equal(got, want) {
-			i := 0
-			for got[i] == want[i] {
-				i++
+		for i := range got {
+			if got[i] != want[i] {
+				diffs = append(diffs, fmt.Sprintf("%s+%d (%#x): process %#02x, executable %#02x", s.Name, i, s.Value+uint64(i), got[i], want[i]))
 			}
-			t.Errorf("%s+%d: the process has %#x, the executable %#x: a breakpoint left behind", s.Name, i, got[i], want[i])
 		}
 		checked++
 	}
 	if checked < 3 {
 		t.Errorf("found only %d of the functions Delve sets breakpoints in", checked)
 	}
+	return diffs
 }

@@ -29,7 +29,9 @@ type SessionOptions struct {
 // gorigin first reads, gorigin halts it (that is the freeze) and Thaw continues it; a
 // session that was already halted (at a breakpoint, or just attached without --continue)
 // is read as it is and left halted. Another client's pending continue returns when gorigin
-// halts the process, as it would for a halt from any client.
+// halts the process, as it would for a halt from any client. Before its first halt a
+// Session starts a guard process (guard.go) that continues the session if gorigin dies
+// while it owes a continue (SIGKILL, the OOM killer), and ends with the Session.
 type Session struct {
 	addr string
 	opts SessionOptions
@@ -39,6 +41,8 @@ type Session struct {
 
 	mu         sync.Mutex
 	halted     bool // gorigin halted a running session and owes it a continue
+	guard      *continueGuard
+	owed       bool // the guard was told a continue is owed, and not yet that it was paid
 	wasHalted  bool // the session was halted by someone else when gorigin came
 	start      time.Time
 	lastFreeze time.Duration
@@ -94,9 +98,15 @@ func Dial(addr string, pid int, opts SessionOptions) (*Session, error) {
 	s.wasHalted = !st.Running
 	// dlv names its process only while halted.
 	if pid == 0 && st.Running {
+		if err := s.owe(); err != nil {
+			s.endGuard()
+			conn.Close()
+			return nil, err
+		}
 		s.halted = true
 		if err := s.halt(); err != nil {
 			s.thawLocked()
+			s.endGuard()
 			conn.Close()
 			return nil, err
 		}
@@ -105,6 +115,7 @@ func Dial(addr string, pid int, opts SessionOptions) (*Session, error) {
 			err = terr
 		}
 		if err != nil {
+			s.endGuard()
 			conn.Close()
 			return nil, err
 		}
@@ -115,6 +126,7 @@ func Dial(addr string, pid int, opts SessionOptions) (*Session, error) {
 		return nil, err
 	}
 	if pid != 0 && s.pid != pid {
+		s.endGuard()
 		conn.Close()
 		return nil, fmt.Errorf("dlv at %s debugs pid %d, not %d: %w", addr, s.pid, pid, ErrOtherProcess)
 	}
@@ -177,6 +189,9 @@ func (s *Session) haltLocked() error {
 	}
 	if s.halted || s.wasHalted {
 		return nil
+	}
+	if err := s.owe(); err != nil {
+		return err
 	}
 	s.halted = true // from here on, a continue is owed even if the answer is lost
 	if err := s.halt(); err != nil {
@@ -329,6 +344,10 @@ func (s *Session) thawLocked() error {
 		}
 		if st.Running || st.Exited {
 			s.lastFreeze = time.Since(s.start)
+			if s.guard != nil && s.owed {
+				s.guard.say("paid")
+				s.owed = false
+			}
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -370,6 +389,40 @@ func (s *Session) Close() error {
 	err := s.thawLocked()
 	s.closed = true
 	s.c.Disconnect(false)
+	s.endGuard()
 	onsignal.Unregister(s)
 	return err
+}
+
+// owe starts the continue guard (guard.go) on the first halt and tells it that a continue
+// is owed from now on. gorigin does not halt without a guard.
+func (s *Session) owe() error {
+	if s.guard == nil {
+		g, err := startGuard(s.addr)
+		if err != nil {
+			return fmt.Errorf("dlv at %s: not halting pid %d: %w", s.addr, s.pid, err)
+		}
+		s.guard = g
+	}
+	if err := s.guard.say("owe"); err != nil {
+		return fmt.Errorf("dlv at %s: not halting pid %d: the guard that continues the session if gorigin dies is gone: %w", s.addr, s.pid, err)
+	}
+	s.owed = true
+	return nil
+}
+
+// endGuard lets the guard go: done if the session runs again, or, while a continue is
+// still owed (gorigin's own continue failed), closing its pipe so that it tries.
+func (s *Session) endGuard() {
+	g := s.guard
+	if g == nil {
+		return
+	}
+	s.guard = nil
+	if !s.owed {
+		g.release()
+		return
+	}
+	g.w.Close()
+	g.cmd.Wait()
 }

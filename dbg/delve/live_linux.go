@@ -37,11 +37,18 @@ type Options struct {
 // and so is the 50 ms Delve sleeps after detaching (to catch a stray SIGSTOP), during which
 // the process already runs again.
 //
-// Delve's attach sets its own breakpoints (it writes int3 into runtime.fatalpanic,
-// runtime.throw, runtime.fatal and runtime.fatalsignal to catch crashes); Freeze clears
-// them at once, and Delve restores them on detach anyway. That write, inside Delve's
-// attach, is the one exception to gorigin's read-only rule, and the reason the native
-// backend stays the default.
+// Delve's attach sets its own breakpoints, and nothing in pkg/proc turns that off: it
+// writes one int3 byte (with PTRACE_POKEDATA) after the prologue of runtime.fatalpanic
+// (or runtime.startpanic), runtime.throw, runtime.fatal and runtime.fatalsignal, to catch
+// crashes (plus, for a non-Go main executable only, one at the dynamic linker's r_brk).
+// Freeze clears them as soon as Delve's attach returns, before any read, so the process
+// is frozen and thawed with its own code (integration's TestDelveAttachWritesBreakpoints
+// shows both). That write is the one exception to gorigin's read-only rule, and the
+// reason the native backend stays the default. Its one consequence: if gorigin is killed
+// in the few milliseconds between Delve's write and gorigin's clearing (after the DWARF
+// load, inside Freeze), the kernel detaches and the guard resumes the process, which runs
+// on normally, but the int3s stay, and a later panic or fatal error in it would end with
+// SIGTRAP instead of the runtime's message.
 type Process struct {
 	pid  int
 	opts Options

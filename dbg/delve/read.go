@@ -1,7 +1,9 @@
 package delve
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/gorigin-dev/gorigin/dbg"
 )
@@ -22,6 +24,9 @@ func readEach(m memoryReader, regions []dbg.Region) error {
 		n, err := m.ReadMemory(r.Buf, r.Addr)
 		if err == nil && n != len(r.Buf) {
 			err = shortRead{addr: r.Addr, n: n, want: len(r.Buf)}
+		}
+		if errors.Is(err, syscall.ESRCH) { // Delve reads with ptrace: the process died
+			err = fmt.Errorf("%w (%v)", dbg.ErrExited, err)
 		}
 		if err != nil {
 			if rerr == nil {
