@@ -24,7 +24,7 @@ func TestUsageErrors(t *testing.T) {
 		{"attach with two pids", []string{"attach", "1", "2"}, "attach takes one process id"},
 		{"a pid that is not a number", []string{"attach", "notapid"}, `"notapid" is not a process id`},
 		{"a negative pid", []string{"attach", "--", "-5"}, `"-5" is not a process id`},
-		{"unknown flag", []string{"attach", "1", "--frobnicate"}, "flag provided but not defined: -frobnicate"},
+		{"unknown flag", []string{"attach", "1", "--frobnicate"}, "unknown flag --frobnicate"},
 		{"unknown freeze mode", []string{"attach", "1", "--freeze=sometimes"}, `--freeze "sometimes": use always or never`},
 		{"unknown format", []string{"attach", "1", "--format", "yaml"}, `--format "yaml": use one of`},
 		{"unknown group key", []string{"attach", "1", "--by", "colour"}, "colour"},

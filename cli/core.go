@@ -7,7 +7,9 @@ import (
 	"io/fs"
 
 	"github.com/gorigin-dev/gorigin/capture"
+	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/dbg/core"
+	"github.com/gorigin-dev/gorigin/dbg/gdbmi"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -16,6 +18,7 @@ func runCore(args []string, stdout, stderr io.Writer) error {
 	f := newFlags(stderr)
 	var exe string
 	f.fs.StringVar(&exe, "exe", "", "the program that dumped the core (default: the file the core names, checked by build ID)")
+	withLeakVerdicts := f.fs.Bool("leaks", false, leaksUsage)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -23,14 +26,16 @@ func runCore(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usageError{"core takes one core file: gorigin core CORE [--exe BINARY]"}
 	}
-	if f.backend != "native" && f.backend != "delve" {
-		return usageError{fmt.Sprintf("--backend %s: a core is read by gorigin itself (native, the default) or by Delve (delve)", f.backend)}
-	}
-	open := openCore
-	if f.backend == "delve" {
-		open = openDelveCore
+	open := map[string]func(path, exe string, f *flags) (*snapshot.Snapshot, error){
+		"native": openCore, "delve": openDelveCore, "gdb": openGDBCore,
+	}[f.backend]
+	if open == nil {
+		return usageError{fmt.Sprintf("--backend %s: a core is read by gorigin itself (native, the default), by Delve (delve) or by GDB (gdb)", f.backend)}
 	}
 	snap, err := open(pos[0], exe, f)
+	if err == nil && *withLeakVerdicts {
+		err = withLeaks(snap, 0, pos[0], exe, f)
+	}
 	if err != nil {
 		return err
 	}
@@ -43,6 +48,17 @@ func runCore(args []string, stdout, stderr io.Writer) error {
 // moment of the dump is not recorded anywhere gorigin can trust, so Now is 0 and wait
 // durations are left out rather than guessed.
 func openCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
+	c, err := openNativeCore(path, exe)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return takeCore(c, path, "native", f)
+}
+
+// openNativeCore opens a core with gorigin's own reader: bad input (not a core, a
+// truncated one, no or the wrong executable) is a usage error.
+func openNativeCore(path, exe string) (*core.Core, error) {
 	c, err := core.Open(path, exe)
 	if err != nil {
 		if errors.Is(err, core.ErrNotCore) || errors.Is(err, core.ErrTruncated) ||
@@ -52,13 +68,44 @@ func openCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 		}
 		return nil, err
 	}
-	defer c.Close()
-	snap, err := capture.Take(c, capture.Options{
-		Kind: "core", Backend: "native", Stacks: f.stacks,
-		Now: func() int64 { return 0 },
+	return c, nil
+}
+
+// takeCore snapshots an opened core.
+func takeCore(t dbg.Target, path, backend string, f *flags) (*snapshot.Snapshot, error) {
+	progress := f.progress() // reading a large core takes seconds: a bar on a terminal
+	defer progress.Clear()
+	snap, err := capture.Take(t, capture.Options{
+		Kind: "core", Backend: backend, Stacks: f.stacks, DebugFile: f.debugFile,
+		Now:      func() int64 { return 0 },
+		Progress: progress.Update,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("core %s: %w", path, err)
 	}
+	if len(snap.Goroutines) == 0 { // a Go program always has its main goroutine
+		return nil, usageError{fmt.Sprintf("core %s: runtime.allgs is empty: the core's memory is damaged, or it was written before the Go runtime started", path)}
+	}
 	return snap, nil
+}
+
+// openGDBCore snapshots a core that GDB opens with its executable and reads for gorigin.
+// gorigin's own reader checks the input first (and finds the executable the core names,
+// by build ID), so that bad input gets the same message whatever the backend.
+func openGDBCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
+	nc, err := openNativeCore(path, exe)
+	if err != nil {
+		return nil, err
+	}
+	exe = nc.Exe()
+	nc.Close()
+	c, err := gdbmi.OpenCore(path, exe, gdbmi.CoreOptions{})
+	if err != nil {
+		if errors.Is(err, gdbmi.ErrCoreRefused) {
+			return nil, usageError{err.Error()}
+		}
+		return nil, err
+	}
+	defer c.Close()
+	return takeCore(c, path, "gdb", f)
 }

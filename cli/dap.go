@@ -18,14 +18,15 @@ import (
 // server on stdin/stdout, or on TCP for an IDE's debugServer setting.
 func runDAP(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gorigin dap", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // exitStatus prints the error, once
+	fs.Usage = onHelp(stderr, fs)
 	listen := fs.String("listen", "", "serve DAP on this TCP `address` (e.g. 127.0.0.1:4711) instead of stdin/stdout")
 	remote := fs.Bool("allow-remote", false, "allow --listen on a non-loopback address (whoever connects can read the memory of any process gorigin may ptrace)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err.Error()}
+		return flagError(fs, err)
 	}
 	if fs.NArg() != 0 {
 		return usageError{"dap takes no arguments: gorigin dap [--listen 127.0.0.1:PORT [--allow-remote]]; the IDE names the process in its attach request"}

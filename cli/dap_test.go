@@ -20,7 +20,7 @@ func TestDAPListenRefusesRemote(t *testing.T) {
 		{[]string{"dap", "--listen", "127.0.0.1"}, "missing port"},
 		{[]string{"dap", "--allow-remote"}, "only with --listen"},
 		{[]string{"dap", "4242"}, "takes no arguments"},
-		{[]string{"dap", "--bogus"}, "flag provided but not defined"},
+		{[]string{"dap", "--bogus"}, "unknown flag --bogus"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := Run(tc.args, &stdout, &stderr)

@@ -1,16 +1,15 @@
 package cli
 
+// The Delve backends' flags and notes. The backends themselves are in delve_backend.go;
+// a build with -tags nodelve leaves Delve out (delve_none.go).
+
 import (
-	"errors"
+	"debug/buildinfo"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/gorigin-dev/gorigin/capture"
-	"github.com/gorigin-dev/gorigin/dbg"
-	"github.com/gorigin-dev/gorigin/dbg/core"
-	"github.com/gorigin-dev/gorigin/dbg/delve"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -51,90 +50,44 @@ func dlvAddr(f *flags) string {
 	return addr
 }
 
-// attachDelve snapshots a live process with Delve: embedded (--backend delve) or through a
-// running headless dlv (--backend dlv=HOST:PORT, where pid may be 0: dlv says which).
-func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
-	var t dbg.Target
-	backend := "delve"
-	var sess *delve.Session
-	if addr := dlvAddr(f); addr != "" {
-		backend = "dlv"
-		s, err := delve.Dial(addr, pid, delve.SessionOptions{})
-		if errors.Is(err, delve.ErrNoDlv) || errors.Is(err, delve.ErrNotMulticlient) || errors.Is(err, delve.ErrOtherProcess) {
-			return nil, usageError{err.Error()}
-		}
-		if err != nil {
-			return nil, err
-		}
-		pid, t, sess = s.Pid(), s, s
-	} else {
-		p, err := delve.Attach(pid, delve.Options{MaxFreeze: f.maxFreeze})
-		if err != nil {
-			return nil, err
-		}
-		t = p
-	}
-	defer t.Close()
-	snap, err := capture.Take(t, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: backend})
-	if err != nil {
-		if _, serr := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(serr) && !errors.Is(err, dbg.ErrExited) {
-			return nil, fmt.Errorf("pid %d exited while gorigin was reading it (%v): %w", pid, err, dbg.ErrExited)
-		}
-		return nil, fmt.Errorf("pid %d: %w", pid, err)
-	}
-	if sess != nil && sess.WasHalted() {
-		snap.Source.FreezeMicros = 0
-		snap.Warnings = append(snap.Warnings, "the dlv session was already halted: gorigin read it as it was and left it halted")
-	}
-	delveVersionNote(snap)
-	return snap, t.Close()
-}
-
-// openDelveCore snapshots a core with Delve's core backend. The executable is --exe or
-// the one the core names (found and checked by build ID as for the native core reader).
-func openDelveCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
-	if exe == "" {
-		c, err := core.Open(path, "")
-		if err != nil {
-			if errors.Is(err, core.ErrNotCore) || errors.Is(err, core.ErrTruncated) ||
-				errors.Is(err, core.ErrNoExecutable) || errors.Is(err, core.ErrMismatch) {
-				return nil, usageError{err.Error()}
-			}
-			return nil, err
-		}
-		exe = c.Exe()
-		c.Close()
-	}
-	c, err := delve.OpenCore(path, exe)
-	if err != nil {
-		if errors.Is(err, delve.ErrCoreFormat) || os.IsNotExist(errors.Unwrap(err)) {
-			return nil, usageError{err.Error()}
-		}
-		return nil, err
-	}
-	defer c.Close()
-	snap, err := capture.Take(c, capture.Options{
-		Kind: "core", Backend: "delve", Stacks: f.stacks,
-		Now: func() int64 { return 0 },
-	})
-	if err != nil {
-		return nil, fmt.Errorf("core %s: %w", path, err)
-	}
-	delveVersionNote(snap)
-	return snap, nil
-}
-
 // delveVersionNote warns when the target's Go release is one Delve itself does not support:
 // gorigin used Delve only to stop the process and read memory, so the snapshot stands.
 func delveVersionNote(snap *snapshot.Snapshot) {
-	v := strings.TrimPrefix(snap.Source.GoVersion, "go")
-	major, rest, _ := strings.Cut(v, ".")
-	minorStr, _, _ := strings.Cut(rest, ".")
-	minor, err := strconv.Atoi(minorStr)
-	if major != "1" || err != nil || (minor >= delveMinGo && minor <= delveMaxGo) {
-		return
+	if !delveSupports(snap.Source.GoVersion) {
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf(
+			"Delve v1.27.2 supports Go 1.%d to 1.%d and the target is %s: gorigin used Delve only to stop the process and read its memory, and decoded the runtime itself (--backend native does without Delve)",
+			delveMinGo, delveMaxGo, snap.Source.GoVersion))
 	}
-	snap.Warnings = append(snap.Warnings, fmt.Sprintf(
-		"Delve v1.27.2 supports Go 1.%d to 1.%d and the target is %s: gorigin used Delve only to stop the process and read its memory, and decoded the runtime itself",
-		delveMinGo, delveMaxGo, snap.Source.GoVersion))
+}
+
+// delveSupports says whether Delve v1.27.2 supports a Go release ("go1.26.8"); an
+// unknown one counts as supported.
+func delveSupports(goVersion string) bool {
+	v := strings.TrimPrefix(goVersion, "go")
+	major, rest, _ := strings.Cut(v, ".")
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++ // "27.3", "28rc1"
+	}
+	minor, err := strconv.Atoi(rest[:n])
+	return major != "1" || err != nil || (minor >= delveMinGo && minor <= delveMaxGo)
+}
+
+// delveFailed adds to an error of Delve's on the executable exe, when exe was built by a
+// Go release Delve does not support, that this may be why and what to use instead.
+func delveFailed(err error, exe string) error {
+	info, berr := buildinfo.ReadFile(exe)
+	if berr != nil {
+		return err
+	}
+	return delveHint(err, info.GoVersion)
+}
+
+// delveHint is delveFailed for a target built by goVersion.
+func delveHint(err error, goVersion string) error {
+	if delveSupports(goVersion) {
+		return err
+	}
+	return fmt.Errorf("%w (Delve v1.27.2 supports Go 1.%d to 1.%d and the target was built by %s: use --backend native, which supports Go 1.20 to 1.27)",
+		err, delveMinGo, delveMaxGo, goVersion)
 }

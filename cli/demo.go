@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -89,12 +88,4 @@ func runDemoTarget(_ []string, stdout io.Writer) error {
 	}()
 	demo.Run(func() { fmt.Fprintln(stdout, "ready") }, stop)
 	return nil
-}
-
-func version() string {
-	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		v = bi.Main.Version
-	}
-	return "gorigin " + v
 }

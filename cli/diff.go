@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -16,7 +17,7 @@ import (
 func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	f := newFlags(stderr)
 	var minAge time.Duration
-	f.fs.DurationVar(&minAge, "min-age", 0, "diff: also count the new goroutines that have waited at least this `long`")
+	f.fs.DurationVar(&minAge, "min-age", 0, "diff: also count the new goroutines that have waited at least this `duration`")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -24,8 +25,8 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(pos) != 2 {
 		return usageError{"diff takes two sources: gorigin diff BEFORE AFTER (each a dump file, URL, -, saved JSON snapshot or pid)"}
 	}
-	if f.format != "text" && f.format != "json" {
-		return usageError{fmt.Sprintf("--format %q: diff writes text or json", f.format)}
+	if f.format != "text" && f.format != "json" && f.format != "html" {
+		return usageError{fmt.Sprintf("--format %q: diff writes text, json or html", f.format)}
 	}
 	if pos[0] == "-" && pos[1] == "-" {
 		return usageError{"diff: only one source can be standard input"}
@@ -54,10 +55,13 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		d.Groups = d.Groups[:f.top]
 	}
 	return write(f, stdout, func(w io.Writer) error {
-		if f.format == "json" {
+		switch f.format {
+		case "json":
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
 			return enc.Encode(d)
+		case "html":
+			return report.DiffHTML(w, &d, [2]string{pos[0], pos[1]}, 0)
 		}
 		return diffText(w, &d, pos)
 	})

@@ -19,6 +19,8 @@ import (
 // JSON snapshot, rendered like attach renders a live process.
 func runDump(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	f := newFlags(stderr)
+	f.stacks = true // a dump holds every goroutine's frames: --by location needs no --stacks
+	timeout := f.fs.Duration("timeout", fetchTimeout, "give up on an http(s) source that has not answered after this long")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -26,7 +28,15 @@ func runDump(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usageError{"dump takes one source: gorigin dump FILE|URL|- (- reads standard input)"}
 	}
-	snap, err := loadSource(pos[0], stdin)
+	if *timeout <= 0 {
+		return usageError{"--timeout must be positive"}
+	}
+	var snap *snapshot.Snapshot
+	if isURL(pos[0]) {
+		snap, err = fetch(pos[0], *timeout)
+	} else {
+		snap, err = loadSource(pos[0], stdin)
+	}
 	if err != nil {
 		return err
 	}
@@ -43,8 +53,8 @@ func loadSource(src string, stdin io.Reader) (*snapshot.Snapshot, error) {
 	switch {
 	case src == "-":
 		snap, err = dump.Parse(stdin, dump.Options{TakenAt: time.Now().UTC()})
-	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
-		return fetch(src)
+	case isURL(src):
+		return fetch(src, fetchTimeout)
 	default:
 		fh, oerr := os.Open(src)
 		if oerr != nil {
@@ -74,12 +84,16 @@ func badDump(src string, err error) error {
 	return usageError{fmt.Sprintf("dump %s: %v", src, err)}
 }
 
-// fetchTimeout bounds one request to a profile endpoint.
+// fetchTimeout bounds one request to a profile endpoint (dump --timeout).
 const fetchTimeout = 60 * time.Second
+
+func isURL(src string) bool {
+	return strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")
+}
 
 // fetch reads a goroutine profile endpoint: debug=2 (every goroutine with its id, state
 // and creator) and, if the server refuses it, debug=1 and then debug=0.
-func fetch(raw string) (*snapshot.Snapshot, error) {
+func fetch(raw string, timeout time.Duration) (*snapshot.Snapshot, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("dump %s: %v", raw, err)}
@@ -87,13 +101,13 @@ func fetch(raw string) (*snapshot.Snapshot, error) {
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/debug/pprof/goroutine"
 	}
-	client := &http.Client{Timeout: fetchTimeout}
+	client := &http.Client{Timeout: timeout}
 	var errs []string
 	for _, level := range []string{"2", "1", "0"} {
 		q := u.Query()
 		q.Set("debug", level)
 		u.RawQuery = q.Encode()
-		snap, err := fetchOne(client, u.String())
+		snap, err := fetchOne(client, u.String(), timeout)
 		if err == nil {
 			if level != "2" {
 				snap.Warnings = append(snap.Warnings, fmt.Sprintf("the server refused debug=2 (%s); this is its debug=%s profile", strings.Join(errs, "; "), level))
@@ -114,14 +128,17 @@ type refusedError struct{ msg string }
 
 func (e refusedError) Error() string { return e.msg }
 
-func fetchOne(client *http.Client, u string) (*snapshot.Snapshot, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+func fetchOne(client *http.Client, u string, timeout time.Duration) (*snapshot.Snapshot, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("dump %s: %v", u, err)}
 	}
 	resp, err := client.Do(req)
+	if err != nil && ctx.Err() != nil {
+		return nil, usageError{fmt.Sprintf("dump %s: no answer within %v: the server hangs or is too slow (raise --timeout)", u, timeout)}
+	}
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("dump %s: %v (is the server up, and does it import net/http/pprof?)", u, err)}
 	}
@@ -131,6 +148,9 @@ func fetchOne(client *http.Client, u string) (*snapshot.Snapshot, error) {
 		return nil, refusedError{resp.Status}
 	}
 	snap, err := dump.Parse(resp.Body, dump.Options{TakenAt: time.Now().UTC()})
+	if err != nil && ctx.Err() != nil {
+		return nil, usageError{fmt.Sprintf("dump %s: the answer did not end within %v: the server hangs or is too slow (raise --timeout)", u, timeout)}
+	}
 	if err != nil {
 		if errors.Is(err, dump.ErrNoDump) {
 			return nil, refusedError{"not a goroutine profile: " + err.Error()}

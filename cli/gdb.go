@@ -7,29 +7,48 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/gorigin-dev/gorigin/runtimegdb"
 	"github.com/gorigin-dev/gorigin/scripts"
 )
 
-// runGDB replaces gorigin with an interactive GDB attached to PID, with the runtime-gdb.py
-// of the target's Go version and gorigin's goroutines-by-origin command loaded (gorigin gdb PID).
+// runGDB replaces gorigin with an interactive GDB attached to PID (gorigin gdb PID) or on a
+// core and its executable (gorigin gdb CORE [--exe BINARY]), with the runtime-gdb.py of the
+// target's Go version and gorigin's goroutines-by-origin command loaded.
 func runGDB(args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 {
-		return usageError{"gdb takes one process id: gorigin gdb PID"}
-	}
-	pid, err := strconv.Atoi(args[0])
-	if err != nil || pid <= 0 {
-		return usageError{fmt.Sprintf("%q is not a process id: gorigin gdb PID", args[0])}
+	const usage = "gdb takes one process id or core file: gorigin gdb PID, or gorigin gdb CORE [--exe BINARY]"
+	if len(args) != 1 && !(len(args) == 3 && strings.TrimLeft(args[1], "-") == "exe") {
+		return usageError{usage}
 	}
 	gdb, err := exec.LookPath("gdb")
 	if err != nil {
 		return usageError{"gorigin gdb needs gdb on PATH: install it (apt-get install gdb)"}
 	}
-	exe := fmt.Sprintf("/proc/%d/exe", pid)
-	if _, err := os.Stat(exe); err != nil {
-		return usageError{fmt.Sprintf("no process with pid %d (or no permission to read %s): %v", pid, exe, err)}
+	var exe string
+	var target []string
+	if pid, err := strconv.Atoi(args[0]); err == nil {
+		if pid <= 0 || len(args) != 1 {
+			return usageError{fmt.Sprintf("%q is not a process id: %s", args[0], usage)}
+		}
+		exe = fmt.Sprintf("/proc/%d/exe", pid)
+		if _, err := os.Stat(exe); err != nil {
+			return usageError{fmt.Sprintf("no process with pid %d (or no permission to read %s): %v", pid, exe, err)}
+		}
+		target = []string{"-p", strconv.Itoa(pid)}
+	} else {
+		given := ""
+		if len(args) == 3 {
+			given = args[2]
+		}
+		c, err := openNativeCore(args[0], given) // checks the core and finds its executable
+		if err != nil {
+			return err
+		}
+		exe = c.Exe()
+		c.Close()
+		target = []string{exe, args[0]}
 	}
 	var load []string
 	if s, err := runtimegdb.ForExecutable(exe, runtimegdb.Options{}); err == nil {
@@ -48,7 +67,7 @@ func runGDB(args []string, stdout, stderr io.Writer) error {
 	}
 	load = append(load, script)
 	argv := append([]string{"gdb"}, runtimegdb.GDBArgs(load...)...)
-	argv = append(argv, "-p", strconv.Itoa(pid))
+	argv = append(argv, target...)
 	fmt.Fprintf(stderr, "gorigin: type goroutines-by-origin for the grouped table\n")
 	return syscall.Exec(gdb, argv, os.Environ())
 }

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -79,15 +78,20 @@ func watch(args []string, stdout, stderr io.Writer) (*watchResult, error) {
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
-	tty := report.IsTerminal(stderr)
+	progress := f.progress() // samples taken and time left, on a terminal
+	defer progress.Clear()
 	res := &watchResult{Source: pos[0], By: key.String()}
 	at := map[string]int{}
 	next := time.Now()
 	for i := 0; i < samples; i++ {
 		if i > 0 {
 			next = next.Add(every)
-			time.Sleep(time.Until(next))
+			end := next.Add(time.Duration(samples-1-i) * every)
+			waitUntil(next, func() {
+				progress.Update(watchStage(len(growing(res.Groups)), time.Until(end)), i, samples)
+			})
 		}
+		progress.Clear() // a sample of a live process draws its own bar on this line
 		snap, err := diffSource(pos[0], nil, f)
 		if err != nil {
 			return nil, fmt.Errorf("watch sample %d of %d: %w", i+1, samples, err)
@@ -113,12 +117,7 @@ func watch(args []string, stdout, stderr io.Writer) (*watchResult, error) {
 				g.Counts = append(g.Counts, 0)
 			}
 		}
-		if tty {
-			fmt.Fprintf(stderr, "\rsample %d/%d: %d goroutines, %d groups growing so far ", i+1, samples, len(gs), len(growing(res.Groups)))
-		}
-	}
-	if tty {
-		fmt.Fprintln(stderr)
+		progress.Update(watchStage(len(growing(res.Groups)), time.Duration(samples-1-i)*every), i+1, samples)
 	}
 	res.Growing = growing(res.Groups)
 	sortWatch(res.Groups)
@@ -134,6 +133,23 @@ func watch(args []string, stdout, stderr io.Writer) (*watchResult, error) {
 		return watchText(w, res, every)
 	})
 	return res, err
+}
+
+// watchStage is the progress bar's text between samples.
+func watchStage(growing int, left time.Duration) string {
+	return fmt.Sprintf("watching: %d %s growing, %v left", growing, plural(growing, "group", "groups"), left.Round(time.Second))
+}
+
+// waitUntil sleeps until t, calling tick about twice a second.
+func waitUntil(t time.Time, tick func()) {
+	for {
+		left := time.Until(t)
+		if left <= 0 {
+			return
+		}
+		tick()
+		time.Sleep(min(left, 500*time.Millisecond))
+	}
 }
 
 // growing marks and lists the groups whose count rose in every interval so far.
@@ -207,4 +223,11 @@ func joinInts(ns []int) string {
 		s[i] = strconv.Itoa(n)
 	}
 	return strings.Join(s, " → ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -18,6 +18,7 @@ type Options struct {
 	// MaxFreeze: a watchdog thaws the target if it stays frozen longer than this
 	// (0 = 2s default). It also bounds how long Freeze waits for a thread to stop.
 	MaxFreeze time.Duration
+	checkOnly bool // Check: no registration, nothing to Close
 }
 
 const defaultMaxFreeze = 2 * time.Second
@@ -80,10 +81,21 @@ func Attach(pid int, opts Options) (*Process, error) {
 	if err := p.checkReadable(); err != nil {
 		return nil, err
 	}
+	if opts.checkOnly {
+		return p, nil
+	}
 	if err := register(p); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// Check makes Attach's checks (a live process, not a thread, a zombie or a kernel
+// thread, traced by no one, that this program may read) and stops nothing: the other
+// backends run it first, so that bad input gets the same message whatever the backend.
+func Check(pid int) error {
+	_, err := Attach(pid, Options{checkOnly: true})
+	return err
 }
 
 // checkReadable makes one small process_vm_readv, which takes the same permission
@@ -96,6 +108,9 @@ func (p *Process) checkReadable() error {
 			return permissionError(p.pid)
 		}
 		return err
+	}
+	if len(maps) == 0 { // a live process always maps something; a kernel thread never does
+		return fmt.Errorf("attach %d: it has no user memory: a kernel thread, not a Go program: %w", p.pid, dbg.ErrNotGo)
 	}
 	for _, m := range maps {
 		if len(m.Perm) > 0 && m.Perm[0] == 'r' && m.End > m.Start {

@@ -238,6 +238,13 @@ func checkThreads(t *testing.T, p *Process, pid int) {
 		if runtime.GOARCH == "amd64" && th.FS == 0 {
 			t.Errorf("thread %d: FS base 0, want the Go thread's TLS", th.TID)
 		}
+		// Regs in NT_PRSTATUS order: amd64 rip 16, rsp 19, fs_base 21; arm64 sp 31, pc 32.
+		if runtime.GOARCH == "amd64" && (len(th.Regs) != 27 || th.Regs[16] != th.PC || th.Regs[19] != th.SP || th.Regs[21] != th.FS) {
+			t.Errorf("thread %d: Regs %#x disagree with PC %#x SP %#x FS %#x", th.TID, th.Regs, th.PC, th.SP, th.FS)
+		}
+		if runtime.GOARCH == "arm64" && (len(th.Regs) != 33 || th.Regs[32] != th.PC || th.Regs[31] != th.SP) {
+			t.Errorf("thread %d: Regs %#x disagree with PC %#x SP %#x", th.TID, th.Regs, th.PC, th.SP)
+		}
 	}
 	for _, st := range taskStates(t, pid) {
 		want = append(want, st.tid)

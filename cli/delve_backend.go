@@ -1,0 +1,89 @@
+//go:build !nodelve
+
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/gorigin-dev/gorigin/capture"
+	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/core"
+	"github.com/gorigin-dev/gorigin/dbg/delve"
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+// attachDelve snapshots a live process with Delve: embedded (--backend delve) or through a
+// running headless dlv (--backend dlv=HOST:PORT, where pid may be 0: dlv says which).
+func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
+	image := processImage(pid) // to tell an exec from other read errors
+	var t dbg.Target
+	backend := "delve"
+	var sess *delve.Session
+	if addr := dlvAddr(f); addr != "" {
+		backend = "dlv"
+		s, err := delve.Dial(addr, pid, delve.SessionOptions{})
+		if errors.Is(err, delve.ErrNoDlv) || errors.Is(err, delve.ErrNotMulticlient) || errors.Is(err, delve.ErrOtherProcess) {
+			return nil, usageError{err.Error()}
+		}
+		if err != nil {
+			return nil, err
+		}
+		pid, t, sess = s.Pid(), s, s
+	} else {
+		p, err := delve.Attach(pid, delve.Options{MaxFreeze: f.maxFreeze})
+		if err != nil {
+			return nil, delveFailed(err, fmt.Sprintf("/proc/%d/exe", pid))
+		}
+		t = p
+	}
+	defer t.Close()
+	snap, err := capture.Take(t, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: backend, DebugFile: f.debugFile})
+	if err != nil {
+		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
+			return nil, fmt.Errorf("pid %d %s while gorigin was reading it (%v): run gorigin again: %w", pid, why, err, dbg.ErrExited)
+		}
+		return nil, delveFailed(fmt.Errorf("pid %d: %w", pid, err), fmt.Sprintf("/proc/%d/exe", pid))
+	}
+	if sess != nil && sess.WasHalted() {
+		snap.Source.FreezeMicros = 0
+		snap.Warnings = append(snap.Warnings, "the dlv session was already halted: gorigin read it as it was and left it halted")
+	}
+	delveVersionNote(snap)
+	return snap, t.Close()
+}
+
+// openDelveCore snapshots a core with Delve's core backend. The executable is --exe or
+// the one the core names (found and checked by build ID as for the native core reader).
+func openDelveCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
+	if exe == "" {
+		c, err := core.Open(path, "")
+		if err != nil {
+			if errors.Is(err, core.ErrNotCore) || errors.Is(err, core.ErrTruncated) ||
+				errors.Is(err, core.ErrNoExecutable) || errors.Is(err, core.ErrMismatch) {
+				return nil, usageError{err.Error()}
+			}
+			return nil, err
+		}
+		exe = c.Exe()
+		c.Close()
+	}
+	c, err := delve.OpenCore(path, exe)
+	if err != nil {
+		if errors.Is(err, delve.ErrCoreFormat) || os.IsNotExist(errors.Unwrap(err)) {
+			return nil, usageError{delveFailed(err, exe).Error()}
+		}
+		return nil, delveFailed(err, exe)
+	}
+	defer c.Close()
+	snap, err := capture.Take(c, capture.Options{
+		Kind: "core", Backend: "delve", Stacks: f.stacks, DebugFile: f.debugFile,
+		Now: func() int64 { return 0 },
+	})
+	if err != nil {
+		return nil, delveFailed(fmt.Errorf("core %s: %w", path, err), exe)
+	}
+	delveVersionNote(snap)
+	return snap, nil
+}

@@ -1,0 +1,225 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorigin-dev/gorigin/capture"
+	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/native"
+	"github.com/gorigin-dev/gorigin/leaks"
+	"github.com/gorigin-dev/gorigin/report"
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+const leaksUsage = "prove goroutine leaks: mark the heap from the roots while the target is frozen (a second, longer freeze), and classify each blocked goroutine leaked, live or unknown"
+
+// leakFreeze is how long the leak analysis may keep a live target frozen when
+// --max-freeze is not given: it reads the whole reachable heap.
+const leakFreeze = 60 * time.Second
+
+// runLeaks is "gorigin leaks PID|CORE [--exe BINARY]": a snapshot with every goroutine's
+// leak verdict; the text format shows the leaked goroutines grouped by origin, with what
+// each group waits on and why it is unreachable (--all: every goroutine).
+func runLeaks(args []string, stdout, stderr io.Writer) error {
+	f := newFlags(stderr)
+	var exe string
+	var all bool
+	f.fs.StringVar(&exe, "exe", "", "for a core: the program that dumped it")
+	f.fs.BoolVar(&all, "all", false, "show every goroutine with its verdict, not only the leaked ones")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"leaks takes a process id or a core file: gorigin leaks PID|CORE"}
+	}
+	if f.backend != "native" {
+		return usageError{"leaks reads the heap with the native backend only: leave out --backend"}
+	}
+	var snap *snapshot.Snapshot
+	var res *leaks.Result
+	if pid, perr := strconv.Atoi(pos[0]); perr == nil {
+		if pid <= 0 {
+			return usageError{fmt.Sprintf("%q is not a process id", pos[0])}
+		}
+		if snap, err = attach(pid, f); err != nil {
+			return err
+		}
+		res, err = analyzeLive(pid, f)
+	} else {
+		if snap, err = openCore(pos[0], exe, f); err != nil {
+			return err
+		}
+		res, err = analyzeCore(pos[0], exe)
+	}
+	if err != nil {
+		return err
+	}
+	applyLeaks(snap, res)
+	if f.format != "text" {
+		return render(snap, f, stdout)
+	}
+	fmt.Fprintln(stdout, leakSummary(res))
+	shown := *snap
+	if !all {
+		shown.Goroutines = nil
+		for _, g := range snap.Goroutines {
+			if g.Leak == leaks.Leaked {
+				shown.Goroutines = append(shown.Goroutines, g)
+			}
+		}
+		if len(shown.Goroutines) == 0 {
+			fmt.Fprintln(stdout, "no goroutine is proven leaked")
+			return nil
+		}
+	}
+	if err := render(&shown, f, stdout); err != nil {
+		return err
+	}
+	return writeLeakReasons(stdout, &shown, res, f)
+}
+
+// withLeaks adds leak verdicts to a snapshot attach or core took: the --leaks flag.
+func withLeaks(snap *snapshot.Snapshot, pid int, corePath, exe string, f *flags) error {
+	if f.backend != "native" {
+		return usageError{"--leaks reads the heap with the native backend only: leave out --backend"}
+	}
+	var res *leaks.Result
+	var err error
+	if corePath != "" {
+		res, err = analyzeCore(corePath, exe)
+	} else {
+		res, err = analyzeLive(pid, f)
+	}
+	if err != nil {
+		return err
+	}
+	applyLeaks(snap, res)
+	return nil
+}
+
+func analyzeLive(pid int, f *flags) (*leaks.Result, error) {
+	maxFreeze := f.maxFreeze
+	set := false
+	f.fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "max-freeze" })
+	if !set {
+		maxFreeze = leakFreeze
+	}
+	proc, err := native.Attach(pid, native.Options{MaxFreeze: maxFreeze})
+	if err != nil {
+		return nil, err
+	}
+	defer proc.Close()
+	res, err := analyze(proc)
+	if err != nil {
+		return nil, fmt.Errorf("pid %d: leak analysis: %w", pid, err)
+	}
+	if proc.Expired() {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the target stayed frozen past --max-freeze %v and was released during the analysis: no goroutine is called leaked", maxFreeze))
+		for id, v := range res.Verdicts {
+			if v.Leak == leaks.Leaked {
+				v.Leak, v.Why = leaks.Unknown, "the analysis was cut short by --max-freeze"
+				res.Verdicts[id] = v
+			}
+		}
+	}
+	return res, proc.Close()
+}
+
+func analyzeCore(path, exe string) (*leaks.Result, error) {
+	c, err := openNativeCore(path, exe)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	res, err := analyze(c)
+	if err != nil {
+		return nil, fmt.Errorf("core %s: leak analysis: %w", path, err)
+	}
+	return res, nil
+}
+
+func analyze(t dbg.Target) (*leaks.Result, error) {
+	progress := report.NewProgress(os.Stderr) // a bar on a terminal only
+	defer progress.Clear()
+	phase := capture.Tracer("leaks")
+	res, err := leaks.Analyze(t, leaks.Options{Progress: progress.Update})
+	if errors.Is(err, leaks.ErrNoDWARF) {
+		return nil, usageError{err.Error()}
+	}
+	if err != nil {
+		return nil, err
+	}
+	phase("%s", leakSummary(res))
+	return res, nil
+}
+
+// applyLeaks sets each goroutine's Leak from the analysis, by id. The analysis froze the
+// target a second time: a goroutine it did not see (it ended in between) is unknown.
+func applyLeaks(snap *snapshot.Snapshot, res *leaks.Result) {
+	for i := range snap.Goroutines {
+		g := &snap.Goroutines[i]
+		if v, ok := res.Verdicts[g.ID]; ok {
+			g.Leak = v.Leak
+		} else {
+			g.Leak = leaks.Unknown
+		}
+	}
+	snap.Warnings = append(snap.Warnings, res.Warnings...)
+}
+
+func leakSummary(res *leaks.Result) string {
+	s := res.Stats
+	return fmt.Sprintf("leaks: %d leaked, %d live, %d unknown of %d goroutines; heap %d MB in %d objects (%d spans), %d marked, %d MB scanned in %d rounds; frozen %v",
+		s.Leaked, s.LiveCount, s.NotSure, s.Goroutines, s.HeapBytes>>20, s.Objects, s.Spans, s.Marked, s.ScannedBytes>>20, s.Rounds, s.Freeze.Round(time.Millisecond))
+}
+
+// writeLeakReasons prints, for each group of the table, what its goroutines wait on and
+// why the analysis calls them leaked.
+func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, f *flags) error {
+	key, err := snapshot.ParseKey(f.by)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	groups := snapshot.GroupBy(shown.Goroutines, key)
+	if f.top > 0 && len(groups) > f.top {
+		groups = groups[:f.top]
+	}
+	var b strings.Builder
+	b.WriteString("\nwhy:\n")
+	for _, g := range groups {
+		why := map[string]int{}
+		var objs []string
+		for _, m := range g.Members {
+			v := res.Verdicts[shown.Goroutines[m].ID]
+			why[v.Leak+": "+v.Why]++
+			for _, o := range v.WaitOn {
+				if len(objs) < 4 {
+					objs = append(objs, o.String()+" in "+o.Where)
+				}
+			}
+		}
+		fmt.Fprintf(&b, "  %s (%d)\n", g.Key, g.Count)
+		if len(objs) > 0 {
+			fmt.Fprintf(&b, "    waits on %s\n", strings.Join(objs, ", "))
+		}
+		reasons := make([]string, 0, len(why))
+		for r := range why {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			fmt.Fprintf(&b, "    %s\n", r)
+		}
+	}
+	_, err = io.WriteString(w, b.String())
+	return err
+}

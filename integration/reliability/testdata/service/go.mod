@@ -1,0 +1,3 @@
+module gorigin.test/service
+
+go 1.20
