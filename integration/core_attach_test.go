@@ -267,6 +267,12 @@ type crashingFixture struct {
 // kernel sends cores elsewhere.
 func startCrashingFixture(t *testing.T, bin string) *crashingFixture {
 	t.Helper()
+	return startCrashing(t, bin, "-n", strconv.Itoa(extraGoroutines))
+}
+
+// startCrashing is startCrashingFixture for any program and arguments.
+func startCrashing(t *testing.T, bin string, args ...string) *crashingFixture {
+	t.Helper()
 	pattern, err := os.ReadFile("/proc/sys/kernel/core_pattern")
 	if err != nil {
 		t.Skipf("cannot read /proc/sys/kernel/core_pattern: %v", err)
@@ -275,8 +281,8 @@ func startCrashingFixture(t *testing.T, bin string) *crashingFixture {
 		t.Skipf("kernel cores go to %q on this machine, not to the process's directory: set it to \"core\" to test them", p)
 	}
 	dir := t.TempDir()
-	script := fmt.Sprintf("cd %q && ulimit -c unlimited && GOTRACEBACK=crash exec %q -n %d", dir, bin, extraGoroutines)
-	return &crashingFixture{f: startFixture(t, "/bin/sh", "-c", script), dir: dir}
+	script := fmt.Sprintf("cd %q && ulimit -c unlimited && GOTRACEBACK=crash exec \"$0\" \"$@\"", dir)
+	return &crashingFixture{f: startFixture(t, "/bin/sh", append([]string{"-c", script, bin}, args...)...), dir: dir}
 }
 
 // crash sends SIGQUIT, waits for the process to die and returns the core's path.

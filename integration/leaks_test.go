@@ -8,7 +8,6 @@ package integration
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -207,28 +206,13 @@ func TestLeaksCore(t *testing.T) {
 				checkLeaks(t, snap, markers, dir)
 			})
 			t.Run("kernel", func(t *testing.T) {
-				k := startCrashingLeakFixture(t, bin)
+				k := startCrashing(t, bin)
 				path := k.crash(t)
 				snap, _ := leaksJSON(t, path, "--exe", bin)
 				checkLeaks(t, snap, markers, dir)
 			})
 		})
 	}
-}
-
-// startCrashingLeakFixture is startCrashingFixture for the leak fixture.
-func startCrashingLeakFixture(t *testing.T, bin string) *crashingFixture {
-	t.Helper()
-	pattern, err := os.ReadFile("/proc/sys/kernel/core_pattern")
-	if err != nil {
-		t.Skipf("cannot read /proc/sys/kernel/core_pattern: %v", err)
-	}
-	if p := strings.TrimSpace(string(pattern)); strings.HasPrefix(p, "|") || strings.Contains(p, "/") {
-		t.Skipf("kernel cores go to %q on this machine, not to the process's directory: set it to \"core\" to test them", p)
-	}
-	dir := t.TempDir()
-	script := fmt.Sprintf("cd %q && ulimit -c unlimited && GOTRACEBACK=crash exec %q", dir, bin)
-	return &crashingFixture{f: startFixture(t, "/bin/sh", "-c", script), dir: dir}
 }
 
 // TestLeaksCoverRuntimeProfile builds the fixture with GOEXPERIMENT=goroutineleakprofile
