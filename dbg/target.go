@@ -40,6 +40,11 @@ type Thread struct {
 	PC, SP, BP uint64
 	// FS is the thread pointer (amd64 fs_base), used to find the thread's current g.
 	FS uint64
+	// Regs are all the general-purpose registers, when the backend has them (nil
+	// otherwise), in the order of the kernel's NT_PRSTATUS register set: on amd64
+	// user_regs_struct (r15 … gs), on arm64 x0 … x30, sp, pc. The leak analysis scans
+	// them as roots: a pointer may live only in a register of a running thread.
+	Regs []uint64
 }
 
 // Target is a process or core gorigin inspects.

@@ -25,6 +25,16 @@ const (
 )
 
 func indexDWARF(d *dwarf.Data) (*dwarfIndex, error) {
+	// Go's linker puts the runtime's constants, variables and every type in units named
+	// "runtime": looking at those alone skips most of .debug_info. Should one be missing
+	// (another linker), the whole of it is looked at.
+	if ix, err := indexUnits(d, true); err != nil || ix.complete() {
+		return ix, err
+	}
+	return indexUnits(d, false)
+}
+
+func indexUnits(d *dwarf.Data, runtimeOnly bool) (*dwarfIndex, error) {
 	ix := &dwarfIndex{consts: map[string]int64{}, types: map[string]dwarf.Offset{}, vars: map[string]dwarf.Offset{}}
 	r := d.Reader()
 	for {
@@ -36,6 +46,9 @@ func indexDWARF(d *dwarf.Data) (*dwarfIndex, error) {
 			return ix, nil
 		}
 		if e.Tag == dwarf.TagCompileUnit {
+			if name, _ := e.Val(dwarf.AttrName).(string); runtimeOnly && name != "runtime" {
+				r.SkipChildren() // jumps to the next unit
+			}
 			continue // look at the unit's top-level entries
 		}
 		if e.Children {
@@ -237,12 +250,26 @@ func (ix *dwarfIndex) structType(d *dwarf.Data, name string) (*dwarf.StructType,
 // fieldAt finds a dotted path of struct members ("sched.sp") and returns its offset from
 // the start of st and its size.
 func fieldAt(st *dwarf.StructType, path string) (field, error) {
-	off := 0
+	off, typ, err := MemberAt(st, path)
+	if err != nil {
+		return field{}, err
+	}
+	size := int(typ.Size())
+	if size <= 0 {
+		return field{}, fmt.Errorf("member %s has no size", path)
+	}
+	return field{off, size}, nil
+}
+
+// MemberAt finds a dotted path of struct members ("sched.sp", "cleanupBlockHeader.n") in
+// st and returns its byte offset from the start of st and its type, typedefs stripped.
+// It is the one DWARF field-path walker of gorigin; package leaks uses it too.
+func MemberAt(st *dwarf.StructType, path string) (off int, typ dwarf.Type, err error) {
 	var cur dwarf.Type = st
 	for _, name := range strings.Split(path, ".") {
 		s, ok := stripTypedefs(cur).(*dwarf.StructType)
 		if !ok {
-			return field{}, fmt.Errorf("member %s: %s is not a struct", path, cur)
+			return 0, nil, fmt.Errorf("member %s: %s is not a struct", path, cur)
 		}
 		var found *dwarf.StructField
 		for _, f := range s.Field {
@@ -252,16 +279,12 @@ func fieldAt(st *dwarf.StructType, path string) (field, error) {
 			}
 		}
 		if found == nil {
-			return field{}, fmt.Errorf("no member %s", path)
+			return 0, nil, fmt.Errorf("no member %s", path)
 		}
 		off += int(found.ByteOffset)
 		cur = found.Type
 	}
-	size := int(cur.Size())
-	if size <= 0 {
-		return field{}, fmt.Errorf("member %s has no size", path)
-	}
-	return field{off, size}, nil
+	return off, stripTypedefs(cur), nil
 }
 
 func stripTypedefs(t dwarf.Type) dwarf.Type {

@@ -154,6 +154,13 @@ type analysis struct {
 	stacks []stackRange // every goroutine's stack, sorted
 	warn   []string
 	iters  int
+	named  []namedRange // roots outside globals and stacks, to explain a path
+}
+
+// namedRange is target memory [lo, hi) scanned as a root, and what it is.
+type namedRange struct {
+	lo, hi uint64
+	name   string
 }
 
 type stackRange struct {
@@ -326,14 +333,39 @@ func (a *analysis) roots() {
 		}
 	}
 	if threads, err := a.t.Threads(); err == nil {
-		sys := a.systemStacks()
-		for _, th := range threads {
-			a.threadStack(th.SP, sys)
-		}
+		a.threadRoots(threads)
 	} else {
 		a.warn = append(a.warn, fmt.Sprintf("the threads' stacks were not scanned (%v)", err))
 	}
 	a.specials()
+	a.queued(a.l.finalizerQueue)
+	a.queued(a.l.cleanupQueue)
+}
+
+// atRegister is where a pointer found in a thread's register is "from" (for explaining):
+// no word of memory has address 1.
+const atRegister = 1
+
+// threadRoots queues every thread's stack and marks what the registers of each thread
+// that runs a goroutine point to: stopped at an arbitrary instruction, running Go code
+// may hold the only pointer to an object in a register, and the analysis cannot tell
+// which registers are live, so it takes them all. Other threads' registers are not
+// roots: Go has no callee-saved registers, so a goroutine that called into the runtime
+// or a system call spilled what it needs to its stack (scanned), and an idle thread's
+// registers are stale — they once made a leaked Cond look live.
+func (a *analysis) threadRoots(threads []dbg.Thread) {
+	sys := a.systemStacks()
+	for _, th := range threads {
+		a.threadStack(th.SP, sys)
+		if i, ok := a.stackOf(th.SP); ok && a.gs[i].g.Status == "running" {
+			for _, r := range th.Regs {
+				a.k.markFrom(r, atRegister)
+			}
+		}
+	}
+	if len(threads) > 0 && threads[0].Regs == nil {
+		a.warn = append(a.warn, "the backend gave no thread registers: a pointer held only in a register was not seen")
+	}
 }
 
 // specials makes objects with a finalizer or cleanup, and the finalizer or cleanup

@@ -6,10 +6,43 @@
 //
 // Roots are the executable's writable segments, the stacks and g structs of every
 // goroutine that can run (running, runnable, in a syscall, sleeping, waiting on I/O or on
-// anything the analysis does not model), the threads' stacks, and finalizer and cleanup
-// records. A blocked goroutine whose wait object is marked becomes a root itself; this
-// repeats until nothing changes. Conservative scanning only over-estimates reachability,
-// so "leaked" is a proof; "live" and "unknown" are not.
+// anything the analysis does not model), the threads' stacks and registers, and finalizer
+// and cleanup records. A blocked goroutine whose wait object is marked becomes a root
+// itself; this repeats until nothing changes. Conservative scanning only over-estimates
+// reachability, so "leaked" is a proof; "live" and "unknown" are not.
+//
+// Against the garbage collector's own roots (runtime/mgcmark.go, markroot):
+//   - data and bss of the module: scanned (.data and .bss, but the semaphore table, whose
+//     queues hold the blocked goroutines' own sudogs). Plugins and other modules are not
+//     loaded by Go programs gorigin supports (no plugin support): the executable is the
+//     only module.
+//   - fixedRootFinalizers (allfin, finalizers queued to run): scanned, every block's
+//     entries in use.
+//   - fixedRootCleanups (gcCleanups.all, Go 1.25+; before that cleanups are queued as
+//     finalizers): scanned likewise.
+//   - fixedRootFreeGStacks: not a root of user data; the GC only frees dead goroutines'
+//     stacks there.
+//   - span specials: finalizers (the object and the function) and cleanups (the function
+//     and its argument) are scanned. Weak handles point weakly and cannot keep a
+//     channel alive; profile records and pinner bits hold no pointers to user data.
+//   - goroutine stacks: scanned for every goroutine that can run (a blocked one only once
+//     what it waits on is reachable), from its saved stack pointer up; the g struct too.
+//     The GC also scans blocked goroutines' stacks: that is exactly what this analysis
+//     must not do.
+//   - threads (the GC needs none: they are stopped at safe points): their stacks from the
+//     stack pointer up, and every general-purpose register of a thread running a
+//     goroutine, which may hold a pointer only there. Idle threads' registers are stale,
+//     and a goroutine in the runtime or a system call spilled its pointers to its stack.
+//
+// Not modelled as roots, because the runtime keeps user pointers there only inside
+// structures already scanned: timers live in the heap (or in P structs, which are heap
+// objects reached from runtime.allp in .bss); netpoll descriptors are persistent
+// allocations that hold only runtime pointers (a goroutine blocked on I/O is a root).
+//
+// Known over-estimates (a leak called live, never the reverse): the runtime packs
+// pointer-free objects smaller than 16 bytes (a bare sync.Mutex) into shared 16-byte
+// blocks, and a pointer to any of them marks the whole block; a register or a dead stack
+// slot may hold a stale pointer.
 //
 // It needs the executable's DWARF (for the layouts of runtime.mspan, sudog and g.waiting);
 // for a stripped executable Analyze returns ErrNoDWARF. It reads memory only through

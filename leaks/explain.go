@@ -30,6 +30,10 @@ func (a *analysis) pathTo(obj uint64) string {
 			steps = append(steps, "an object with a finalizer or cleanup")
 			break
 		}
+		if at == atRegister {
+			steps = append(steps, "a register of a thread")
+			break
+		}
 		if o, base, size, ok := a.h.find(at); ok {
 			if a.k.skip[base] {
 				steps = append(steps, fmt.Sprintf("the g struct at %#x (+%d)", base, at-base))
@@ -46,6 +50,11 @@ func (a *analysis) pathTo(obj uint64) string {
 }
 
 func (a *analysis) describeRoot(at uint64) string {
+	for _, r := range a.named {
+		if at >= r.lo && at < r.hi {
+			return fmt.Sprintf("word %#x of the %s", at, r.name)
+		}
+	}
 	for _, p := range a.l.pointerful {
 		if at >= p[0]+a.bias && at < p[1]+a.bias {
 			return fmt.Sprintf("global word %#x (link-time %#x)", at, at-a.bias)

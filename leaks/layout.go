@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gorigin-dev/gorigin/gstruct"
 )
 
 // ErrNoDWARF is returned (wrapped) by Analyze for an executable without DWARF: the
@@ -43,6 +45,34 @@ type layout struct {
 	mSize                                    int
 	pWbBuf                                   field // p.wbBuf, whole: stale pointers the write barrier recorded
 	elemtype, elemsize16                     field // hchan.elemtype, hchan.elemsize
+	// Queues of finalizers and cleanups waiting to run: the runtime's own roots
+	// (allfin; gcCleanups.all, Go 1.25+), outside the heap.
+	finalizerQueue, cleanupQueue blockList
+}
+
+// blockList is a runtime list of fixed-size blocks outside the heap, each holding count
+// entries of an array that the garbage collector scans as a root.
+type blockList struct {
+	name           string // what the entries are, to explain a path
+	head           uint64 // link-time address of the word pointing to the first block
+	size           int    // a block's size
+	alllink, count field  // the link to the next block, the number of entries in use
+	arr, elem      int    // offset of the entries in a block and the size of one
+}
+
+// blockListFrom reads a blockList's layout from the block's struct; the caller sets head.
+func blockListFrom(st *dwarf.StructType, name, link, count, arr string) (blockList, bool) {
+	b := blockList{name: name, size: int(st.ByteSize)}
+	var err1, err2 error
+	b.alllink, err1 = leafAt(st, link)
+	b.count, err2 = leafAt(st, count)
+	off, t, err3 := gstruct.MemberAt(st, arr)
+	at, ok := t.(*dwarf.ArrayType)
+	if err1 != nil || err2 != nil || err3 != nil || !ok || at.Type.Size() <= 0 {
+		return blockList{}, false
+	}
+	b.arr, b.elem = off, int(at.Type.Size())
+	return b, b.arr < b.size
 }
 
 // readLayout reads the layout from the executable at path.
@@ -79,6 +109,10 @@ func readLayout(path string) (*layout, error) {
 			l.allp = s.Value
 		case "runtime.semtable":
 			l.semtable, l.semtableSize = s.Value, s.Size
+		case "runtime.allfin":
+			l.finalizerQueue.head = s.Value
+		case "runtime.gcCleanups":
+			l.cleanupQueue.head = s.Value
 		}
 	}
 	if l.mheap == 0 {
@@ -101,7 +135,8 @@ func readLayout(path string) (*layout, error) {
 var wantedTypes = map[string]bool{
 	"runtime.mheap": true, "runtime.mspan": true, "runtime.sudog": true,
 	"runtime.g": true, "runtime.special": true, "runtime.hchan": true, "runtime.p": true,
-	"runtime.m": true,
+	"runtime.m": true, "runtime.finblock": true, "runtime.finBlock": true,
+	"runtime.cleanupBlock": true, "runtime.cleanupQueue": true,
 }
 
 func (l *layout) fromDWARF(d *dwarf.Data) error {
@@ -210,10 +245,11 @@ func (l *layout) fromDWARF(d *dwarf.Data) error {
 		l.mSize = int(m.ByteSize)
 	}
 	if p, err := st("runtime.p"); err == nil {
-		if m := member(p, "wbBuf"); m != nil && m.Type.Size() > 0 {
-			l.pWbBuf = field{int(m.ByteOffset), int(m.Type.Size())}
+		if off, t, err := gstruct.MemberAt(p, "wbBuf"); err == nil && t.Size() > 0 {
+			l.pWbBuf = field{off, int(t.Size())}
 		}
 	}
+	l.queues(st)
 	span, _ := st("runtime.mspan")
 	l.spanSize = int(span.ByteSize)
 	sudog, _ := st("runtime.sudog")
@@ -240,72 +276,45 @@ func (l *layout) fromDWARF(d *dwarf.Data) error {
 	return nil
 }
 
-// leafAt finds a dotted member path in st and then descends into the member's type
-// while it is a struct, to the word that holds its value: mspan.state is a struct
-// around a uint8, sudog.c (Go 1.26+) a struct whose source of truth is its member vu.
+// leafAt finds a dotted member path in st (gstruct.MemberAt) and then descends into the
+// member's type while it is a struct, to the word that holds its value: mspan.state is a
+// struct around a uint8, sudog.c (Go 1.26+) a struct whose source of truth is its member vu.
 func leafAt(st *dwarf.StructType, path string) (field, error) {
-	off := 0
-	var cur dwarf.Type = st
-	for _, name := range strings.Split(path, ".") {
-		s, ok := strip(cur).(*dwarf.StructType)
-		if !ok {
-			return field{}, fmt.Errorf("member %s: not a struct", path)
-		}
-		m := member(s, name)
-		if m == nil {
-			return field{}, fmt.Errorf("no member %s", path)
-		}
-		off += int(m.ByteOffset)
-		cur = m.Type
+	off, cur, err := gstruct.MemberAt(st, path)
+	if err != nil {
+		return field{}, err
 	}
 	for depth := 0; depth < 8; depth++ {
-		s, ok := strip(cur).(*dwarf.StructType)
+		s, ok := cur.(*dwarf.StructType)
 		if !ok {
 			break
 		}
-		m := member(s, "vu") // maybeTraceablePtr's address, set even when vp is hidden
-		if m == nil {
-			m = member(s, "maybeTraceablePtr")
-		}
-		if m == nil {
-			for _, f := range s.Field {
-				if f.Type.Size() > 0 {
-					m = f
-					break
-				}
+		// maybeTraceablePtr's vu holds the address even when vp is hidden; otherwise the
+		// first member with a size.
+		name := ""
+		for _, f := range s.Field {
+			if f.Name == "vu" || f.Name == "maybeTraceablePtr" {
+				name = f.Name
+				break
+			}
+			if name == "" && f.Type.Size() > 0 {
+				name = f.Name
 			}
 		}
-		if m == nil {
+		if name == "" {
 			return field{}, fmt.Errorf("member %s: empty struct", path)
 		}
-		off += int(m.ByteOffset)
-		cur = m.Type
+		o, t, err := gstruct.MemberAt(s, name)
+		if err != nil {
+			return field{}, err
+		}
+		off, cur = off+o, t
 	}
 	size := int(cur.Size())
 	if size <= 0 || size > 8 {
 		return field{}, fmt.Errorf("member %s: size %d is not a word", path, size)
 	}
 	return field{off, size}, nil
-}
-
-func member(s *dwarf.StructType, name string) *dwarf.StructField {
-	for _, f := range s.Field {
-		if f.Name == name {
-			return f
-		}
-	}
-	return nil
-}
-
-func strip(t dwarf.Type) dwarf.Type {
-	for i := 0; i < 16; i++ {
-		td, ok := t.(*dwarf.TypedefType)
-		if !ok {
-			return t
-		}
-		t = td.Type
-	}
-	return t
 }
 
 // word decodes the little-endian unsigned integer of f in b (0 when it does not fit).
@@ -318,4 +327,33 @@ func word(b []byte, f field) uint64 {
 		v = v<<8 | uint64(b[f.off+i])
 	}
 	return v
+}
+
+// queues reads the layouts of the finalizer and cleanup queues; a queue whose layout is
+// missing (cleanups before Go 1.25) keeps head 0 and is not scanned.
+func (l *layout) queues(st func(string) (*dwarf.StructType, error)) {
+	fb, err := st("runtime.finBlock") // Go 1.25+
+	if err != nil {
+		fb, err = st("runtime.finblock")
+	}
+	head := l.finalizerQueue.head
+	l.finalizerQueue = blockList{}
+	if err == nil && head != 0 {
+		if b, ok := blockListFrom(fb, "finalizers queued to run", "alllink", "cnt", "fin"); ok {
+			b.head = head
+			l.finalizerQueue = b
+		}
+	}
+	head = l.cleanupQueue.head
+	l.cleanupQueue = blockList{}
+	cb, err1 := st("runtime.cleanupBlock")
+	q, err2 := st("runtime.cleanupQueue")
+	if err1 != nil || err2 != nil || head == 0 {
+		return
+	}
+	all, err := leafAt(q, "all")
+	if b, ok := blockListFrom(cb, "cleanups queued to run", "cleanupBlockHeader.alllink", "cleanupBlockHeader.n", "cleanups"); ok && err == nil {
+		b.head = head + uint64(all.off)
+		l.cleanupQueue = b
+	}
 }

@@ -15,6 +15,7 @@ func init() { register("dot", Dot) }
 // Dot writes the spawn tree as a Graphviz digraph: a node per group (its count, go
 // statement, start function and dominant state), an edge from the group of each
 // goroutine's parent to its group, labelled with how many goroutines it stands for.
+// After leak analysis, a group with leaked goroutines says "N leaked" and has a red border.
 // Trees of more than 150 groups (or opt.Top) keep the largest groups and say what they
 // left out. Render it with `dot -Tsvg`.
 func Dot(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options) error {
@@ -32,11 +33,23 @@ func Dot(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options
 	b.WriteString("  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=10, fillcolor=\"#ffffff\"];\n")
 	b.WriteString("  edge [fontname=\"Helvetica\", fontsize=9, color=\"#555555\"];\n")
 	total := max(len(s.Goroutines), 1)
+	leaks := leakRan(s)
 	for i := range t.nodes {
 		n := &t.nodes[i]
-		attrs := fmt.Sprintf("label=%s", dotQuote(strings.Join(n.lines(), "\n")+"\n"))
+		lines := n.lines()
+		leaked := 0
+		if leaks && n.group != nil {
+			leaked = leakCounts(s, n.group)["leaked"]
+		}
+		if leaked > 0 {
+			lines = append(lines, thousands(int64(leaked))+" leaked")
+		}
+		attrs := fmt.Sprintf("label=%s", dotQuote(strings.Join(lines, "\n")+"\n"))
 		if n.group != nil {
 			attrs += fmt.Sprintf(", tooltip=%s, fillcolor=%q", dotQuote(n.group.Key), heatColour(n.count, total))
+			if leaked > 0 {
+				attrs += `, color="#cc0000", penwidth=2`
+			}
 		} else {
 			attrs += ", style=\"rounded,dashed\""
 		}

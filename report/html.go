@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,7 @@ func HTML(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Option
 		Tree:      spawnTreeSVG(tree, len(s.Goroutines)),
 		TreeNote:  tree.prunedNote(),
 		Warnings:  s.Warnings,
+		Leaks:     leakRan(s),
 	}
 	if s.Source.Kind == "live" {
 		page.Freeze = freezeText(s.Source)
@@ -76,6 +78,7 @@ type htmlPage struct {
 	Title, Source, Total, NumGroups, By, Freeze, TakenAt string
 	SystemHidden, MoreGroups, TreeNote                   string
 	Warnings                                             []string
+	Leaks                                                bool // leak analysis ran: a LEAK column and filter
 	Tree                                                 template.HTML
 	Groups                                               []htmlGroup
 }
@@ -88,6 +91,9 @@ type htmlGroup struct {
 	WaitSeconds                float64
 	StackBytes                 int64
 	States                     string
+	Leak                       string // the LEAK cell: "3 leaked +1 live"
+	LeakKinds                  string // the verdicts of its members, space-separated, for the filter
+	Leaked                     bool   // some member is leaked
 	Goroutines                 []htmlGoroutine
 	Unlisted                   string
 	unlisted                   int
@@ -139,6 +145,17 @@ func htmlRow(s *snapshot.Snapshot, g *snapshot.Group, i int) (htmlGroup, error) 
 	if g.Start != nil {
 		row.Start = shortFunc(g.Start.Func)
 	}
+	row.Leak = leakText(s, g)
+	counts := leakCounts(s, g)
+	row.Leaked = counts["leaked"] > 0
+	var kinds []string
+	for v, c := range counts {
+		if c > 0 && v != "" {
+			kinds = append(kinds, v)
+		}
+	}
+	slices.Sort(kinds)
+	row.LeakKinds = strings.Join(kinds, " ")
 	states := make([]string, len(g.States))
 	for j, st := range g.States {
 		states[j] = thousands(int64(st.Count)) + " " + st.String()

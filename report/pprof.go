@@ -29,6 +29,7 @@ const (
 	LabelWait   = "wait"    // the wait reason of a waiting goroutine: "chan receive", ...
 	LabelOrigin = "origin"  // the go statement: "main.main /src/main.go:94"
 	LabelStart  = "start"   // the start function
+	LabelLeak   = "leak"    // the leak verdict, after leak analysis: leaked, live, unknown
 	NumWaited   = "waited"  // numeric: how long the goroutine has waited, in seconds
 	maxAncestry = 1 << 10   // cap on the parent chain walked per goroutine
 	unitSeconds = "seconds" // pprof's name for the unit of NumWaited
@@ -121,6 +122,9 @@ func (b *profileBuilder) sample(g *snapshot.Goroutine) *profile.Sample {
 	}
 	if g.Start != nil {
 		smp.Label[LabelStart] = []string{g.Start.Func}
+	}
+	if g.Leak != "" {
+		smp.Label[LabelLeak] = []string{g.Leak}
 	}
 	for _, k := range sortedKeys(g.Labels) {
 		key := k

@@ -192,7 +192,7 @@ func (c *Core) Thaw() error { return nil }
 func (c *Core) Threads() ([]dbg.Thread, error) {
 	out := make([]dbg.Thread, len(c.notes.threads))
 	for i, t := range c.notes.threads {
-		out[i] = dbg.Thread{TID: t.tid, PC: t.pc, SP: t.sp, BP: t.bp, FS: t.fs}
+		out[i] = dbg.Thread{TID: t.tid, PC: t.pc, SP: t.sp, BP: t.bp, FS: t.fs, Regs: t.regs}
 	}
 	return out, nil
 }

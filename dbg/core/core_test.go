@@ -73,7 +73,9 @@ func fileDesc(files ...fileMapping) []byte {
 
 func TestParseNotes(t *testing.T) {
 	var seg []byte
-	seg = append(seg, note("CORE", ntPrstatus, prstatusDesc(101, 0x401000, 0xc000, 0xc010, 0x7f00))...)
+	first := prstatusDesc(101, 0x401000, 0xc000, 0xc010, 0x7f00)
+	le.PutUint64(first[112+8*10:], 0xc000123450) // rax: only in Regs
+	seg = append(seg, note("CORE", ntPrstatus, first)...)
 	seg = append(seg, note("CORE", ntPrpsinfo, prpsinfoDesc(100, "server", "/srv/server -v"))...)
 	seg = append(seg, note("LINUX", ntPrstatus, make([]byte, 8))...) // another owner's type 1: skipped
 	seg = append(seg, note("CORE", ntAuxv, auxvDesc(atPhdr, 0x400040, atEntry, 0x401000))...)
@@ -86,8 +88,13 @@ func TestParseNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []thread{{tid: 101, pc: 0x401000, sp: 0xc000, bp: 0xc010, fs: 0x7f00}, {tid: 102, pc: 0x401010, sp: 0xd000}}
-	if len(n.threads) != 2 || n.threads[0] != want[0] || n.threads[1] != want[1] {
+	same := func(a, b thread) bool {
+		return a.tid == b.tid && a.pc == b.pc && a.sp == b.sp && a.bp == b.bp && a.fs == b.fs
+	}
+	if len(n.threads) != 2 || !same(n.threads[0], want[0]) || !same(n.threads[1], want[1]) {
 		t.Errorf("threads %+v, want %+v", n.threads, want)
+	} else if r := n.threads[0].regs; len(r) != 27 || r[10] != 0xc000123450 || r[16] != 0x401000 || r[19] != 0xc000 {
+		t.Errorf("registers of thread 101: %#x, want 27 with rax 0xc000123450, rip 0x401000, rsp 0xc000", r)
 	}
 	if n.pid != 100 || n.command != "server" || n.args != "/srv/server -v" {
 		t.Errorf("prpsinfo: pid %d command %q args %q", n.pid, n.command, n.args)

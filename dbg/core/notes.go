@@ -49,6 +49,7 @@ type notes struct {
 type thread struct {
 	tid            int
 	pc, sp, bp, fs uint64
+	regs           []uint64 // every general-purpose register, in pr_reg order
 }
 
 // fileMapping is one NT_FILE entry: [start, end) maps path from offset.
@@ -148,6 +149,7 @@ func prstatus(desc []byte, order binary.ByteOrder, machine elf.Machine) (thread,
 		}
 		reg := func(i int) uint64 { return order.Uint64(desc[regOff+8*i:]) }
 		th.bp, th.pc, th.sp, th.fs = reg(4), reg(16), reg(19), reg(21)
+		th.regs = regs(reg, 27)
 	case elf.EM_AARCH64:
 		// user_pt_regs: x0..x30, sp, pc, pstate. The thread pointer is in NT_ARM_TLS.
 		if len(desc) < regOff+34*8 {
@@ -155,6 +157,7 @@ func prstatus(desc []byte, order binary.ByteOrder, machine elf.Machine) (thread,
 		}
 		reg := func(i int) uint64 { return order.Uint64(desc[regOff+8*i:]) }
 		th.bp, th.sp, th.pc = reg(29), reg(31), reg(32)
+		th.regs = regs(reg, 33)
 	default:
 		if len(desc) < regOff {
 			return th, fmt.Errorf("%w: NT_PRSTATUS of %d bytes", errNote, len(desc))
@@ -162,6 +165,15 @@ func prstatus(desc []byte, order binary.ByteOrder, machine elf.Machine) (thread,
 	}
 	th.tid = int(int32(order.Uint32(desc[32:])))
 	return th, nil
+}
+
+// regs returns the first n registers of a pr_reg.
+func regs(reg func(int) uint64, n int) []uint64 {
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = reg(i)
+	}
+	return out
 }
 
 // fileNote decodes NT_FILE: count and page size, count (start, end, page offset) triples,

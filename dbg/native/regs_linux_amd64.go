@@ -2,6 +2,7 @@ package native
 
 import (
 	"syscall"
+	"unsafe"
 
 	"github.com/gorigin-dev/gorigin/dbg"
 )
@@ -11,7 +12,7 @@ const (
 	sysProcessVMReadv = 310 // the syscall package's amd64 table predates it
 )
 
-// getRegs fills th's registers with PTRACE_GETREGSET NT_PRSTATUS. It runs on the
+// getRegs fills th's registers (all of them in Regs) with PTRACE_GETREGS. It runs on the
 // tracer thread while th is stopped.
 func getRegs(th *dbg.Thread) error {
 	var r syscall.PtraceRegs
@@ -19,5 +20,7 @@ func getRegs(th *dbg.Thread) error {
 		return err
 	}
 	th.PC, th.SP, th.BP, th.FS = r.Rip, r.Rsp, r.Rbp, r.Fs_base
+	// PtraceRegs is user_regs_struct: 27 words, r15 first.
+	th.Regs = append([]uint64(nil), (*[unsafe.Sizeof(r) / 8]uint64)(unsafe.Pointer(&r))[:]...)
 	return nil
 }

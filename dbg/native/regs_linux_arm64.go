@@ -13,16 +13,17 @@ const (
 	ntARMTLS          = 0x401 // regset holding TPIDR_EL0
 )
 
-// getRegs fills th's registers: PC, SP and the frame pointer (x29) from NT_PRSTATUS,
-// and the thread pointer TPIDR_EL0 (in FS) from NT_ARM_TLS. It runs on the tracer
-// thread while th is stopped. Note that Go on arm64 keeps the current g in x28, not
-// behind the thread pointer (unless cgo is used).
+// getRegs fills th's registers: PC, SP, the frame pointer (x29) and in Regs x0…x30, sp
+// and pc from NT_PRSTATUS, and the thread pointer TPIDR_EL0 (in FS) from NT_ARM_TLS. It
+// runs on the tracer thread while th is stopped. Note that Go on arm64 keeps the current
+// g in x28, not behind the thread pointer (unless cgo is used).
 func getRegs(th *dbg.Thread) error {
 	var r syscall.PtraceRegs
 	if err := syscall.PtraceGetRegs(th.TID, &r); err != nil {
 		return err
 	}
 	th.PC, th.SP, th.BP = r.Pc, r.Sp, r.Regs[29]
+	th.Regs = append(append(make([]uint64, 0, 33), r.Regs[:]...), r.Sp, r.Pc)
 	var tls uint64
 	iov := syscall.Iovec{Base: (*byte)(unsafe.Pointer(&tls))}
 	iov.SetLen(int(unsafe.Sizeof(tls)))

@@ -1,0 +1,49 @@
+package leaks
+
+import (
+	"fmt"
+
+	"github.com/gorigin-dev/gorigin/dbg"
+)
+
+// maxQueueBlocks bounds a finalizer or cleanup block list (a block holds about a hundred
+// finalizers; a million blocks would be a runtime gone wrong or a list misread).
+const maxQueueBlocks = 1 << 20
+
+// queued scans the entries in use of every block of a finalizer or cleanup queue, as the
+// garbage collector does (runtime.markroot, fixedRootFinalizers and fixedRootCleanups):
+// a finalizer or cleanup queued but not run yet still holds its function and argument,
+// and the special that held them before is gone. The blocks are not heap memory.
+func (a *analysis) queued(q blockList) {
+	if q.head == 0 || q.size <= 0 {
+		return
+	}
+	head := make([]byte, 8)
+	if err := a.t.ReadBatch([]dbg.Region{{Addr: q.head + a.bias, Buf: head}}); err != nil {
+		a.warn = append(a.warn, fmt.Sprintf("the %s were not scanned (%v)", q.name, err))
+		a.k.failed++
+		return
+	}
+	seen := map[uint64]bool{}
+	buf := make([]byte, q.size)
+	for b := word(head, field{0, 8}); b != 0 && !seen[b]; {
+		if len(seen) >= maxQueueBlocks {
+			a.warn = append(a.warn, fmt.Sprintf("the %s list is longer than %d blocks: the rest was not scanned", q.name, maxQueueBlocks))
+			a.k.failed++
+			return
+		}
+		seen[b] = true
+		if err := a.t.ReadBatch([]dbg.Region{{Addr: b, Buf: buf}}); err != nil {
+			a.warn = append(a.warn, fmt.Sprintf("a block of the %s at %#x could not be read (%v)", q.name, b, err))
+			a.k.failed++
+			return
+		}
+		n := min(word(buf, q.count), uint64((q.size-q.arr)/q.elem))
+		if n > 0 {
+			lo := b + uint64(q.arr)
+			a.named = append(a.named, namedRange{lo, lo + n*uint64(q.elem), q.name})
+			a.k.scan(lo, buf[q.arr:q.arr+int(n)*q.elem])
+		}
+		b = word(buf, q.alllink)
+	}
+}
