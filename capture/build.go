@@ -19,11 +19,13 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 	bias := rt.LoadBias()
 	origins := map[uint64]*snapshot.Location{}
 	starts := map[uint64]startFunc{}
-	snap.Goroutines = make([]snapshot.Goroutine, 0, len(c.gs))
-	for i, g := range c.gs {
+	n := c.count()
+	snap.Goroutines = make([]snapshot.Goroutine, 0, n)
+	for i := 0; i < n; i++ {
 		if i%1024 == 0 {
-			opt.progress("symbolising goroutines", i, len(c.gs))
+			opt.progress("symbolising goroutines", i, n)
 		}
+		g := c.g(rt, i)
 		if g.Status == "dead" || g.Status == "idle" {
 			continue
 		}
@@ -65,7 +67,7 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 		}
 		snap.Goroutines = append(snap.Goroutines, out)
 	}
-	opt.progress("symbolising goroutines", len(c.gs), len(c.gs))
+	opt.progress("symbolising goroutines", n, n)
 	if opt.Stacks {
 		snap.Warnings = append(snap.Warnings, stackWarnings(snap.Goroutines)...)
 	}

@@ -34,6 +34,9 @@ type gCopy struct {
 	regions []dbg.Region
 	addrs   []uint64 // the g's the plan was made for, in allgs order
 	raws    [][]byte // each one's bytes within the regions' buffers
+	// free gives the regions' buffer back (see allocBuf): after it, neither the plan nor
+	// any raw bytes read through it may be used.
+	free func()
 }
 
 type span struct{ lo, hi uint64 }
@@ -53,7 +56,8 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 		c.runs = append(c.runs, span{a, a + size})
 		total += size
 	}
-	buf := make([]byte, total)
+	buf, free := allocBuf(int(total))
+	c.free = free
 	adviseHugePages(buf)
 	for i := 0; i < len(buf); i += pageSize {
 		buf[i] = 1 // fault the page in now, not while the target waits

@@ -175,7 +175,7 @@ func hasDWARF(f *elf.File) bool {
 
 // dwarfLayout reads the runtime's layout from the executable's DWARF.
 func dwarfLayout(f *elf.File, goVersion string, waitReasonSymSize uint64) (*layout, error) {
-	d, err := f.DWARF()
+	d, err := loadDWARF(f)
 	if err != nil {
 		return nil, fmt.Errorf("read DWARF: %w", err)
 	}
