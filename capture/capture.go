@@ -9,7 +9,6 @@ package capture
 
 import (
 	"debug/elf"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -224,6 +223,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		return nil, err
 	}
 	start := time.Now()
+	phase("stopped the target's threads")
 	thawed := false
 	thaw := func() error {
 		if thawed {
@@ -332,36 +332,6 @@ func decodeAll(rt *gstruct.Runtime, addrs []uint64, raws [][]byte) []gstruct.G {
 		gs[i] = rt.Decode(a, raws[i])
 	}
 	return gs
-}
-
-// readLabels reads the pprof labels of the goroutines that have any into out (by g
-// address). Only those goroutines are decoded here: it runs while the target is frozen.
-func readLabels(t dbg.Target, rt *gstruct.Runtime, addrs []uint64, raws [][]byte, out map[uint64]map[string]string) error {
-	var with []*gstruct.G
-	for i, raw := range raws {
-		if rt.LabelsPtr(raw) == 0 {
-			continue
-		}
-		if g := rt.Decode(addrs[i], raw); g.Status != "dead" {
-			with = append(with, &g)
-		}
-	}
-	if len(with) == 0 {
-		return nil
-	}
-	if err := rt.ReadLabels(t, with); err != nil {
-		var re *dbg.ReadError
-		if !errors.As(err, &re) {
-			return fmt.Errorf("read goroutine labels: %w", err)
-		}
-		// Labels of goroutines that changed meanwhile stay empty.
-	}
-	for _, g := range with {
-		if g.Labels != nil {
-			out[g.Addr] = g.Labels
-		}
-	}
-	return nil
 }
 
 // Tracer is tracer for the other stages of a command (rendering, ...).
