@@ -20,7 +20,9 @@ import (
 type Options struct {
 	// MaxFreeze: a watchdog detaches Delve if the process stays stopped longer than this
 	// (0 = 2s). Delve's own attach counts: it loads the executable's debug information
-	// while the process is stopped.
+	// while the process is stopped (0.4–0.9 s for a small service on a loaded machine),
+	// and cannot be cut short: if it alone outlasts MaxFreeze, Freeze detaches as soon as
+	// it returns, reads go through process_vm_readv, and Expired reports true.
 	MaxFreeze time.Duration
 }
 
@@ -49,6 +51,10 @@ type Options struct {
 // load, inside Freeze), the kernel detaches and the guard resumes the process, which runs
 // on normally, but the int3s stay, and a later panic or fatal error in it would end with
 // SIGTRAP instead of the runtime's message.
+//
+// A process found stopped (State T, kill -STOP) before the attach is stopped again
+// (SIGSTOP) after the detach: Delve's detach sends SIGCONT to a process it finds stopped
+// 50 ms after detaching, so it runs for that moment.
 type Process struct {
 	pid  int
 	opts Options
@@ -63,6 +69,8 @@ type Process struct {
 	closed  bool
 	last    atomic.Int64 // time.Duration of the last freeze
 	expired atomic.Bool
+	since   atomic.Int64 // UnixNano when the current freeze began, 0 when not frozen
+	stopped bool         // the process was stopped (State T) before the attach: left stopped
 }
 
 var _ dbg.Target = (*Process)(nil)
@@ -110,9 +118,16 @@ func (p *Process) Mappings() ([]dbg.Mapping, error) { return readMappings(p.pid)
 // of its detach.
 func (p *Process) LastFreeze() time.Duration { return time.Duration(p.last.Load()) }
 
-// Expired reports whether the watchdog let the process go because the last freeze
-// outlasted Options.MaxFreeze.
-func (p *Process) Expired() bool { return p.expired.Load() }
+// Expired reports whether the last freeze outlasted Options.MaxFreeze: the watchdog let
+// the process go, or it is still frozen past the limit (the watchdog is about to fire,
+// waiting for a read to end).
+func (p *Process) Expired() bool {
+	if p.expired.Load() {
+		return true
+	}
+	since := p.since.Load()
+	return since != 0 && time.Since(time.Unix(0, since)) > p.opts.MaxFreeze
+}
 
 // ReadBatch reads through Delve while frozen, with process_vm_readv otherwise.
 func (p *Process) ReadBatch(regions []dbg.Region) error {
@@ -141,13 +156,18 @@ func (p *Process) Freeze() error {
 	}
 	p.guard = g
 	p.expired.Store(false)
+	p.stopped = jobStopped(p.pid)
 	p.gen++
 	gen := p.gen
+	// The freeze clock starts before Delve's attach: its PTRACE_ATTACH stops the process
+	// first thing, and the process stays stopped while Delve loads the debug information.
 	p.start = time.Now()
+	p.since.Store(p.start.UnixNano())
 	p.timer = time.AfterFunc(p.opts.MaxFreeze, func() { p.watchdog(gen) })
 	grp, err := native.Attach(p.pid, nil, nil)
 	if err != nil {
 		p.timer.Stop()
+		p.since.Store(0)
 		p.last.Store(int64(time.Since(p.start)))
 		if traced(p.pid) {
 			// Delve failed after attaching and could not detach: the guard's job.
@@ -156,13 +176,31 @@ func (p *Process) Freeze() error {
 			p.guard.Release()
 		}
 		p.guard = nil
+		p.restop()
 		return attachError(p.pid, err)
 	}
 	p.grp, p.tgt = grp, grp.Selected
 	for addr := range p.tgt.Breakpoints().M {
 		p.tgt.ClearBreakpoint(addr) // restores the original instruction
 	}
+	// Delve's attach cannot be cut short (its ptrace calls run on its own thread, and the
+	// watchdog waits for the lock this holds): if it alone outlasted MaxFreeze, let the
+	// process go now rather than after the reads. They then go through process_vm_readv,
+	// and the snapshot is marked partial.
+	if time.Since(p.start) > p.opts.MaxFreeze {
+		p.expired.Store(true)
+		return p.thawLocked()
+	}
 	return nil
+}
+
+// restop stops the process again if it was stopped (State T) before gorigin came:
+// Delve's detach, or the guard's SIGCONT, resumed it. It is the process's own state
+// given back, not a write to it.
+func (p *Process) restop() {
+	if p.stopped {
+		syscall.Kill(p.pid, syscall.SIGSTOP)
+	}
 }
 
 func attachError(pid int, err error) error {
@@ -202,14 +240,17 @@ func (p *Process) thawLocked() error {
 	}
 	err := p.grp.Detach(false)
 	p.last.Store(int64(time.Since(p.start)))
+	p.since.Store(0)
 	p.grp, p.tgt = nil, nil
 	if err != nil {
 		p.guard.Resume()
 		p.guard = nil
+		p.restop()
 		return fmt.Errorf("detach delve from %d: %w", p.pid, err)
 	}
 	p.guard.Release()
 	p.guard = nil
+	p.restop()
 	return nil
 }
 

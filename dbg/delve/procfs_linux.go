@@ -72,6 +72,17 @@ func traced(pid int) bool {
 	return tracer != 0
 }
 
+// jobStopped reports whether pid is stopped by a signal (State T: SIGSTOP, SIGTSTP …),
+// not by a tracer (State t).
+func jobStopped(pid int) bool {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	state, _, _ := statusFields(string(st))
+	return state == 'T'
+}
+
 // readMappings parses /proc/PID/maps.
 func readMappings(pid int) ([]dbg.Mapping, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/maps", pid))

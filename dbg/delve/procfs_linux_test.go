@@ -3,7 +3,10 @@ package delve
 import (
 	"errors"
 	"os"
+	"os/exec"
+	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/gorigin-dev/gorigin/dbg"
@@ -67,4 +70,29 @@ func TestVMRead(t *testing.T) {
 	if string(a) != string(src) || string(c) != "read" {
 		t.Errorf("read %q and %q", a, c)
 	}
+}
+
+// TestJobStopped: a process stopped by SIGSTOP is State T (what Freeze notes, to stop it
+// again after Delve's detach); running again after SIGCONT, it is not.
+func TestJobStopped(t *testing.T) {
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no sleep: %v", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+	wait := func(want bool) {
+		t.Helper()
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+			if jobStopped(pid) == want {
+				return
+			}
+		}
+		t.Fatalf("jobStopped(%d) never became %v", pid, want)
+	}
+	wait(false)
+	syscall.Kill(pid, syscall.SIGSTOP)
+	wait(true)
+	syscall.Kill(pid, syscall.SIGCONT)
+	wait(false)
 }

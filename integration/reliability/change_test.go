@@ -96,8 +96,8 @@ func waitAllStopped(pid int, within time.Duration) error {
 }
 
 // TestMaxFreezeHolds: a freeze held past --max-freeze (GORIGIN_TEST_HOLD_FREEZE) is
-// released by the watchdog, and the snapshot says it is partial. The native backend must
-// keep it; GDB and Delve have no watchdog, and what they do is logged.
+// released by the watchdog, and the snapshot says it is partial, with every backend that
+// freezes (native, GDB and Delve each have a watchdog).
 func TestMaxFreezeHolds(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	bin := needGorigin(t)
@@ -105,9 +105,6 @@ func TestMaxFreezeHolds(t *testing.T) {
 	for _, b := range freezing {
 		t.Run(b.name, func(t *testing.T) {
 			needBackend(t, b.name)
-			if b.name != "native" && !full {
-				t.Skip("GDB and Delve have no --max-freeze watchdog; measured under GORIGIN_RELIABILITY=full")
-			}
 			s := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
 			cmd := exec.Command(bin, append([]string{"attach", strconv.Itoa(s.Pid), "--format", "json", "--max-freeze", maxFreezeFlag.String()}, b.flags...)...)
 			const hold = 4 * time.Second
@@ -129,10 +126,6 @@ func TestMaxFreezeHolds(t *testing.T) {
 			<-done
 			t.Logf("%s: the target ran again %v after it was frozen (--max-freeze %v, hold %v); gorigin exit status %d",
 				b.name, held.Round(time.Millisecond), maxFreezeFlag, hold, cmd.ProcessState.ExitCode())
-			if b.name != "native" {
-				t.Logf("KNOWN GAP: --backend %s has no --max-freeze watchdog", b.name)
-				return
-			}
 			if bad != nil {
 				t.Fatalf("still stopped: %s", strings.Join(bad, "; "))
 			}
@@ -232,11 +225,7 @@ func outcome(t *testing.T, r *run, mode, change string) string {
 	case 0:
 		snap := decodeSnapshot(t, r)
 		if froze := time.Duration(snap.Source.FreezeMicros) * time.Microsecond; froze > maxFreezeFlag+200*time.Millisecond && !snap.Source.Partial {
-			if mode == "native" {
-				t.Errorf("frozen %v, past --max-freeze %v, and not marked partial", froze, maxFreezeFlag)
-			} else {
-				t.Logf("KNOWN GAP: %s froze the target %v, past --max-freeze %v", mode, froze, maxFreezeFlag)
-			}
+			t.Errorf("frozen %v, past --max-freeze %v, and not marked partial", froze, maxFreezeFlag)
 		}
 		if snap.Source.Partial {
 			return "partial snapshot"
