@@ -242,14 +242,16 @@ func outcome(t *testing.T, r *run, mode, change string) string {
 				spawned++
 			}
 		}
-		if idle != idleWorkers && !(change == "execs itself" && idle == 3) {
+		// The new image starts its 3 workers after its own start-up: a read that lands
+		// in between (likeliest with --freeze=never) sees 0 to 3 of them, each state real.
+		if idle != idleWorkers && !(change == "execs itself" && idle <= 3) {
 			t.Errorf("snapshot has %d goroutines in main.idleWorker, the service started %d", idle, idleWorkers)
 		}
 		if spawned > 10000 {
 			t.Errorf("%d goroutines in main.spawned, the service started 10000", spawned)
 		}
 		switch {
-		case idle == 3:
+		case idle <= 3 && change == "execs itself":
 			return "snapshot of the new image"
 		case spawned > 0:
 			return "snapshot with some spawned"
