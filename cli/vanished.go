@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 )
 
@@ -23,6 +25,11 @@ func vanished(pid int, before []byte) string {
 		return "exited"
 	}
 	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
+		return "exited"
+	}
+	// A process on its way out has dropped its memory, and with it /proc/PID/exe, before
+	// its state says Z; a live user process always has an executable.
+	if _, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); errors.Is(err, fs.ErrNotExist) {
 		return "exited"
 	}
 	if now := processImage(pid); before != nil && now != nil && !bytes.Equal(before, now) {
