@@ -33,20 +33,8 @@ func TestTargetKilledWhileFrozen(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			needBackend(t, b.name)
 			s := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
-			cmd := exec.Command(bin, append([]string{"attach", strconv.Itoa(s.Pid), "--format", "json", "--max-freeze", "10s"}, b.flags...)...)
 			const hold = 3 * time.Second
-			cmd.Env = append(os.Environ(), "GORIGIN_TEST_HOLD_FREEZE="+hold.String())
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			t.Cleanup(func() { cmd.Process.Kill(); <-done })
-			if err := waitAllStopped(s.Pid, 30*time.Second); err != nil {
-				t.Fatalf("gorigin (GORIGIN_TEST_HOLD_FREEZE=%v) never froze the target: %v\n%s", hold, err, stderr.Bytes())
-			}
+			cmd, stdout, stderr, done := startHolding(t, bin, s.Pid, hold, append([]string{"--max-freeze", "10s"}, b.flags...))
 			// The service is ours: kill it, and reap it as a supervisor would.
 			s.cmd.Process.Kill()
 			go s.cmd.Wait()
@@ -71,6 +59,27 @@ func TestTargetKilledWhileFrozen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startHolding starts `gorigin attach PID --format json ARGS` with GORIGIN_TEST_HOLD_FREEZE
+// set to hold, and returns once every thread of pid is stopped. done closes when gorigin
+// has exited; gorigin is killed at the test's end if it still runs.
+func startHolding(t *testing.T, bin string, pid int, hold time.Duration, args []string) (cmd *exec.Cmd, stdout, stderr *bytes.Buffer, done chan struct{}) {
+	t.Helper()
+	cmd = exec.Command(bin, append([]string{"attach", strconv.Itoa(pid), "--format", "json"}, args...)...)
+	cmd.Env = append(os.Environ(), "GORIGIN_TEST_HOLD_FREEZE="+hold.String())
+	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	if err := waitAllStopped(pid, 30*time.Second); err != nil {
+		t.Fatalf("gorigin (GORIGIN_TEST_HOLD_FREEZE=%v) never froze the target: %v\n%s", hold, err, stderr.Bytes())
+	}
+	return cmd, stdout, stderr, done
 }
 
 // waitAllStopped waits until every thread of pid is stopped (tracing stop).
@@ -106,20 +115,8 @@ func TestMaxFreezeHolds(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			needBackend(t, b.name)
 			s := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
-			cmd := exec.Command(bin, append([]string{"attach", strconv.Itoa(s.Pid), "--format", "json", "--max-freeze", maxFreezeFlag.String()}, b.flags...)...)
 			const hold = 4 * time.Second
-			cmd.Env = append(os.Environ(), "GORIGIN_TEST_HOLD_FREEZE="+hold.String())
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			t.Cleanup(func() { cmd.Process.Kill(); <-done })
-			if err := waitAllStopped(s.Pid, 30*time.Second); err != nil {
-				t.Fatalf("gorigin never froze the target: %v\n%s", err, stderr.Bytes())
-			}
+			cmd, stdout, stderr, done := startHolding(t, bin, s.Pid, hold, append([]string{"--max-freeze", maxFreezeFlag.String()}, b.flags...))
 			frozen := time.Now()
 			bad := waitFree(s.Pid, hold+5*time.Second)
 			held := time.Since(frozen)
