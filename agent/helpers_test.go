@@ -12,6 +12,14 @@ import (
 
 func blockOn(ch chan struct{}) { <-ch }
 
+// blockStarted says on started that it runs, then blocks on ch. A test that counts
+// goroutines by start function waits for started: a goroutine that has not run yet shows
+// only the compiler's go-statement wrapper in runtime.Stack, not blockStarted.
+func blockStarted(started chan<- struct{}, ch chan struct{}) {
+	started <- struct{}{}
+	<-ch
+}
+
 // markedLine is the line number of the one line of file (in this directory) that ends
 // with marker: the test's go statements are marked so, an oracle independent of the agent.
 func markedLine(t testing.TB, file, marker string) int {
