@@ -53,7 +53,7 @@ func freezeThreads(pid int, deadline time.Time) (threads []tracee, start time.Ti
 		}
 		// Wait for the ones just seized even after an error: only stopped threads can
 		// be detached.
-		if werr := waitStops(threads[first:], deadline); werr != nil && err == nil {
+		if werr := waitStops(pid, threads[first:], deadline); werr != nil && err == nil {
 			err = werr
 		}
 		if err != nil {
@@ -107,8 +107,12 @@ func tracedError(pid, tracer int) error {
 // interrupt stop: it is stopped all the same, and the signal is kept for the detach.
 //
 // Polling, not a blocking wait4, so that a thread that never stops (uninterruptible
-// sleep) cannot hang the freeze past the deadline.
-func waitStops(threads []tracee, deadline time.Time) error {
+// sleep) cannot hang the freeze past the deadline. While no thread reports anything,
+// /proc is asked every few milliseconds whether the waited-for threads still exist: a
+// killed process can leave zombie threads that never report to wait4 (a thread group
+// leader's exit waits for the rest of its group), and a freeze must notice at once that
+// there is nothing left to stop rather than wait for its deadline.
+func waitStops(pid int, threads []tracee, deadline time.Time) error {
 	pending := len(threads)
 	for idle := 0; pending > 0; {
 		progressed := false
@@ -140,6 +144,12 @@ func waitStops(threads []tracee, deadline time.Time) error {
 			idle = 0
 			continue
 		}
+		if idle%goneCheckEvery == goneCheckEvery-1 {
+			pending -= markGone(pid, threads)
+			if pending == 0 {
+				break
+			}
+		}
 		if time.Now().After(deadline) {
 			for _, t := range threads {
 				if !t.stopped && !t.gone {
@@ -151,6 +161,23 @@ func waitStops(threads []tracee, deadline time.Time) error {
 		backoff(idle)
 	}
 	return nil
+}
+
+// goneCheckEvery is how many idle polls pass between two looks in /proc for threads that
+// exited without a word to wait4: at least every 16 ms once the backoff has reached 1 ms.
+const goneCheckEvery = 16
+
+// markGone marks the threads still waited for that /proc shows exited or exiting (a
+// zombie never stops) and returns how many it marked.
+func markGone(pid int, threads []tracee) (n int) {
+	for i := range threads {
+		t := &threads[i]
+		if !t.stopped && !t.gone && threadGone(pid, t.tid) {
+			t.gone = true
+			n++
+		}
+	}
+	return n
 }
 
 // backoff yields the CPU (the threads being stopped need it to reach their stop) and,
