@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // fixtureGroup is what testdata/target spawns from main with one start function.
@@ -76,7 +78,7 @@ func TestFixture(t *testing.T) {
 }
 
 // strippedToolchains are the toolchains whose fixture is also tested stripped.
-var strippedToolchains = map[string]bool{"go1.20.14": true, "local": true, "go1.27.3": true}
+var strippedToolchains = map[string]bool{testenv.Oldest: true, testenv.Host: true, testenv.Newest: true}
 
 // fixtureSummary counts the fixture's goroutines by what gstruct decoded of them: start
 // function, status (running and runnable alike), wait reason, labels, locked, parent.

@@ -5,8 +5,6 @@ import (
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/binary"
-	"os/exec"
-	"path/filepath"
 	"testing"
 )
 
@@ -16,12 +14,7 @@ import (
 // keep every field inside a runtime.g of a plausible size. Seeds are patches of the
 // g DIE's header, its size and its first members.
 func FuzzLayoutDWARF(f *testing.F) {
-	bin := filepath.Join(buildDir, "target-fuzz-dwarf")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = filepath.Join("testdata", "target")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		f.Skipf("build testdata/target: %v\n%s", err, out)
-	}
+	bin := buildFixture(f, "local")
 	sec, gOff := dwarfSections(f, bin)
 	for _, seed := range []struct {
 		off   uint32

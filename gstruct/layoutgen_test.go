@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // This file is the generator of layouts_generated.go (go generate runs it with
@@ -23,7 +25,7 @@ import (
 var updateLayouts = flag.Bool("update-layouts", false, "rewrite layouts_generated.go from the DWARF of the fixture built by each Go release")
 
 // layoutReleases is one release per Go minor version that the built-in layouts cover.
-var layoutReleases = []string{"go1.20.14", "go1.21.13", "go1.22.12", "go1.23.12", "go1.24.13", "go1.25.9", "go1.26.8", "go1.27.3"}
+var layoutReleases = testenv.Releases
 
 // layoutArchs are the architectures with built-in layouts.
 var layoutArchs = []string{"amd64", "arm64"}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -17,14 +18,14 @@ const extraGoroutines = 11
 // gorigin's goroutines with the runtime's own dump, go statement by go statement.
 func TestAttach(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	vs := matrixVariants(t)
 	prebuild(fixtureDir(t), vs)
 	for _, v := range vs {
 		t.Run(v.String(), func(t *testing.T) {
 			b := builtProgram(t, fixtureDir(t), v)
-			reportInlining(t, b.log)
-			testAttach(t, v, b.bin, extraGoroutines)
+			reportInlining(t, b.Log)
+			testAttach(t, v, b.Path, extraGoroutines)
 		})
 	}
 }
@@ -35,7 +36,7 @@ func TestAttachManyGoroutines(t *testing.T) {
 		t.Skip("-short: skipping the 10000-goroutine attach")
 	}
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	v := hostVariant(t)
 	testAttach(t, v, fixtureBinary(t, v), 10000)
 }
@@ -45,7 +46,7 @@ func testAttach(t *testing.T, v variant, bin string, extra int) {
 	f := startFixture(t, bin, "-n", strconv.Itoa(extra))
 	before := f.debug2(t)
 	snap, run := attachJSON(t, f.Pid, nil)
-	checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+	testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 	after := f.debug2(t)
 	f.checkAnswers(t)
 

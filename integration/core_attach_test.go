@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -34,7 +35,7 @@ var coreVariants = []variant{
 // that core with a live snapshot taken just before.
 func TestCoreMatchesAttach(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	vs := coreVariants
 	if testing.Short() {
 		vs = []variant{hostVariant(t)}
@@ -61,7 +62,7 @@ func testDebuggerCores(t *testing.T, v variant, bin string) {
 	var fromGcore *snapshot.Snapshot
 	if v == hostVariant(t) || *fullMatrix || os.Getenv("GORIGIN_FULL") == "1" {
 		gc := gcore(t, f.Pid, dir)
-		checkRunsFreely(t, f.Pid, time.Second)
+		testenv.CheckRunsFreely(t, f.Pid, time.Second)
 		fromGcore = coreJSON(t, gc, f.Pid)
 		os.Remove(gc)
 		compareCoreWithLive(t, e, "gcore", live, fromGcore)
@@ -74,7 +75,7 @@ func testDebuggerCores(t *testing.T, v variant, bin string) {
 		t.Logf("dlv is not on PATH: the dlv dump core is not tested (.ci/run installs it)")
 	} else {
 		dc := dlvDump(t, dlv, f.Pid, dir)
-		checkRunsFreely(t, f.Pid, time.Second)
+		testenv.CheckRunsFreely(t, f.Pid, time.Second)
 		// Delve's cores name no files, and the command line they record is /proc/PID/exe
 		// for an attached process: --exe, as a user of a dlv dump must.
 		fromDlv = coreJSON(t, dc, f.Pid, "--exe", bin)
@@ -293,7 +294,7 @@ func (k *crashingFixture) crash(t *testing.T) string {
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		st, err := statState(k.f.Pid, k.f.Pid)
+		st, err := testenv.StatState(k.f.Pid, k.f.Pid)
 		if err != nil || st == "Z" {
 			break // the core is written before the process becomes a zombie
 		}

@@ -9,13 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // TestCoreBadInput feeds gorigin core what is not a usable core of a Go program: each
 // must exit with status 2 and say what is wrong.
 func TestCoreBadInput(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	dir := t.TempDir()
 	v := hostVariant(t)
 	fixtureBin := fixtureBinary(t, v)

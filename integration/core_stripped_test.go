@@ -4,7 +4,11 @@ package integration
 // built with -ldflags='-s -w' (no symbol table, no DWARF): gorigin reads them with its
 // built-in layouts and the runtime variables it finds in machine code.
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
+)
 
 // TestCoreStripped takes a live snapshot of the stripped fixture and a core of the same
 // process state (gcore, dlv dump, and the kernel's GOTRACEBACK=crash core), and requires
@@ -12,7 +16,7 @@ import "testing"
 // counts per go statement.
 func TestCoreStripped(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	vs := coreVariants
 	if testing.Short() {
 		vs = []variant{hostVariant(t)}

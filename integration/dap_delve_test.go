@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dap/daptest"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -16,7 +17,7 @@ import (
 // runs on, and the headless dlv is left running and serving other clients.
 func TestDAPDelveBackends(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	dlv := needDlv(t)
 	v := hostVariant(t)
 	e := expect(t, v, extraGoroutines)
@@ -47,7 +48,7 @@ func TestDAPDelveBackends(t *testing.T) {
 	if backend != "delve" {
 		t.Errorf(`"backend": "delve": the snapshot's backend is %q`, backend)
 	}
-	checkRunsFreely(t, f.Pid, time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, time.Second)
 
 	addr := startHeadlessDlv(t, dlv, f.Pid)
 	viaDlv, backend := through(t, map[string]any{"dlv": addr})
@@ -65,7 +66,7 @@ func TestDAPDelveBackends(t *testing.T) {
 	compareSnapshots(t, e, viaDlv, native)
 
 	stopHeadlessDlv(t, addr)
-	checkRunsFreely(t, f.Pid, 2*time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, 2*time.Second)
 	f.checkAnswers(t)
 	checkNoGuards(t, addr)
 }

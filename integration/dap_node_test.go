@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // TestDAPWithVSCodeClient runs integration/dapclient/session.test.js: a session on the
@@ -18,7 +20,7 @@ import (
 // that ends at the largest group's go statement, and that group's goroutines.
 func TestDAPWithVSCodeClient(t *testing.T) {
 	bin := needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node is not installed: .ci/run installs nodejs and npm")
@@ -64,6 +66,6 @@ func TestDAPWithVSCodeClient(t *testing.T) {
 		t.Fatalf("node --test session.test.js: %v\n%s", err, out)
 	}
 	t.Logf("node --test session.test.js:\n%s", out)
-	checkRunsFreely(t, f.Pid, time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, time.Second)
 	f.checkAnswers(t)
 }

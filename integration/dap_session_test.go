@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorigin-dev/gorigin/dap/daptest"
 	"github.com/gorigin-dev/gorigin/integration/oracle"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // TestDAPSession drives "gorigin dap" through a whole session on the live fixture, over
@@ -20,7 +21,7 @@ import (
 // target runs freely afterwards.
 func TestDAPSession(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	t.Run("stdio", func(t *testing.T) { testDAPSession(t, dapStdio, true) })
 	t.Run("tcp", func(t *testing.T) { testDAPSession(t, dapTCP, false) })
 }
@@ -34,7 +35,7 @@ func testDAPSession(t *testing.T, connect func(*testing.T) (*daptest.Client, *da
 	start := time.Now()
 	stopped := c.Handshake("attach", map[string]any{"processId": f.Pid})
 	t.Logf("initialize → attach → stopped: %v", time.Since(start).Round(time.Millisecond))
-	checkRunsFreely(t, f.Pid, time.Second) // between requests nothing holds the target
+	testenv.CheckRunsFreely(t, f.Pid, time.Second) // between requests nothing holds the target
 
 	snap, _ := snapshotThroughDAP(t, c, f.Pid)
 	after := f.debug2(t)
@@ -100,13 +101,13 @@ func testDAPSession(t *testing.T, connect func(*testing.T) (*daptest.Client, *da
 		t.Errorf("refresh: %q", res.Result)
 	}
 	c.Event("stopped")
-	checkRunsFreely(t, f.Pid, time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, time.Second)
 	if res := c.Evaluate("diff"); !strings.Contains(res.Result, "→") {
 		t.Errorf("diff: %q", res.Result)
 	}
 
 	c.Call("disconnect", map[string]any{"terminateDebuggee": true})
-	checkRunsFreely(t, f.Pid, time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, time.Second)
 	f.checkAnswers(t)
 	if exits {
 		if err := d.wait(t, 10*time.Second); err != nil {
@@ -123,7 +124,7 @@ func testDAPSession(t *testing.T, connect func(*testing.T) (*daptest.Client, *da
 // counts of the runtime's dump per go statement.
 func TestDAPManyGoroutines(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	const n = 3000
 	v := hostVariant(t)
 	e := expect(t, v, n)
@@ -150,7 +151,7 @@ func TestDAPManyGoroutines(t *testing.T) {
 	after := f.debug2(t)
 	compareWithOracle(t, e, snap, before, after, compareOptions{})
 	c.Call("disconnect", nil)
-	checkRunsFreely(t, f.Pid, time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, time.Second)
 	if err := d.wait(t, 10*time.Second); err != nil {
 		t.Errorf("gorigin dap: %v", err)
 	}
@@ -195,7 +196,7 @@ func TestDAPCore(t *testing.T) {
 // leave the target stopped or traced.
 func TestDAPClientGoneMidAttach(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	v := hostVariant(t)
 	f := startFixture(t, fixtureBinary(t, v), "-n", "3000")
 	attaching := func(t *testing.T) *dapChild {
@@ -213,7 +214,7 @@ func TestDAPClientGoneMidAttach(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatalf("gorigin dap did not exit\nstderr:\n%s", d.stderr)
 		}
-		checkRunsFreely(t, f.Pid, 2*time.Second)
+		testenv.CheckRunsFreely(t, f.Pid, 2*time.Second)
 		f.checkAnswers(t)
 		if strings.Contains(d.stderr.String(), "panic") {
 			t.Errorf("stderr:\n%s", d.stderr)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -47,7 +48,7 @@ func splitDebug(t *testing.T, bin string) (stripped, debug string) {
 // must be the same snapshot, field by field, and agree with the runtime's debug=2 dump.
 func TestDebugFileCore(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	v := hostVariant(t)
 	bin := fixtureBinary(t, v)
 	stripped, debug := splitDebug(t, bin)
@@ -111,7 +112,7 @@ func firstDiff(a, b []byte) string {
 // build's debug file (refused, exit status 2). The process must run on every time.
 func TestDebugFileAttach(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	v := hostVariant(t)
 	bin := fixtureBinary(t, v)
 	newer := "go1.99" + v.Toolchain[len("go1.NN"):] // as long as the real version
@@ -123,7 +124,7 @@ func TestDebugFileAttach(t *testing.T) {
 		f := startFixture(t, exe, "-n", strconv.Itoa(extraGoroutines))
 		before := f.debug2(t)
 		snap, run := attachJSON(t, f.Pid, []string{"GORIGIN_TRACE=1"}, flags...)
-		checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+		testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 		after := f.debug2(t)
 		f.checkAnswers(t)
 		if !bytes.Contains(run.Stderr, []byte("read the executable: "+wantSource)) {
@@ -149,7 +150,7 @@ func TestDebugFileAttach(t *testing.T) {
 		if r.Code != 2 || !bytes.Contains(r.Stderr, []byte(want)) {
 			t.Errorf("without the debug file: %v\nwant exit status 2 and %q", r, want)
 		}
-		checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+		testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 		attach(t, tooNew, "DWARF, symbols from "+tooNewDebug, "--debug-file", tooNewDebug)
 	})
 	t.Run("another build's debug file", func(t *testing.T) {
@@ -160,6 +161,6 @@ func TestDebugFileAttach(t *testing.T) {
 		if r.Code != 2 || !bytes.Contains(r.Stderr, []byte(want)) || !bytes.Contains(r.Stderr, []byte("build ID is")) {
 			t.Errorf("%v\nwant exit status 2 and %q ... build ID is", r, want)
 		}
-		checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+		testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 	})
 }

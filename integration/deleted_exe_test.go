@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // TestAttachAfterTheBinaryIsGone: a deploy replaced or deleted the executable of a
@@ -13,7 +15,7 @@ import (
 // answer as the runtime, and says what happened.
 func TestAttachAfterTheBinaryIsGone(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	v := hostVariant(t)
 	data, err := os.ReadFile(fixtureBinary(t, v))
 	if err != nil {
@@ -29,7 +31,7 @@ func TestAttachAfterTheBinaryIsGone(t *testing.T) {
 	}
 	before := f.debug2(t)
 	snap, _ := attachJSON(t, f.Pid, nil)
-	checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+	testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 	after := f.debug2(t)
 
 	warned := false

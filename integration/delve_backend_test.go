@@ -22,6 +22,7 @@ import (
 	"github.com/go-delve/delve/service/api"
 	"github.com/go-delve/delve/service/rpc2"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -45,7 +46,7 @@ func delveAccepts(v variant) bool { return v.minor() >= 25 && v.minor() <= 27 }
 // snapshot and the runtime's own dump; the halted one also with Delve's goroutine groups.
 func TestAttachDelveBackends(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	dlv := needDlv(t)
 	vs := []variant{hostVariant(t), {Toolchain: "go1.20.14"}, {Toolchain: "go1.27.3"}}
 	if testing.Short() {
@@ -61,7 +62,7 @@ func TestAttachDelveBackends(t *testing.T) {
 			// Embedded Delve, then native, back to back.
 			before := f.debug2(t)
 			delveSnap, drun := attachJSON(t, f.Pid, nil, "--backend", "delve")
-			checkRunsFreely(t, f.Pid, time.Second)
+			testenv.CheckRunsFreely(t, f.Pid, time.Second)
 			nativeSnap, nrun := attachJSON(t, f.Pid, nil)
 			after := f.debug2(t)
 			f.checkAnswers(t)
@@ -115,7 +116,7 @@ func TestAttachDelveBackends(t *testing.T) {
 			checkDlvState(t, addr, true)
 
 			stopHeadlessDlv(t, addr)
-			checkRunsFreely(t, f.Pid, 2*time.Second)
+			testenv.CheckRunsFreely(t, f.Pid, 2*time.Second)
 			f.checkAnswers(t)
 		})
 	}
@@ -275,14 +276,14 @@ func checkRunsUnderDebugger(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(time.Second)
 	for {
-		states, err := threadStates(pid)
+		states, err := testenv.Threads(pid)
 		if err != nil {
 			t.Errorf("pid %d: %v", pid, err)
 			return
 		}
 		var bad []string
 		for _, s := range states {
-			if s.stopped() {
+			if s.Stopped() {
 				bad = append(bad, fmt.Sprintf("thread %d: %s", s.TID, s.State))
 			}
 		}
@@ -352,7 +353,7 @@ func compareWithDelveGroups(t *testing.T, e *expectation, c *rpc2.RPCClient, sna
 // Delve's breakpoints were already removed.
 func TestDelveBackendKilledMidFreeze(t *testing.T) {
 	gor := needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	f := startFixture(t, fixtureBinary(t, hostVariant(t)), "-n", "3")
 	cmd := exec.Command(gor, "attach", strconv.Itoa(f.Pid), "--backend", "delve", "--max-freeze", "30s")
 	cmd.Env = append(os.Environ(), "GORIGIN_TEST_HOLD_FREEZE=20s")
@@ -360,7 +361,7 @@ func TestDelveBackendKilledMidFreeze(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	n, err := waitAllTraceStopped(f.Pid, 30*time.Second)
+	n, err := testenv.WaitAllTraceStopped(f.Pid, 30*time.Second)
 	if err != nil {
 		t.Fatalf("the delve backend did not freeze the fixture: %v", err)
 	}
@@ -369,11 +370,11 @@ func TestDelveBackendKilledMidFreeze(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	cmd.Process.Kill()
 	cmd.Wait()
-	checkRunsFreely(t, f.Pid, 3*time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, 3*time.Second)
 	f.checkAnswers(t)
 	checkNoBreakpoints(t, f.Pid, fixtureBinary(t, hostVariant(t)))
 	attachJSON(t, f.Pid, nil, "--backend", "delve")
-	checkRunsFreely(t, f.Pid, time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, time.Second)
 	checkNoBreakpoints(t, f.Pid, fixtureBinary(t, hostVariant(t)))
 	t.Logf("killed gorigin with %d threads stopped by Delve; the target runs on", n)
 }
@@ -383,7 +384,7 @@ func TestDelveBackendKilledMidFreeze(t *testing.T) {
 // one it does not (Delve's core reader itself does not check; dlv core would refuse it).
 func TestDelveCore(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	dlv := needDlv(t)
 	vs := []variant{hostVariant(t), {Toolchain: "go1.20.14"}}
 	if testing.Short() {
@@ -396,7 +397,7 @@ func TestDelveCore(t *testing.T) {
 			e := expect(t, v, extraGoroutines)
 			f := startFixture(t, bin, "-n", strconv.Itoa(extraGoroutines))
 			dc := dlvDump(t, dlv, f.Pid, t.TempDir())
-			checkRunsFreely(t, f.Pid, time.Second)
+			testenv.CheckRunsFreely(t, f.Pid, time.Second)
 			native := coreJSON(t, dc, f.Pid, "--exe", bin)
 			viaDelve := coreJSON(t, dc, f.Pid, "--exe", bin, "--backend", "delve")
 			if viaDelve.Source.Backend != "delve" {

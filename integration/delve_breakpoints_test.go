@@ -8,6 +8,7 @@ import (
 	"github.com/go-delve/delve/pkg/proc/native"
 
 	"github.com/gorigin-dev/gorigin/dbg/delve"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // TestDelveAttachWritesBreakpoints states what Delve's own attach writes into a process,
@@ -19,7 +20,7 @@ import (
 // a SIGKILL of gorigin would leave them: the process would run on, but a later crash in
 // it would end with SIGTRAP instead of the runtime's panic message.
 func TestDelveAttachWritesBreakpoints(t *testing.T) {
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	bin := fixtureBinary(t, hostVariant(t))
 	f := startFixture(t, bin, "-n", "3")
 
@@ -33,7 +34,7 @@ func TestDelveAttachWritesBreakpoints(t *testing.T) {
 	if err := grp.Detach(false); err != nil {
 		t.Fatalf("delve detach: %v", err)
 	}
-	checkRunsFreely(t, f.Pid, 2*time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, 2*time.Second)
 	if len(written) == 0 || n == 0 {
 		t.Fatalf("Delve's attach wrote nothing into the crash functions (%d breakpoints): if it no longer does, say so in dbg/delve", n)
 	}
@@ -54,14 +55,14 @@ func TestDelveAttachWritesBreakpoints(t *testing.T) {
 	if err := p.Freeze(); err != nil {
 		t.Fatalf("freeze %d: %v", f.Pid, err)
 	}
-	if _, err := waitAllTraceStopped(f.Pid, 0); err != nil {
+	if _, err := testenv.WaitAllTraceStopped(f.Pid, 0); err != nil {
 		t.Errorf("pid %d not stopped by the delve backend's freeze: %v", f.Pid, err)
 	}
 	checkNoBreakpoints(t, f.Pid, bin)
 	if err := p.Thaw(); err != nil {
 		t.Fatalf("thaw %d: %v", f.Pid, err)
 	}
-	checkRunsFreely(t, f.Pid, 2*time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, 2*time.Second)
 	checkNoBreakpoints(t, f.Pid, bin)
 	f.checkAnswers(t)
 }

@@ -12,11 +12,13 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 func TestDlvSessionKilledMidHalt(t *testing.T) {
 	gor := needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	dlv := needDlv(t)
 	f := startFixture(t, fixtureBinary(t, hostVariant(t)), "-n", "3")
 	addr := startHeadlessDlv(t, dlv, f.Pid)
@@ -54,7 +56,7 @@ func TestDlvSessionKilledMidHalt(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			c.Disconnect(false)
-			if states, err := threadStates(f.Pid); err != nil || !states[0].stopped() {
+			if states, err := testenv.Threads(f.Pid); err != nil || !states[0].Stopped() {
 				t.Fatalf("dlv says halted, the fixture's main thread is %+v (%v)", states, err)
 			}
 		} else {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // delveRefusal is how Delve says no to a Go release ("Go version 1.20.14 is too old for this
@@ -41,7 +43,7 @@ func runDlv(t *testing.T, dlv string, commands []string, args ...string) string 
 // TestDelveScriptOrigins sources scripts/gorigin.star into dlv attached to the fixture (and
 // into dlv core on a core of it) and compares the origins table with debug=2.
 func TestDelveScriptOrigins(t *testing.T) {
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	dlv := needDlv(t)
 	script, err := filepath.Abs("../scripts/gorigin.star")
 	if err != nil {
@@ -61,7 +63,7 @@ func TestDelveScriptOrigins(t *testing.T) {
 				before := f.debug2(t)
 				// quit, and "n" to "Would you like to kill the process?": dlv detaches.
 				out := runDlv(t, dlv, []string{"source " + script, "origins", "quit", "n"}, "attach", strconv.Itoa(f.Pid))
-				checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+				testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 				checkNoGDBLeft(t, f.Pid)
 				after := f.debug2(t)
 				f.checkAnswers(t)

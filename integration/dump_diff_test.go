@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -175,7 +176,7 @@ func TestDiffFindsLeak(t *testing.T) {
 // it is old.
 func TestDiffLivePid(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	v := hostVariant(t)
 	e := expect(t, v, 0)
 	f := startFixture(t, fixtureBinary(t, v))

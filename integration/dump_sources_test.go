@@ -20,6 +20,7 @@ import (
 
 	"github.com/gorigin-dev/gorigin/dump"
 	"github.com/gorigin-dev/gorigin/integration/oracle"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -32,7 +33,7 @@ var dumpVariants = []variant{{Toolchain: "go1.20.14"}, {Toolchain: "go1.26.8"}, 
 // process and with the runtime's dump as the strict oracle reads it.
 func TestDumpEndpoints(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	prebuild(fixtureDir(t), dumpVariants)
 	for _, v := range dumpVariants {
 		t.Run(v.String(), func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestDumpEndpoints(t *testing.T) {
 // standard error as a dump, compared with the live snapshot taken just before.
 func TestDumpSIGQUIT(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	prebuild(fixtureDir(t), dumpVariants)
 	for _, v := range dumpVariants {
 		t.Run(v.String(), func(t *testing.T) {

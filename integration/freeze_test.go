@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -20,7 +21,7 @@ import (
 // with its goroutines intact.
 func TestKillMidFreeze(t *testing.T) {
 	bin := needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	v := hostVariant(t)
 	e := expect(t, v, 0)
 	f := startFixture(t, fixtureBinary(t, v))
@@ -40,7 +41,7 @@ func TestKillMidFreeze(t *testing.T) {
 		}
 	})
 
-	threads, err := waitAllTraceStopped(f.Pid, 10*time.Second)
+	threads, err := testenv.WaitAllTraceStopped(f.Pid, 10*time.Second)
 	if err != nil {
 		t.Fatalf("gorigin (GORIGIN_TEST_HOLD_FREEZE=5s) never froze the target: %v\ngorigin stderr:\n%s", err, stderr.Bytes())
 	}
@@ -52,7 +53,7 @@ func TestKillMidFreeze(t *testing.T) {
 	killed := time.Now()
 	t.Logf("killed gorigin with all %d target threads in tracing stop", threads)
 
-	checkRunsFreely(t, f.Pid, time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, time.Second)
 	t.Logf("target running freely %v after the kill", time.Since(killed).Round(time.Millisecond))
 	f.checkAnswers(t)
 	checkRuntimeMatchesSource(t, e, e.selected(oracleGroups(f.debug2(t))))
@@ -62,7 +63,7 @@ func TestKillMidFreeze(t *testing.T) {
 // goroutines still match the runtime's dump (the busy ones may be marked changed).
 func TestFreezeNever(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	v := hostVariant(t)
 	e := expect(t, v, extraGoroutines)
 	f := startFixture(t, fixtureBinary(t, v), "-n", strconv.Itoa(extraGoroutines))
@@ -71,7 +72,7 @@ func TestFreezeNever(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "snapshot.json")
 	before := f.debug2(t)
 	r := runGorigin(t, nil, "attach", strconv.Itoa(f.Pid), "--format", "json", "--freeze=never", "-o", out)
-	checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+	testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 	after := f.debug2(t)
 	f.checkAnswers(t)
 	if r.Code != 0 {
@@ -136,7 +137,7 @@ func TestAttachBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.ptrace {
-				needPtrace(t)
+				testenv.NeedPtrace(t)
 			}
 			arg, alive := tt.target(t)
 			r := runGorigin(t, nil, append([]string{"attach", arg, "--format", "json"}, tt.flags...)...)
@@ -150,7 +151,7 @@ func TestAttachBadInput(t *testing.T) {
 				t.Errorf("wrote %d bytes to stdout on bad input", len(r.Stdout))
 			}
 			if alive != 0 {
-				checkRunsFreely(t, alive, 100*time.Millisecond)
+				testenv.CheckRunsFreely(t, alive, 100*time.Millisecond)
 				if err := syscall.Kill(alive, 0); err != nil {
 					t.Errorf("target %d is gone: %v", alive, err)
 				}

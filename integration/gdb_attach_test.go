@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -28,7 +29,7 @@ func needGDB(t testing.TB) string {
 // process: the same goroutines with the same ids, states, origins, start functions and labels.
 func TestAttachGDBBackend(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	needGDB(t)
 	vs := []variant{hostVariant(t), {Toolchain: "go1.20.14"}, {Toolchain: "go1.27.3"}}
 	prebuild(fixtureDir(t), vs)
@@ -39,7 +40,7 @@ func TestAttachGDBBackend(t *testing.T) {
 			f := startFixture(t, bin, "-n", strconv.Itoa(extraGoroutines))
 			before := f.debug2(t)
 			gdbSnap, run := attachJSON(t, f.Pid, nil, "--backend", "gdb")
-			checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+			testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 			checkNoGDBLeft(t, f.Pid)
 			nativeSnap, nrun := attachJSON(t, f.Pid, nil)
 			after := f.debug2(t)
@@ -103,7 +104,7 @@ func checkNoGDBLeft(t *testing.T, pid int) {
 // with it (PR_SET_PDEATHSIG) and the kernel lets the target go.
 func TestGDBBackendKilledMidFreeze(t *testing.T) {
 	gor := needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	needGDB(t)
 	v := hostVariant(t)
 	f := startFixture(t, fixtureBinary(t, v), "-n", "3")
@@ -113,13 +114,13 @@ func TestGDBBackendKilledMidFreeze(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	n, err := waitAllTraceStopped(f.Pid, 30*time.Second)
+	n, err := testenv.WaitAllTraceStopped(f.Pid, 30*time.Second)
 	if err != nil {
 		t.Fatalf("the gdb backend did not freeze the fixture: %v", err)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	checkRunsFreely(t, f.Pid, 2*time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, 2*time.Second)
 	f.checkAnswers(t)
 	t.Logf("killed gorigin with %d threads stopped by gdb; the target runs on", n)
 }

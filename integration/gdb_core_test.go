@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // TestCoreGDBBackend makes the fixture dump core (GOTRACEBACK=crash, SIGQUIT) after a
@@ -20,7 +22,7 @@ import (
 // the native reader and with gorigin_gdb.py inside gdb.
 func TestCoreGDBBackend(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	gdb := needGDB(t)
 	script := gdbScript(t)
 	vs := coreVariants

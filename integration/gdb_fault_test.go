@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // faultyGDB stands in for gdb on PATH: it runs the real gdb and passes the MI session
@@ -53,7 +55,7 @@ done
 // prints non-MI garbage, or answers a read with a malformed result, mid-freeze.
 func TestGDBBackendFaultyGDB(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	real := needGDB(t)
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash to run the faulty gdb")
@@ -90,7 +92,7 @@ func TestGDBBackendFaultyGDB(t *testing.T) {
 			if limit := 4*timeout + 10*time.Second; r.Elapsed > limit {
 				t.Errorf("gorigin took %v to give up (limit %v)", r.Elapsed.Round(time.Millisecond), limit)
 			}
-			checkRunsFreely(t, f.Pid, 2*time.Second)
+			testenv.CheckRunsFreely(t, f.Pid, 2*time.Second)
 			checkNoGDBLeft(t, f.Pid)
 			f.checkAnswers(t)
 			if b, err := os.ReadFile(pidFile); err == nil {
@@ -108,7 +110,7 @@ func checkGone(t *testing.T, pid int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		st, err := statState(pid, pid)
+		st, err := testenv.StatState(pid, pid)
 		if err != nil || st == "Z" || st == "X" {
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/integration/oracle"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // goroutinesByOriginRow is a row of the goroutines-by-origin table:
@@ -26,7 +27,7 @@ var scriptVariants = []variant{{Toolchain: "go1.20.14"}, {Toolchain: "go1.26.8"}
 // TestGDBScriptGoroutinesByOrigin runs scripts/gorigin_gdb.py inside the real gdb against
 // the fixture and compares its per-origin counts with the runtime's debug=2 dump.
 func TestGDBScriptGoroutinesByOrigin(t *testing.T) {
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	gdb := needGDB(t)
 	script := gdbScript(t)
 	vs := scriptVariants
@@ -40,7 +41,7 @@ func TestGDBScriptGoroutinesByOrigin(t *testing.T) {
 			f := startFixture(t, fixtureBinary(t, v), "-n", strconv.Itoa(extraGoroutines))
 			before := f.debug2(t)
 			out := runGDBScript(t, gdb, "-p", strconv.Itoa(f.Pid), "-x", script, "-ex", "goroutines-by-origin")
-			checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+			testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 			checkNoGDBLeft(t, f.Pid)
 			after := f.debug2(t)
 			f.checkAnswers(t)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -160,7 +161,7 @@ func leaksJSON(t *testing.T, target string, flags ...string) (*snapshot.Snapshot
 // to run freely afterwards.
 func TestLeaksLive(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	dir := leakFixtureDir(t)
 	markers := leakMarkers(t, dir)
 	vs := leakVariants
@@ -173,7 +174,7 @@ func TestLeaksLive(t *testing.T) {
 			bin := programBinary(t, dir, v)
 			f := startFixture(t, bin)
 			snap, _ := leaksJSON(t, strconv.Itoa(f.Pid))
-			checkRunsFreely(t, f.Pid, time.Second)
+			testenv.CheckRunsFreely(t, f.Pid, time.Second)
 			checkLeaks(t, snap, markers, dir)
 			if v == hostVariant(t) {
 				withFlag, _ := attachJSON(t, f.Pid, nil, "--leaks")
@@ -187,7 +188,7 @@ func TestLeaksLive(t *testing.T) {
 // every toolchain's with -gorigin.full or GORIGIN_FULL=1) and on a kernel core.
 func TestLeaksCore(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	dir := leakFixtureDir(t)
 	markers := leakMarkers(t, dir)
 	vs := []variant{hostVariant(t)}
@@ -201,7 +202,7 @@ func TestLeaksCore(t *testing.T) {
 			t.Run("gcore", func(t *testing.T) {
 				f := startFixture(t, bin)
 				path := gcore(t, f.Pid, t.TempDir())
-				checkRunsFreely(t, f.Pid, time.Second)
+				testenv.CheckRunsFreely(t, f.Pid, time.Second)
 				snap, _ := leaksJSON(t, path)
 				checkLeaks(t, snap, markers, dir)
 			})
@@ -220,7 +221,7 @@ func TestLeaksCore(t *testing.T) {
 // leaked set to include every goroutine the runtime found leaked.
 func TestLeaksCoverRuntimeProfile(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	dir := leakFixtureDir(t)
 	markers := leakMarkers(t, dir)
 	v := variant{Toolchain: "go1.26.8"}
@@ -277,7 +278,7 @@ func TestLeaksCoverRuntimeProfile(t *testing.T) {
 // plain attach of the same process as the peer.
 func BenchmarkLeaks(b *testing.B) {
 	needGorigin(b)
-	needPtrace(b)
+	testenv.NeedPtrace(b)
 	dir := leakFixtureDir(b)
 	bin := programBinary(b, dir, hostVariant(b))
 	mb := 100
@@ -315,7 +316,7 @@ func BenchmarkLeaks(b *testing.B) {
 		attachRSS = max(attachRSS, rss)
 	}
 	b.StopTimer()
-	checkRunsFreely(b, f.Pid, time.Second)
+	testenv.CheckRunsFreely(b, f.Pid, time.Second)
 	b.ReportMetric(leakWall.Seconds()/float64(b.N), "s/leaks")
 	b.ReportMetric(float64(leakRSS)/1024, "MB-peak-RSS/leaks")
 	b.ReportMetric(attachWall.Seconds()/float64(b.N), "s/attach")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // TestReportPprofFromFixture attaches to the fixture with --format pprof and reads the
@@ -20,7 +21,7 @@ import (
 // the file.
 func TestReportPprofFromFixture(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	v := hostVariant(t)
 	e := expect(t, v, 0)
 	f := startFixture(t, fixtureBinary(t, v), "-n", "0")
@@ -29,7 +30,7 @@ func TestReportPprofFromFixture(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("%v", r)
 	}
-	checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+	testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 	data, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)

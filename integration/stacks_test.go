@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/integration/oracle"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -17,13 +18,13 @@ import (
 // hides at its default level (the runtime's own internals) are taken out.
 func TestStacks(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	for _, v := range stackVariants(t) {
 		t.Run(v.String(), func(t *testing.T) {
 			f := startFixture(t, fixtureBinary(t, v), "-n", "3")
 			before := f.debug2(t)
 			snap, _ := attachJSON(t, f.Pid, nil, "--stacks")
-			checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+			testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 			after := f.debug2(t)
 
 			parked := map[int64]oracle.Goroutine{}

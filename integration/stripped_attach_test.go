@@ -4,15 +4,13 @@ import (
 	"bytes"
 	"debug/buildinfo"
 	"debug/elf"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // strippedVariants are the builds attached to without symbols or DWARF: the oldest, the
@@ -31,7 +29,7 @@ var strippedVariants = []variant{
 // TestAttach does for unstripped builds.
 func TestAttachStripped(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	for _, v := range strippedVariants {
 		t.Run(v.String()+"-stripped", func(t *testing.T) {
 			bin := strippedFixture(t, v)
@@ -46,7 +44,7 @@ func TestAttachStripped(t *testing.T) {
 // what to do. The process must run on.
 func TestAttachStrippedTooNew(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	v := hostVariant(t)
 	newer := "go1.99" + v.Toolchain[len("go1.NN"):] // as long as the real version
 	bin := withGoVersion(t, strippedFixture(t, v), newer)
@@ -56,7 +54,7 @@ func TestAttachStrippedTooNew(t *testing.T) {
 	if r.Code != 2 || !bytes.Contains(r.Stderr, []byte(want)) {
 		t.Errorf("%v\nwant exit status 2 and %q", r, want)
 	}
-	checkRunsFreely(t, f.Pid, 100*time.Millisecond)
+	testenv.CheckRunsFreely(t, f.Pid, 100*time.Millisecond)
 }
 
 // withGoVersion copies exe with the Go version in its build info replaced by another of
@@ -103,48 +101,8 @@ func checkStripped(t *testing.T, bin string) {
 	}
 }
 
-var strippedBuilds struct {
-	sync.Mutex
-	m map[string]*fixtureBuild
-}
-
-// strippedFixture builds the fixture as v with -ldflags='-s -w', once per test run.
+// strippedFixture builds the fixture as v with -ldflags='-s -w'.
 func strippedFixture(t *testing.T, v variant) string {
 	t.Helper()
-	strippedBuilds.Lock()
-	if strippedBuilds.m == nil {
-		strippedBuilds.m = map[string]*fixtureBuild{}
-	}
-	b := strippedBuilds.m[v.String()]
-	if b == nil {
-		b = &fixtureBuild{}
-		strippedBuilds.m[v.String()] = b
-	}
-	strippedBuilds.Unlock()
-	b.once.Do(func() {
-		if b.skip = toolchainMissing(v); b.skip != "" {
-			return
-		}
-		start := time.Now()
-		b.bin = filepath.Join(workDir, "fixture-"+v.String()+"-stripped")
-		mode := "-buildmode=exe"
-		if v.PIE {
-			mode = "-buildmode=pie"
-		}
-		args := []string{"build", "-o", b.bin, mode, "-ldflags=-s -w", "."}
-		cmd := exec.Command("go", args...)
-		cmd.Dir = fixtureDir(t)
-		cmd.Env = buildEnv(v)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("GOTOOLCHAIN=%s CGO_ENABLED=%d go %s: %v\n%s", v.Toolchain, btoi(v.Cgo), strings.Join(args, " "), err, out)
-		}
-		b.took = time.Since(start)
-	})
-	switch {
-	case b.skip != "":
-		t.Skipf("cannot build %s here: %s", v, b.skip)
-	case b.err != nil:
-		t.Fatal(b.err)
-	}
-	return b.bin
+	return testenv.Binary(t, v.build(fixtureDir(t), "-ldflags=-s -w"))
 }

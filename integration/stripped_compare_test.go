@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -27,7 +28,7 @@ import (
 // on their own, are compared without status, frames and stack size.
 func TestStrippedMatchesUnstripped(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	vs := []variant{{Toolchain: "go1.20.14"}, hostVariant(t), {Toolchain: "go1.27.3"}}
 	if testing.Short() {
 		vs = vs[1:2]
@@ -41,8 +42,8 @@ func TestStrippedMatchesUnstripped(t *testing.T) {
 			sf := startFixture(t, stripped, "-n", strconv.Itoa(extraGoroutines))
 			fs, _ := attachJSON(t, ff.Pid, nil, "--stacks")
 			ss, _ := attachJSON(t, sf.Pid, nil, "--stacks")
-			checkRunsFreely(t, ff.Pid, 100*time.Millisecond)
-			checkRunsFreely(t, sf.Pid, 100*time.Millisecond)
+			testenv.CheckRunsFreely(t, ff.Pid, 100*time.Millisecond)
+			testenv.CheckRunsFreely(t, sf.Pid, 100*time.Millisecond)
 			if fs.Source.GoVersion != ss.Source.GoVersion {
 				t.Errorf("go version: unstripped %s, stripped %s", fs.Source.GoVersion, ss.Source.GoVersion)
 			}

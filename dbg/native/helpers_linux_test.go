@@ -8,36 +8,25 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // freezerEnv makes the test binary a "freezer": attach to the pid it names, freeze,
 // print "frozen" and block until killed (see TestKilledFreezerLeavesTargetRunning).
 const freezerEnv = "GORIGIN_NATIVE_TEST_FREEZER"
 
-var buildDir string
-
 func TestMain(m *testing.M) {
 	if s := os.Getenv(freezerEnv); s != "" {
 		runFreezer(s)
 		return
 	}
-	dir, err := os.MkdirTemp("", "gorigin-native-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	buildDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 func runFreezer(arg string) {
@@ -56,29 +45,10 @@ func runFreezer(arg string) {
 	select {}
 }
 
-var spinBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// spinBinary builds testdata/spin once per test run.
+// spinBinary builds testdata/spin (once for every test package of a run: see testenv).
 func spinBinary(tb testing.TB) string {
-	spinBuild.once.Do(func() {
-		path := filepath.Join(buildDir, "spin")
-		cmd := exec.Command("go", "build", "-o", path, ".")
-		cmd.Dir = "testdata/spin"
-		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			spinBuild.err = fmt.Errorf("go build testdata/spin: %v\n%s", err, out)
-			return
-		}
-		spinBuild.path = path
-	})
-	if spinBuild.err != nil {
-		tb.Fatal(spinBuild.err)
-	}
-	return spinBuild.path
+	tb.Helper()
+	return testenv.Binary(tb, testenv.Build{Dir: "testdata/spin"})
 }
 
 // target is a running testdata/spin process.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 func TestAttachErrors(t *testing.T) {
@@ -334,6 +335,47 @@ func TestExitedTarget(t *testing.T) {
 	}
 }
 
+// TestKilledWhileFreezing: the target is killed (and reaped by its parent, as a
+// supervisor would) while Freeze is stopping its threads, at a different moment each
+// round. Freeze must notice that nothing is left to stop and return (ErrExited, or nil if
+// it finished first) instead of waiting for a thread that will never report a stop until
+// its deadline: the deadline here is ten minutes, so a Freeze that waits for it fails
+// the test by its timeout, and the error must never be "did not stop in time".
+func TestKilledWhileFreezing(t *testing.T) {
+	for round := range 12 {
+		tg := startTarget(t, 4, 0)
+		p := attach(t, tg.pid, Options{MaxFreeze: 10 * time.Minute})
+		done := make(chan error, 1)
+		go func() { done <- p.Freeze() }()
+		// Kill once the first thread is in tracing stop, a little later each round.
+		for !anyTraceStopped(tg.pid) {
+			runtime.Gosched()
+		}
+		time.Sleep(time.Duration(round) * 50 * time.Microsecond)
+		tg.cmd.Process.Kill()
+		go tg.cmd.Wait()
+		err := <-done
+		if err != nil && (!errors.Is(err, dbg.ErrExited) || strings.Contains(err.Error(), "in time")) {
+			t.Fatalf("round %d: Freeze of a process killed while it was being frozen = %v, want ErrExited or nil", round, err)
+		}
+		if err := p.Close(); err != nil && !errors.Is(err, dbg.ErrExited) {
+			t.Errorf("round %d: Close: %v", round, err)
+		}
+	}
+}
+
+// anyTraceStopped says whether a thread of pid is in tracing stop.
+func anyTraceStopped(pid int) bool {
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, e := range ents {
+		tid, _ := strconv.Atoi(e.Name())
+		if st, err := testenv.StatState(pid, tid); err == nil && st == "t" {
+			return true
+		}
+	}
+	return len(ents) == 0
+}
+
 // TestFreezerDiesTargetRunsOn: a freezer process (this test binary) dies mid-freeze.
 // On SIGKILL the kernel must detach; on SIGINT, SIGTERM and SIGHUP the package's
 // handler thaws the target and exits with 128+signal. Either way the target must be
@@ -507,7 +549,7 @@ func catchSignal(p *Process, tid int, sig syscall.Signal) error {
 			return fmt.Errorf("PTRACE_CONT: %v", e)
 		}
 		p.threads[i].stopped = false
-		if err := waitStops(p.threads[i:i+1], time.Now().Add(time.Second)); err != nil {
+		if err := waitStops(p.pid, p.threads[i:i+1], time.Now().Add(time.Second)); err != nil {
 			return err
 		}
 		if p.threads[i].sig == int(sig) {

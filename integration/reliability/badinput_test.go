@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/integration/oracle"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -35,7 +36,7 @@ import (
 func TestBadTargets(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	for _, b := range []struct {
 		name  string
 		flags []string
@@ -59,7 +60,7 @@ func TestBadTargets(t *testing.T) {
 			{
 				name: "no permission: gorigin as nobody, the target root's",
 				target: func(t *testing.T) (int, bool) {
-					needRoot(t)
+					testenv.NeedRoot(t)
 					return startService(t, plainService(t)).Pid, true
 				},
 				attr:    &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}},
@@ -73,7 +74,7 @@ func TestBadTargets(t *testing.T) {
 				r := runGorigin(t, row.attr, nil, append([]string{"attach", strconv.Itoa(pid), "--format", "json"}, b.flags...)...)
 				checkRun(t, r, 2, row.message)
 				if alive {
-					checkRunsFreely(t, pid, 5*time.Second)
+					testenv.CheckRunsFreely(t, pid, 5*time.Second)
 				}
 			})
 		}
@@ -145,24 +146,24 @@ func zombie(t *testing.T) int {
 func TestUnusualBuilds(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	rows := []struct {
 		name string
 		argv func(t *testing.T) []string
 	}{
 		{"-race", func(t *testing.T) []string {
 			needCC(t)
-			return []string{serviceBinary(t, "race", []string{"CGO_ENABLED=1"}, "-race")}
+			return []string{serviceBinary(t, []string{"CGO_ENABLED=1"}, "-race")}
 		}},
 		{"static cgo (external linker, -static)", func(t *testing.T) []string {
 			needCC(t)
 			if !full {
 				t.Skip("a static external link takes a minute on two busy cores: GORIGIN_RELIABILITY=full")
 			}
-			return []string{serviceBinary(t, "static-cgo", []string{"CGO_ENABLED=1"}, "-ldflags=-linkmode=external -extldflags=-static")}
+			return []string{serviceBinary(t, []string{"CGO_ENABLED=1"}, "-ldflags=-linkmode=external -extldflags=-static")}
 		}},
 		{"in another PID namespace", func(t *testing.T) []string {
-			needRoot(t)
+			testenv.NeedRoot(t)
 			if err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").Run(); err != nil {
 				t.Skipf("unshare --pid --fork --mount-proc does not work here: %v", err)
 			}
@@ -179,7 +180,7 @@ func TestUnusualBuilds(t *testing.T) {
 			before := statementCounts(t, s)
 			snap, r := attachJSON(t, s.Pid, "--stacks")
 			after := statementCounts(t, s)
-			checkRunsFreely(t, s.Pid, time.Second)
+			testenv.CheckRunsFreely(t, s.Pid, time.Second)
 			got := snapshotCounts(snap)
 			for stmt, n := range before {
 				if after[stmt] != n {
@@ -395,7 +396,7 @@ func httptestServer(t *testing.T, h http.HandlerFunc) string {
 func TestBadCores(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	if _, err := exec.LookPath("gcore"); err != nil {
 		t.Skip("gcore (GDB) is not installed: .ci/run installs gdb")
 	}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // maxFreezeFlag is the --max-freeze of these tests: short, so that a hang past it shows.
@@ -28,7 +30,7 @@ var freezing = []struct {
 func TestTargetKilledWhileFrozen(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	bin := needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	for _, b := range freezing {
 		t.Run(b.name, func(t *testing.T) {
 			needBackend(t, b.name)
@@ -86,13 +88,13 @@ func startHolding(t *testing.T, bin string, pid int, hold time.Duration, args []
 func waitAllStopped(pid int, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for {
-		states, err := threadStates(pid)
+		states, err := testenv.Threads(pid)
 		if err != nil {
 			return err
 		}
 		all := true
 		for _, s := range states {
-			all = all && s.stopped()
+			all = all && s.Stopped()
 		}
 		if all {
 			return nil
@@ -110,7 +112,7 @@ func waitAllStopped(pid int, within time.Duration) error {
 func TestMaxFreezeHolds(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	bin := needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	for _, b := range freezing {
 		t.Run(b.name, func(t *testing.T) {
 			needBackend(t, b.name)
@@ -118,7 +120,7 @@ func TestMaxFreezeHolds(t *testing.T) {
 			const hold = 4 * time.Second
 			cmd, stdout, stderr, done := startHolding(t, bin, s.Pid, hold, append([]string{"--max-freeze", maxFreezeFlag.String()}, b.flags...))
 			frozen := time.Now()
-			bad := waitFree(s.Pid, hold+5*time.Second)
+			bad := testenv.WaitFree(s.Pid, hold+5*time.Second)
 			held := time.Since(frozen)
 			<-done
 			t.Logf("%s: the target ran again %v after it was frozen (--max-freeze %v, hold %v); gorigin exit status %d",
@@ -156,7 +158,7 @@ func TestMaxFreezeHolds(t *testing.T) {
 func TestTargetChangesMidRead(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("random moments from seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 11))
@@ -212,7 +214,7 @@ func TestTargetChangesMidRead(t *testing.T) {
 					}
 					outcomes[outcome(t, r, m.name, c.name)]++
 					if alive(s.Pid) {
-						checkRunsFreely(t, s.Pid, 5*time.Second)
+						testenv.CheckRunsFreely(t, s.Pid, 5*time.Second)
 					}
 					s.stop()
 				}

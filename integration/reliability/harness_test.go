@@ -17,9 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -44,7 +43,6 @@ func count(n, short int) int {
 }
 
 var (
-	workDir    string // everything the tests build; TestMain removes it
 	goriginBin string
 	goriginErr error
 )
@@ -56,35 +54,15 @@ func TestMain(m *testing.M) {
 	if !flagSet("test.parallel") {
 		flag.Set("test.parallel", "4")
 	}
-	dir, err := os.MkdirTemp("", "gorigin-reliability-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "reliability:", err)
-		os.Exit(1)
-	}
-	// Readable by everyone: one test runs gorigin as the user nobody.
-	os.Chmod(dir, 0o755)
-	workDir = dir
-	goriginBin, goriginErr = goBuild("../..", filepath.Join(dir, "gorigin"), nil, "github.com/gorigin-dev/gorigin")
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// The cache testenv builds into is readable by everyone: one test runs gorigin as
+	// the user nobody.
+	goriginBin, goriginErr = testenv.Gorigin()
+	os.Exit(m.Run())
 }
 
 func flagSet(name string) (set bool) {
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
-}
-
-// goBuild runs "go build -o out flags... pkg" in dir with extra environment.
-func goBuild(dir, out string, env []string, pkg string, flags ...string) (string, error) {
-	args := append(append([]string{"build", "-o", out}, flags...), pkg)
-	cmd := exec.Command("go", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), append([]string{"GOFLAGS=", "GOWORK=off"}, env...)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, b)
-	}
-	return out, nil
 }
 
 func needGorigin(t testing.TB) string {
@@ -95,41 +73,16 @@ func needGorigin(t testing.TB) string {
 	return goriginBin
 }
 
-// A serviceBuild is one way of building testdata/service, done once per run.
-type serviceBuild struct {
-	once sync.Once
-	bin  string
-	err  error
-}
-
-var (
-	buildsMu sync.Mutex
-	builds   = map[string]*serviceBuild{}
-)
-
 // serviceBinary builds testdata/service with the host toolchain, extra environment
-// ("CGO_ENABLED=1") and go build flags ("-race"); name names the build.
-func serviceBinary(t testing.TB, name string, env []string, flags ...string) string {
+// ("CGO_ENABLED=1") and go build flags ("-race").
+func serviceBinary(t testing.TB, env []string, flags ...string) string {
 	t.Helper()
-	buildsMu.Lock()
-	b := builds[name]
-	if b == nil {
-		b = &serviceBuild{}
-		builds[name] = b
-	}
-	buildsMu.Unlock()
-	b.once.Do(func() {
-		b.bin, b.err = goBuild("testdata/service", filepath.Join(workDir, "service-"+name), env, ".", flags...)
-	})
-	if b.err != nil {
-		t.Fatalf("build the service (%s): %v", name, b.err)
-	}
-	return b.bin
+	return testenv.Binary(t, testenv.Build{Dir: "testdata/service", Env: env, Flags: flags})
 }
 
 // plainService is the service built the default way (static, with DWARF).
 func plainService(t testing.TB) string {
-	return serviceBinary(t, "plain", []string{"CGO_ENABLED=0"})
+	return serviceBinary(t, []string{"CGO_ENABLED=0"})
 }
 
 // A service is a running testdata/service. Cleanup kills it (by pid) and reaps it.
@@ -352,130 +305,6 @@ func needBackend(t testing.TB, name string) {
 		if _, err := exec.LookPath("gdb"); err != nil {
 			t.Skip("--backend gdb needs gdb on PATH (.ci/run installs it)")
 		}
-	}
-}
-
-// A procState is what /proc/PID/status says about one thread.
-type procState struct {
-	TID       int
-	State     string // "S (sleeping)", "t (tracing stop)", ...
-	TracerPid int
-}
-
-func (s procState) stopped() bool {
-	return strings.HasPrefix(s.State, "T") || strings.HasPrefix(s.State, "t")
-}
-
-// threadStates reads the State and TracerPid of every thread of pid.
-func threadStates(pid int) ([]procState, error) {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return nil, err
-	}
-	var states []procState
-	for _, task := range tasks {
-		tid, err := strconv.Atoi(task.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", pid, tid))
-		if err != nil {
-			continue // the thread exited meanwhile
-		}
-		s := procState{TID: tid, TracerPid: -1}
-		for _, line := range strings.Split(string(b), "\n") {
-			k, v, _ := strings.Cut(line, ":")
-			switch v = strings.TrimSpace(v); k {
-			case "State":
-				s.State = v
-			case "TracerPid":
-				s.TracerPid, _ = strconv.Atoi(v)
-			}
-		}
-		states = append(states, s)
-	}
-	if len(states) == 0 {
-		return nil, fmt.Errorf("/proc/%d/task lists no threads", pid)
-	}
-	return states, nil
-}
-
-// stuck lists the threads of pid that are stopped or traced.
-func stuck(pid int) ([]string, error) {
-	states, err := threadStates(pid)
-	if err != nil {
-		return nil, err
-	}
-	var bad []string
-	for _, s := range states {
-		if s.stopped() || s.TracerPid != 0 {
-			bad = append(bad, fmt.Sprintf("thread %d: State %q TracerPid %d", s.TID, s.State, s.TracerPid))
-		}
-	}
-	return bad, nil
-}
-
-// waitFree waits up to within for every thread of pid to be neither stopped nor traced,
-// and returns what is still wrong then (nil: free).
-func waitFree(pid int, within time.Duration) []string {
-	deadline := time.Now().Add(within)
-	for {
-		bad, err := stuck(pid)
-		if err != nil {
-			return []string{err.Error()}
-		}
-		if len(bad) == 0 || time.Now().After(deadline) {
-			return bad
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// checkRunsFreely fails unless pid runs freely within the given time.
-func checkRunsFreely(t testing.TB, pid int, within time.Duration) {
-	t.Helper()
-	if bad := waitFree(pid, within); bad != nil {
-		t.Errorf("pid %d is stopped or traced %v after gorigin ended:\n  %s", pid, within, strings.Join(bad, "\n  "))
-	}
-}
-
-var ptraceOnce struct {
-	sync.Once
-	reason string
-}
-
-// needPtrace skips the test when this process may not ptrace a child.
-func needPtrace(t testing.TB) {
-	t.Helper()
-	ptraceOnce.Do(func() {
-		if runtime.GOOS != "linux" {
-			ptraceOnce.reason = "gorigin attaches only on Linux"
-			return
-		}
-		cmd := exec.Command("sleep", "30")
-		if err := cmd.Start(); err != nil {
-			ptraceOnce.reason = "probe: " + err.Error()
-			return
-		}
-		defer cmd.Wait()
-		defer cmd.Process.Kill()
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		const ptraceSeize = 0x4206
-		if _, _, e := syscall.Syscall6(syscall.SYS_PTRACE, ptraceSeize, uintptr(cmd.Process.Pid), 0, 0, 0, 0); e != 0 {
-			ptraceOnce.reason = fmt.Sprintf("PTRACE_SEIZE of a child fails: %v (run as root or with CAP_SYS_PTRACE)", e)
-		}
-	})
-	if ptraceOnce.reason != "" {
-		t.Skip("needs ptrace: " + ptraceOnce.reason)
-	}
-}
-
-// needRoot skips a test that needs root.
-func needRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // TestGoriginKilled kills gorigin with SIGKILL at a random moment of an attach, again
@@ -21,7 +23,7 @@ import (
 func TestGoriginKilled(t *testing.T) {
 	t.Parallel() // after TestUnderLoad, which measures latency
 	bin := needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	s := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("random kill moments from seed %d", seed)
@@ -51,7 +53,7 @@ func TestGoriginKilled(t *testing.T) {
 					mid++
 				}
 				killed := time.Now()
-				if bad := waitFree(s.Pid, within); bad != nil {
+				if bad := testenv.WaitFree(s.Pid, within); bad != nil {
 					t.Fatalf("kill %d (after %v): the service is still stopped or traced %v later:\n  %s",
 						i, delay.Round(time.Millisecond), within, strings.Join(bad, "\n  "))
 				}
@@ -118,7 +120,7 @@ var peers = []peer{
 // runs in its own process group, which is killed afterwards (GDB forks helpers).
 func TestPeerDebuggerKilled(t *testing.T) {
 	t.Parallel() // after TestUnderLoad, which measures latency
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("random kill moments from seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 10))
@@ -146,13 +148,13 @@ func TestPeerDebuggerKilled(t *testing.T) {
 					mid++
 				}
 				time.Sleep(time.Second) // as long as gorigin's guard may take, and more than the kernel needs
-				states, err := threadStates(s.Pid)
+				states, err := testenv.Threads(s.Pid)
 				if err != nil {
 					t.Fatalf("after kill %d: %v", i, err)
 				}
 				var isStopped, isTraced bool
 				for _, st := range states {
-					isStopped = isStopped || st.stopped()
+					isStopped = isStopped || st.Stopped()
 					isTraced = isTraced || st.TracerPid != 0
 				}
 				if isStopped {
@@ -167,7 +169,7 @@ func TestPeerDebuggerKilled(t *testing.T) {
 				if isStopped || isTraced {
 					t.Logf("kill %d after %v: %s left the target %s", i, delay.Round(time.Millisecond), p.name, describe(states))
 					syscall.Kill(s.Pid, syscall.SIGCONT) // our own target
-					if bad := waitFree(s.Pid, 5*time.Second); bad != nil {
+					if bad := testenv.WaitFree(s.Pid, 5*time.Second); bad != nil {
 						t.Fatalf("the target stays stopped or traced after SIGCONT: %s", strings.Join(bad, "; "))
 					}
 				}
@@ -229,7 +231,7 @@ func getWithin(s *service, d time.Duration) ([]byte, error) {
 }
 
 // describe summarises thread states: "3 threads: 3 T (stopped), tracer 0".
-func describe(states []procState) string {
+func describe(states []testenv.Thread) string {
 	byState := map[string]int{}
 	tracers := map[int]bool{}
 	for _, s := range states {

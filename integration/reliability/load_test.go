@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -121,7 +122,7 @@ func enforceLatency(t *testing.T) bool {
 // afterwards the service has as many goroutines and as much heap as before.
 func TestUnderLoad(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	s := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
 	margin := loadMargin(t)
 
@@ -156,7 +157,7 @@ func TestUnderLoad(t *testing.T) {
 				freezes = append(freezes, time.Duration(snap.Source.FreezeMicros)*time.Microsecond)
 				walls = append(walls, r.Elapsed)
 				checkIdle(t, snap)
-				if bad := waitFree(s.Pid, time.Second); bad != nil {
+				if bad := testenv.WaitFree(s.Pid, time.Second); bad != nil {
 					t.Fatalf("attach %d: the service is left stopped or traced: %s", i, strings.Join(bad, "; "))
 				}
 			}

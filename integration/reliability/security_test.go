@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // TestDAPLoopbackOnly: gorigin dap opens no port at all on stdin/stdout; with --listen
@@ -175,7 +177,7 @@ func parseProcAddr(t *testing.T, s string) *net.TCPAddr {
 func TestAttachWritesNothing(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	seed := maphash.MakeSeed()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -221,7 +223,7 @@ func TestAttachWritesNothing(t *testing.T) {
 			}
 			t.Logf("%d regions, %d MB and %d threads' sp/pc compared", len(before.regions), before.bytes>>20, len(before.regs))
 			syscall.Kill(s.Pid, syscall.SIGCONT)
-			checkRunsFreely(t, s.Pid, 5*time.Second)
+			testenv.CheckRunsFreely(t, s.Pid, 5*time.Second)
 			s.checkServes(t)
 		})
 	}
@@ -317,7 +319,7 @@ func (a image) diff(b image, readOnly bool) string {
 func TestGDBSafePathNeverWidened(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	real, err := exec.LookPath("gdb")
 	if err != nil {
 		t.Skip("needs gdb (.ci/run installs it)")
@@ -335,7 +337,7 @@ func TestGDBSafePathNeverWidened(t *testing.T) {
 		t.Fatalf("%v", r)
 	}
 	checkIdle(t, decodeSnapshot(t, r))
-	checkRunsFreely(t, s.Pid, 5*time.Second)
+	testenv.CheckRunsFreely(t, s.Pid, 5*time.Second)
 
 	argv, err := os.ReadFile(log + ".argv")
 	if err != nil {
