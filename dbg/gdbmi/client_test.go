@@ -85,8 +85,10 @@ func TestClientDeadGDBFailsEveryCall(t *testing.T) {
 			t.Errorf("error %q does not carry gdb's last words", err)
 		}
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("calls to a dead gdb took %v", d)
+	// Each call may wait a minute for an answer: three that did not wait for one take
+	// far less than that, however busy the machine.
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("calls to a dead gdb took %v: they waited for an answer", d)
 	}
 	c.Close(time.Second)
 }
@@ -105,12 +107,14 @@ func TestClientHungGDBTimesOutAndIsKilled(t *testing.T) {
 	if _, _, err := c.Run(context.Background(), time.Minute, "-exec-continue --all"); !errors.Is(err, ErrTimeout) {
 		t.Errorf("the call after a timeout: got %v, want ErrTimeout", err)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("the call after a timeout took %v", d)
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the call after a timeout took %v: it waited for its minute", d)
 	}
+	// The hung gdb ignores SIGTERM and never exits by itself: a Close that ends at all
+	// (within a generous 30s) killed it.
 	start = time.Now()
 	c.Close(300 * time.Millisecond)
-	if d := time.Since(start); d > 5*time.Second {
+	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("Close of a hung gdb took %v", d)
 	}
 	select {

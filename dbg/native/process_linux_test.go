@@ -95,6 +95,7 @@ func TestFreezeThaw(t *testing.T) {
 	p := attach(t, tg.pid, Options{})
 	checkCountersAdvance(t, p, tg) // reads work on a running process
 
+	outer := time.Now()
 	freeze(t, p)
 	checkFrozen(t, tg.pid)
 
@@ -111,11 +112,12 @@ func TestFreezeThaw(t *testing.T) {
 	if err := p.Thaw(); err != nil {
 		t.Fatal(err)
 	}
+	// The freeze lies inside the calls that made and ended it, however busy the machine.
+	if d, around := p.LastFreeze(), time.Since(outer); d <= 0 || d > around {
+		t.Errorf("LastFreeze = %v, want a positive time no longer than Freeze to Thaw (%v)", d, around)
+	}
 	checkRunning(t, tg.pid)
 	checkCountersAdvance(t, p, tg)
-	if d := p.LastFreeze(); d <= 0 || d > time.Second {
-		t.Errorf("LastFreeze = %v, want a positive time under 1s", d)
-	}
 	t.Logf("freeze with %d threads lasted %v", len(taskStates(t, tg.pid)), p.LastFreeze())
 	if p.Expired() {
 		t.Error("Expired() = true after a short freeze")
@@ -278,17 +280,21 @@ func TestFreezeThawRepeated(t *testing.T) {
 
 func TestWatchdogThaws(t *testing.T) {
 	tg := startTarget(t, 2, 0)
-	p := attach(t, tg.pid, Options{MaxFreeze: 100 * time.Millisecond})
+	const limit = 100 * time.Millisecond
+	p := attach(t, tg.pid, Options{MaxFreeze: limit})
+	outer := time.Now()
 	freeze(t, p)
 	checkFrozen(t, tg.pid)
-	time.Sleep(300 * time.Millisecond)
-	if !p.Expired() {
-		t.Error("Expired() = false 300ms into a freeze limited to 100ms")
+	// The watchdog's timer fires when the machine gets to it: wait for it (a test
+	// timeout, not a wall-clock bound, catches one that never fires).
+	for !p.Expired() {
+		time.Sleep(10 * time.Millisecond)
 	}
+	expired := time.Since(outer)
 	checkRunning(t, tg.pid)
 	checkCountersAdvance(t, p, tg) // ReadBatch still works
-	if d := p.LastFreeze(); d < 100*time.Millisecond || d > 300*time.Millisecond {
-		t.Errorf("LastFreeze = %v, want about 100ms", d)
+	if d := p.LastFreeze(); d < limit || d > expired {
+		t.Errorf("LastFreeze = %v, want at least the limit (%v) and no more than until Expired was seen (%v)", d, limit, expired)
 	}
 	// The next freeze starts afresh.
 	freeze(t, p)
@@ -379,7 +385,7 @@ func anyTraceStopped(pid int) bool {
 // TestFreezerDiesTargetRunsOn: a freezer process (this test binary) dies mid-freeze.
 // On SIGKILL the kernel must detach; on SIGINT, SIGTERM and SIGHUP the package's
 // handler thaws the target and exits with 128+signal. Either way the target must be
-// running and untraced within 1s.
+// running and untraced soon after (10s at most, a deadline for a loaded machine).
 func TestFreezerDiesTargetRunsOn(t *testing.T) {
 	tests := []struct {
 		sig      syscall.Signal
@@ -430,13 +436,13 @@ func TestFreezerDiesTargetRunsOn(t *testing.T) {
 				t.Errorf("freezer exit code %d, want %d (stderr: %q)", code, tt.exitCode, stderr.String())
 			}
 			var last error
-			for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 				if last = notStopped(tg.pid, taskStates(t, tg.pid)); last == nil {
 					break
 				}
 			}
 			if last != nil {
-				t.Fatalf("1s after the freezer got %v: %v", tt.sig, last)
+				t.Fatalf("10s after the freezer got %v: %v", tt.sig, last)
 			}
 			p := attach(t, tg.pid, Options{})
 			checkCountersAdvance(t, p, tg)
@@ -515,8 +521,13 @@ func TestSignalReinjected(t *testing.T) {
 			if reinject {
 				want = 1
 			}
+			// Wait long for a signal that must come; a second shows one that must not.
+			wait := time.Second
+			if want == 1 {
+				wait = 30 * time.Second
+			}
 			var got uint64
-			for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			for end := time.Now().Add(wait); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 				buf := make([]byte, 8)
 				if err := p.ReadBatch([]dbg.Region{{Addr: tg.usr1, Buf: buf}}); err != nil {
 					t.Fatal(err)
