@@ -325,12 +325,13 @@ func TestBadDumps(t *testing.T) {
 		args    []string
 		message []string
 		maxRSS  int64
-		within  time.Duration
 	}{
-		{"random bytes", []string{random}, []string{"dump " + random + ": no goroutine dump found"}, 0, 0},
-		{"1 GB sparse garbage", []string{sparse}, []string{"dump " + sparse + ": no goroutine dump found"}, 200 << 20, 0},
-		{"an HTTP endpoint that hangs", []string{"--timeout", "1s", hang}, []string{"no answer within 1s", "raise --timeout"}, 0, 20 * time.Second},
-		{"an HTTP endpoint that answers HTML", []string{html}, []string{"the server answered no goroutine profile", "no goroutine dump found"}, 0, 0},
+		{"random bytes", []string{random}, []string{"dump " + random + ": no goroutine dump found"}, 0},
+		{"1 GB sparse garbage", []string{sparse}, []string{"dump " + sparse + ": no goroutine dump found"}, 200 << 20},
+		// The endpoint never answers: gorigin's own message shows that --timeout ended
+		// the wait (without it, runGorigin kills gorigin after two minutes).
+		{"an HTTP endpoint that hangs", []string{"--timeout", "1s", hang}, []string{"no answer within 1s", "raise --timeout"}, 0},
+		{"an HTTP endpoint that answers HTML", []string{html}, []string{"the server answered no goroutine profile", "no goroutine dump found"}, 0},
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
@@ -341,9 +342,6 @@ func TestBadDumps(t *testing.T) {
 				if r.MaxRSS > row.maxRSS {
 					t.Errorf("gorigin used %d MB reading it, more than %d MB", r.MaxRSS>>20, row.maxRSS>>20)
 				}
-			}
-			if row.within > 0 && r.Elapsed > row.within {
-				t.Errorf("gorigin took %v, more than %v", r.Elapsed, row.within)
 			}
 		})
 	}

@@ -26,39 +26,34 @@ var freezing = []struct {
 
 // TestTargetKilledWhileFrozen: the target dies (SIGKILL) while gorigin holds it frozen
 // (GORIGIN_TEST_HOLD_FREEZE, or GDB's and Delve's attach, whichever the test sees first).
-// gorigin must exit with status 2, saying the process exited, without waiting longer.
+// gorigin must exit with status 2, saying the process exited, without waiting for
+// anything more: --max-freeze is ten minutes here, so a gorigin that waited for its
+// deadline (it once waited for a killed thread to stop) would still run when the test
+// gives up, a minute after the hold (about 3 s is usual).
 func TestTargetKilledWhileFrozen(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	bin := needGorigin(t)
 	testenv.NeedPtrace(t)
 	for _, b := range freezing {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			needBackend(t, b.name)
 			s := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
 			const hold = 3 * time.Second
-			cmd, stdout, stderr, done := startHolding(t, bin, s.Pid, hold, append([]string{"--max-freeze", "10s"}, b.flags...))
+			cmd, stdout, stderr, done := startHolding(t, bin, s.Pid, hold, append([]string{"--max-freeze", "10m"}, b.flags...))
 			// The service is ours: kill it, and reap it as a supervisor would.
 			s.cmd.Process.Kill()
 			go s.cmd.Wait()
 			killed := time.Now()
 			select {
 			case <-done:
-			case <-time.After(20 * time.Second):
-				t.Fatalf("gorigin still runs 20 s after its target died\nstderr:\n%s", stderr.Bytes())
+			case <-time.After(hold + time.Minute):
+				t.Fatalf("gorigin still runs %v after its target died: it waits for something that will not come\nstderr:\n%s", hold+time.Minute, stderr.Bytes())
 			}
 			took := time.Since(killed)
 			r := &run{Args: cmd.Args[1:], Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Code: cmd.ProcessState.ExitCode(), Elapsed: took}
-			t.Logf("gorigin ended %v after its frozen target was killed", took.Round(time.Millisecond))
+			t.Logf("gorigin ended %v after its frozen target was killed (hold %v)", took.Round(time.Millisecond), hold)
 			checkRun(t, r, 2, []string{strconv.Itoa(s.Pid), "exited"})
-			// The hold is a sleep in gorigin (a test hook); after it, gorigin must not wait.
-			// GDB and Delve may still be attaching when the test sees the target stopped.
-			slack := 2 * time.Second
-			if b.name != "native" {
-				slack = 15 * time.Second
-			}
-			if took > hold+slack {
-				t.Errorf("gorigin ended %v after the target died, more than its hold (%v) and %v", took, hold, slack)
-			}
 		})
 	}
 }
@@ -109,35 +104,34 @@ func waitAllStopped(pid int, within time.Duration) error {
 // TestMaxFreezeHolds: a freeze held past --max-freeze (GORIGIN_TEST_HOLD_FREEZE) is
 // released by the watchdog, and the snapshot says it is partial, with every backend that
 // freezes (native, GDB and Delve each have a watchdog).
+//
+// gorigin sleeps for the hold with the target frozen, and only the watchdog can let the
+// target go before the sleep ends: a target seen running again before the hold is over
+// was released by it. Half the hold (10 s) is far longer than --max-freeze (0.5 s) plus what
+// cannot be cut short (Delve's own attach loads DWARF with the target stopped: 0.4-1.7 s
+// in CI, 4 s on a machine running 16 other jobs), so no load makes a working watchdog
+// look late, and the test asserts no wall-clock bound of its own.
 func TestMaxFreezeHolds(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	bin := needGorigin(t)
 	testenv.NeedPtrace(t)
 	for _, b := range freezing {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			needBackend(t, b.name)
 			s := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
-			const hold = 4 * time.Second
+			const hold = 20 * time.Second
 			cmd, stdout, stderr, done := startHolding(t, bin, s.Pid, hold, append([]string{"--max-freeze", maxFreezeFlag.String()}, b.flags...))
+			// Half the hold: the test may see the freeze a little after gorigin's sleep began.
 			frozen := time.Now()
-			bad := testenv.WaitFree(s.Pid, hold+5*time.Second)
+			bad := testenv.WaitFree(s.Pid, hold/2)
 			held := time.Since(frozen)
+			if bad != nil {
+				t.Fatalf("the target stayed stopped for half the hold (%v, --max-freeze %v): %s", hold/2, maxFreezeFlag, strings.Join(bad, "; "))
+			}
 			<-done
 			t.Logf("%s: the target ran again %v after it was frozen (--max-freeze %v, hold %v); gorigin exit status %d",
 				b.name, held.Round(time.Millisecond), maxFreezeFlag, hold, cmd.ProcessState.ExitCode())
-			if bad != nil {
-				t.Fatalf("still stopped: %s", strings.Join(bad, "; "))
-			}
-			// Delve's own attach (it loads the executable's DWARF with the process stopped)
-			// cannot be cut short: 0.4-0.9 s here, more under load. Released before the
-			// hold ends is still the watchdog's doing.
-			slack := time.Second
-			if b.name == "delve" {
-				slack = hold - maxFreezeFlag - 500*time.Millisecond
-			}
-			if held > maxFreezeFlag+slack {
-				t.Errorf("the target stayed frozen %v, past --max-freeze %v (+%v)", held, maxFreezeFlag, slack)
-			}
 			r := &run{Args: cmd.Args[1:], Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Code: cmd.ProcessState.ExitCode()}
 			if r.Code == 0 {
 				snap := decodeSnapshot(t, r)

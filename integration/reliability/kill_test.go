@@ -35,10 +35,13 @@ func TestGoriginKilled(t *testing.T) {
 			_, r := attachJSON(t, s.Pid, b.flags...)
 			typical := r.Elapsed
 			n := count(100, 10)
-			within := time.Second // native: the kernel frees the target at once
+			// Deadlines, not expectations: the kernel frees the target at once
+			// (native); the stop guard polls for up to 5 s (delve, gdb). What it took is
+			// logged; a busy machine may take longer to show it.
+			within := 10 * time.Second
 			if b.name == "delve" || b.name == "gdb" {
 				n = count(100, 3)
-				within = 8 * time.Second // the stop guard polls for up to 5 s
+				within = 30 * time.Second
 			}
 			args := append([]string{"attach", strconv.Itoa(s.Pid), "--format", "json"}, b.flags...)
 			var mid int

@@ -89,8 +89,9 @@ func latencySummary(lat []time.Duration) string {
 		percentile(lat, 1).Round(10*time.Microsecond))
 }
 
-// loadMargin is how much slower than the longest freeze a request may be: the machine's
-// own worst latency without attaches (measured in the same run) plus this.
+// loadMargin is how much slower than the longest freeze a request may be: twice the
+// machine's own worst latency without attaches (measured in the same run: the noise may
+// grow while the test runs) plus this.
 func loadMargin(t *testing.T) time.Duration {
 	if v := os.Getenv("GORIGIN_RELIABILITY_MARGIN"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -99,7 +100,7 @@ func loadMargin(t *testing.T) time.Duration {
 		}
 		return d
 	}
-	return 100 * time.Millisecond
+	return 250 * time.Millisecond
 }
 
 // enforceLatency says whether the latency bound is checked: always when
@@ -163,17 +164,17 @@ func TestUnderLoad(t *testing.T) {
 			}
 			lat, failed := l.finish()
 			maxFreeze := percentile(freezes, 1)
-			bound := maxFreeze + baseMax + margin
+			bound := maxFreeze + 2*baseMax + margin
 			t.Logf("%d attaches with %s: freeze p50 %v max %v, gorigin wall p50 %v; during: %s (load average %s)",
 				n, b.name, percentile(freezes, 0.5), maxFreeze, percentile(walls, 0.5).Round(time.Millisecond), latencySummary(lat), loadavg())
 			if len(failed) > 0 {
 				t.Errorf("%d of %d requests failed during attaches: %q", len(failed), len(lat), failed[:min(3, len(failed))])
 			}
 			if worst := percentile(lat, 1); worst > bound && !enforceLatency(t) {
-				t.Logf("NOT ENFORCED (machine overloaded): slowest request %v > longest freeze %v + worst without attaches %v + margin %v",
+				t.Logf("NOT ENFORCED (machine overloaded): slowest request %v > longest freeze %v + twice the worst without attaches %v + margin %v",
 					worst, maxFreeze, baseMax, margin)
 			} else if worst > bound {
-				t.Errorf("slowest request %v > longest freeze %v + worst without attaches %v + margin %v (GORIGIN_RELIABILITY_MARGIN)",
+				t.Errorf("slowest request %v > longest freeze %v + twice the worst without attaches %v + margin %v (GORIGIN_RELIABILITY_MARGIN)",
 					worst, maxFreeze, baseMax, margin)
 			}
 			s.checkServes(t)
