@@ -33,6 +33,10 @@ type Options struct {
 	Kind   string // the snapshot's source kind: "live" (default) or "core"
 	// Backend names the dbg backend in the snapshot ("native", ...).
 	Backend string
+	// MaxFreeze is the backend's --max-freeze: a freeze that outlasted it (a watchdog the
+	// machine was too busy to run in time) marks the snapshot partial, as one the
+	// watchdog cut short is. Zero: no limit to check.
+	MaxFreeze time.Duration
 	// DebugFile names the executable's separate debug file (DWARF and symbols, matched by
 	// build ID); empty: the executable's own, or one found where GDB looks.
 	DebugFile string
@@ -270,13 +274,19 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		return nil, err
 	}
 	phase("read labels of %d goroutines", len(c.labels))
+	expired := false
 	if ex, ok := t.(expirer); ok && ex.Expired() {
+		expired = true
 		c.partial = "the target stayed frozen past --max-freeze and was released early: this snapshot may mix states from before and after"
 	}
 	if err := thaw(); err != nil {
 		return nil, fmt.Errorf("let the target run again: %w", err)
 	}
 	phase("thawed")
+	if froze := time.Duration(snap.Source.FreezeMicros) * time.Microsecond; !expired && opt.MaxFreeze > 0 && froze > opt.MaxFreeze {
+		c.partial = fmt.Sprintf("the target stayed frozen %v, past --max-freeze %v (the machine was too busy to release it in time)",
+			froze.Round(time.Microsecond), opt.MaxFreeze)
+	}
 	c.addrs, c.raws, c.free = addrs, raws, plan.free
 	return c, nil
 }

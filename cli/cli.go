@@ -270,7 +270,7 @@ func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
 	defer proc.Close()
 	progress := f.progress()
 	defer progress.Clear()
-	snap, err := capture.Take(proc, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: f.backend, Progress: progress.Update, DebugFile: f.debugFile})
+	snap, err := capture.Take(proc, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: f.backend, Progress: progress.Update, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
 			return nil, fmt.Errorf("pid %d %s while gorigin was reading it (%v): run gorigin again: %w", pid, why, err, dbg.ErrExited)

@@ -39,7 +39,7 @@ func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
 		t = p
 	}
 	defer t.Close()
-	snap, err := capture.Take(t, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: backend, DebugFile: f.debugFile})
+	snap, err := capture.Take(t, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: backend, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
 			return nil, fmt.Errorf("pid %d %s while gorigin was reading it (%v): run gorigin again: %w", pid, why, err, dbg.ErrExited)
