@@ -8,7 +8,10 @@ package integration
 // a diff of a runtime dump with an attach made at the same moment must show no growth.
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,4 +150,93 @@ func checkRuntimeWrappers(t *testing.T, snap *snapshot.Snapshot) {
 	if !seen["runtime.bgsweep"] || !seen["runtime.bgscavenge"] || len(seen) != 2 {
 		t.Errorf("goroutines created by runtime.gcenable start in %v, want runtime.bgsweep and runtime.bgscavenge", seen)
 	}
+}
+
+// TestStartDiffDumpAttach: a debug=2 dump names the functions the wrappers call, and so
+// must attach: diffing a dump with an attach of the same moment (a stable fixture) shows
+// no group of the fixture grown or shrunk.
+func TestStartDiffDumpAttach(t *testing.T) {
+	needPtrace(t)
+	needGorigin(t)
+	vs := startVariants
+	if testing.Short() {
+		vs = []variant{hostVariant(t)}
+	}
+	prebuild(fixtureDir(t), vs)
+	for _, v := range vs {
+		t.Run(v.String(), func(t *testing.T) {
+			e := expect(t, v, 0)
+			f := startFixture(t, fixtureBinary(t, v))
+			saved := filepath.Join(t.TempDir(), "dump.json")
+			if r := runGorigin(t, nil, "dump", "http://"+f.Addr+"/debug/pprof/goroutine", "--format", "json", "-o", saved); r.Code != 0 {
+				t.Fatalf("%v", r)
+			}
+			r := runGorigin(t, nil, "diff", saved, strconv.Itoa(f.Pid), "--format", "json")
+			if r.Code != 0 {
+				t.Fatalf("%v", r)
+			}
+			var d snapshot.Diff
+			if err := json.Unmarshal(r.Stdout, &d); err != nil {
+				t.Fatalf("diff --format json: %v\n%s", err, r.Stdout)
+			}
+			wrapped := 0
+			for _, g := range d.Groups {
+				if g.Origin == nil || !e.files[g.Origin.File] {
+					continue
+				}
+				name := e.name(origin{g.Origin.File, g.Origin.Line})
+				if slices.Contains(wrappedStatements, name) {
+					wrapped += g.After
+				}
+				if g.Delta != 0 && !restless(name) {
+					t.Errorf("%s (%s): %d before, %d after, started in %v", g.Key, name, g.Before, g.After, g.Start)
+				}
+			}
+			want := 0
+			for _, s := range e.stmts {
+				if slices.Contains(wrappedStatements, s.Name) {
+					want += s.Count
+				}
+			}
+			if wrapped != want {
+				t.Errorf("the diff has %d goroutines of wrapped.go's go statements, the source says %d", wrapped, want)
+			}
+		})
+	}
+}
+
+// TestStartDAPThreads: the DAP thread of each goroutine is named after the function its
+// go statement started, as the runtime's traceback of that goroutine id shows it.
+func TestStartDAPThreads(t *testing.T) {
+	needGorigin(t)
+	needPtrace(t)
+	v := hostVariant(t)
+	f := startFixture(t, fixtureBinary(t, v))
+	before := f.debug2(t)
+	c, _ := dapStdio(t)
+	c.Handshake("attach", map[string]any{"processId": f.Pid})
+	threads := c.Threads()
+	after := f.debug2(t)
+	want := parkedStarts(before, after)
+	checked := 0
+	for _, th := range threads {
+		m := parentRE.FindStringSubmatch(th.Name)
+		if m == nil {
+			t.Fatalf("thread %q: want one thread per goroutine below the threshold", th.Name)
+		}
+		id, _ := strconv.ParseInt(m[1], 10, 64)
+		w, ok := want[id]
+		if !ok {
+			continue
+		}
+		checked++
+		fields := strings.Fields(th.Name)
+		if got := oracle.PrintName(fields[len(fields)-1]); got != w {
+			t.Errorf("thread %q: starts in %s, the runtime's traceback of goroutine %d in %s", th.Name, got, id, w)
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d threads compared", checked)
+	}
+	c.Call("disconnect", map[string]any{"terminateDebuggee": false})
 }
