@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/gorigin-dev/gorigin/integration/oracle"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -87,7 +88,7 @@ var gowrapRE = regexp.MustCompile(`\.gowrap\d+$`)
 var originRowRE = regexp.MustCompile(`^\s*\d+\s.*\s\S+:\d+\s+(\S+)\s+\S+\s+\S+\s+([\d ]+)$`)
 
 func TestStartIsWrappedFunction(t *testing.T) {
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	needGorigin(t)
 	vs := startVariants
 	if testing.Short() {
@@ -156,7 +157,7 @@ func checkRuntimeWrappers(t *testing.T, snap *snapshot.Snapshot) {
 // must attach: diffing a dump with an attach of the same moment (a stable fixture) shows
 // no group of the fixture grown or shrunk.
 func TestStartDiffDumpAttach(t *testing.T) {
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	needGorigin(t)
 	vs := startVariants
 	if testing.Short() {
@@ -209,7 +210,7 @@ func TestStartDiffDumpAttach(t *testing.T) {
 // go statement started, as the runtime's traceback of that goroutine id shows it.
 func TestStartDAPThreads(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	v := hostVariant(t)
 	f := startFixture(t, fixtureBinary(t, v))
 	before := f.debug2(t)
