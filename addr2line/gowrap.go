@@ -4,12 +4,18 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"regexp"
+	"strings"
+
+	"golang.org/x/arch/x86/x86asm"
 )
 
 // The compiler turns `go f(x)` into a closure that calls f(x) ("caller.gowrapN" since Go
 // 1.22, a "caller.funcN" marked as a wrapper before), and that wrapper is the goroutine's
-// start function (runtime.g.startpc). People want to see f. Wrapped finds it: an inlined f shows in the wrapper's inline tree; a
-// called f is the first direct call in the wrapper to a function outside the runtime.
+// start function (runtime.g.startpc). People want to see f, as the runtime's tracebacks
+// show it. Wrapped finds it in the wrapper's code: an inlined f shows in the wrapper's
+// inline tree; a called f is the first direct call in the wrapper to a function that is
+// not a compiler helper. A wrapper that calls f through a func value or an interface
+// method (GoWrapper, but not Wrapped) leaves f to the goroutine's stack.
 
 var gowrapName = regexp.MustCompile(`\.gowrap\d+$`)
 
@@ -36,17 +42,14 @@ func newCodeImage(f *elf.File, im *image, text uint64) (*codeImage, error) {
 }
 
 // Wrapped returns the function that a go statement wrapper starting at entry calls, and
-// false when entry is not such a wrapper or the callee cannot be told.
+// false when entry is not such a wrapper or the callee cannot be told from its code (see
+// GoWrapper).
 func (t *Table) Wrapped(entry uint64) (Frame, bool) {
-	f, fentry, ok := t.findFunc(entry)
-	if !ok || fentry != entry || t.code == nil || !(t.isWrapper(f.funcID) || gowrapName.MatchString(t.tab.funcName(f.nameOff))) {
+	body, ok := t.wrapperBody(entry)
+	if !ok {
 		return Frame{}, false
 	}
-	end := t.funcEnd(entry)
-	if end <= entry || end-entry > maxWrapper || entry < t.code.addr || end-t.code.addr > uint64(len(t.code.data)) {
-		return Frame{}, false
-	}
-	body := t.code.data[entry-t.code.addr : end-t.code.addr]
+	end := entry + uint64(len(body))
 	// An inlined callee: the outermost inlined frame at any PC of the wrapper.
 	for pc := entry; pc < end; pc++ {
 		if frames, ok := t.Lookup(pc); ok && len(frames) > 1 {
@@ -54,9 +57,10 @@ func (t *Table) Wrapped(entry uint64) (Frame, bool) {
 			return Frame{Func: callee.Func, File: callee.File, Line: callee.Line, Entry: entry, Inlined: true}, true
 		}
 	}
+	wrapper, _, _ := t.Func(entry)
 	for _, target := range directCalls(t.code.machine, entry, body) {
 		name, tentry, ok := t.Func(target)
-		if !ok || tentry != target || isRuntime(name) {
+		if !ok || tentry != target || !callable(wrapper, name) {
 			continue
 		}
 		frames, ok := t.Lookup(target)
@@ -66,6 +70,48 @@ func (t *Table) Wrapped(entry uint64) (Frame, bool) {
 		return frames[len(frames)-1], true
 	}
 	return Frame{}, false
+}
+
+// GoWrapper reports whether entry is the entry of a compiler-made wrapper (a go statement's
+// gowrapN, a Go 1.20/1.21 closure marked as a wrapper, a method value's -fm). When Wrapped
+// cannot tell its callee, the wrapper calls it through a func value or an interface method
+// (`go f(x)` with f a variable or a closure that captures variables, `go iface.M(x)`): only
+// a goroutine's stack, where the callee's frame sits above the wrapper's, can tell.
+func (t *Table) GoWrapper(entry uint64) bool {
+	_, ok := t.wrapperBody(entry)
+	return ok
+}
+
+// wrapperBody is the machine code of the wrapper starting at entry.
+func (t *Table) wrapperBody(entry uint64) ([]byte, bool) {
+	f, fentry, ok := t.findFunc(entry)
+	if !ok || fentry != entry || t.code == nil || !(t.isWrapper(f.funcID) || gowrapName.MatchString(t.tab.funcName(f.nameOff))) {
+		return nil, false
+	}
+	end := t.funcEnd(entry)
+	if end <= entry || end-entry > maxWrapper || entry < t.code.addr || end-t.code.addr > uint64(len(t.code.data)) {
+		return nil, false
+	}
+	return t.code.data[entry-t.code.addr : end-t.code.addr], true
+}
+
+// callable says whether a direct call from wrapper to callee can be the go statement's
+// function rather than a helper the compiler calls (stack growth, race hooks, write
+// barriers, panics). Outside the runtime every runtime function is a helper; the runtime's
+// own go statements (runtime.gcenable's `go bgsweep(c)`) start runtime functions.
+func callable(wrapper, callee string) bool {
+	if !isRuntime(callee) {
+		return true
+	}
+	if !isRuntime(wrapper) {
+		return false
+	}
+	for _, p := range []string{"runtime.morestack", "runtime.racefunc", "runtime.gcWriteBarrier", "runtime.panic", "runtime.duff", "runtime.defer", "runtime.wbBuf", "runtime.memmove", "runtime.memclr"} {
+		if strings.HasPrefix(callee, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // funcEnd is the entry of the next function: the end of the one at entry.
@@ -78,19 +124,23 @@ func (t *Table) funcEnd(entry uint64) uint64 {
 	return t.text + uint64(next)
 }
 
-// directCalls lists the targets of the direct call instructions in code at addr, in order.
-// On amd64 a CALL rel32 is E8 and four bytes; a byte that only looks like one yields a
-// target the caller then rejects unless it is exactly a function entry. On arm64 BL is one
-// aligned word.
+// directCalls lists the targets of the direct call instructions in code at addr, in
+// order, decoding instructions from the function's entry (amd64: CALL rel32; arm64: BL).
 func directCalls(machine elf.Machine, addr uint64, code []byte) []uint64 {
 	var out []uint64
 	switch machine {
 	case elf.EM_X86_64:
-		for i := 0; i+5 <= len(code); i++ {
-			if code[i] == 0xE8 {
-				rel := int32(binary.LittleEndian.Uint32(code[i+1:]))
-				out = append(out, uint64(int64(addr)+int64(i)+5+int64(rel)))
+		for i := 0; i < len(code); {
+			inst, err := x86asm.Decode(code[i:], 64)
+			if err != nil || inst.Len == 0 {
+				i++ // padding or data: go on at the next byte
+				continue
 			}
+			next := addr + uint64(i) + uint64(inst.Len)
+			if rel, ok := inst.Args[0].(x86asm.Rel); ok && inst.Op == x86asm.CALL {
+				out = append(out, uint64(int64(next)+int64(rel)))
+			}
+			i += inst.Len
 		}
 	case elf.EM_AARCH64:
 		for i := 0; i+4 <= len(code); i += 4 {

@@ -15,7 +15,10 @@ const maxFrames = 512
 
 // build turns the copied g structs into the snapshot's goroutines. It runs after the target
 // was thawed: symbolising is the slow part and costs the target nothing here.
-func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, c *copied, opt Options) {
+// It returns the goroutines whose start function only their stacks can tell, when their
+// stacks were not copied (see startsFromStacks).
+func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, c *copied, opt Options) []viaStack {
+	var pending []viaStack
 	bias := rt.LoadBias()
 	origins := map[uint64]*snapshot.Location{}
 	starts := map[uint64]startFunc{}
@@ -65,12 +68,21 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 		if opt.Stacks {
 			out.Frames = unwind(syms, bias, g, c.stacks[g.Addr])
 		}
+		if g.StartPC != 0 && starts[g.StartPC].viaStack {
+			if loc, ok := calledByWrapper(syms, bias, g, c.stacks[g.Addr]); ok {
+				loc.PC = out.Start.PC
+				out.Start = loc
+			} else {
+				pending = append(pending, viaStack{index: len(snap.Goroutines), addr: g.Addr, id: g.ID, startPC: g.StartPC})
+			}
+		}
 		snap.Goroutines = append(snap.Goroutines, out)
 	}
 	opt.progress("symbolising goroutines", n, n)
 	if opt.Stacks {
 		snap.Warnings = append(snap.Warnings, stackWarnings(snap.Goroutines)...)
 	}
+	return pending
 }
 
 // origin symbolises a go statement. The runtime looks the creating PC up at gopc-1 (gopc is
@@ -88,9 +100,11 @@ func origin(syms *addr2line.Table, gopc uint64) *snapshot.Location {
 // startFunc is a goroutine's start function: the one it shows (a go statement wrapper
 // seen through, so `go s.worker(i)` starts in (*server).worker, not in caller.gowrap1) and
 // the physical one at startpc, which the runtime's system-goroutine rule looks at.
+// viaStack says that startpc is a wrapper whose callee only each goroutine's stack tells.
 type startFunc struct {
 	loc      *snapshot.Location
 	physical string
+	viaStack bool
 }
 
 // start symbolises a goroutine's start function (startpc is its entry).
@@ -103,6 +117,8 @@ func start(syms *addr2line.Table, pc uint64) startFunc {
 	st := startFunc{loc: &snapshot.Location{Func: f.Func, File: f.File, Line: f.Line, PC: hex(pc)}, physical: f.Func}
 	if w, ok := syms.Wrapped(pc); ok {
 		st.loc = &snapshot.Location{Func: w.Func, File: w.File, Line: w.Line, PC: hex(pc)}
+	} else {
+		st.viaStack = syms.GoWrapper(pc)
 	}
 	return st
 }
@@ -120,14 +136,30 @@ func isSystem(startFunc string) bool {
 }
 
 // unwind walks the stack of a goroutine that is not running, from its saved registers
-// (g.sched), through the copied stack, the way the runtime's own unwinder does: each
-// function's frame size at a PC comes from the pclntab's pcsp table, and the return address
-// sits just below the caller's stack pointer (amd64). Frames are innermost first, inlined
-// calls expanded; compiler-made wrappers and runtime.goexit, the bottom of every
-// goroutine, are left out.
+// (g.sched), through the copied stack. Frames are innermost first, inlined calls expanded;
+// compiler-made wrappers and runtime.goexit, the bottom of every goroutine, are left out.
 func unwind(syms *addr2line.Table, bias uint64, g gstruct.G, stack []byte) []snapshot.Location {
+	var out []snapshot.Location
+	pcs, _ := callers(syms, bias, g, stack)
+	for _, pc := range pcs {
+		frames, _ := syms.Lookup(pc - bias - 1)
+		for _, f := range frames {
+			if !f.Wrapper { // hidden, as the runtime's tracebacks hide them
+				out = append(out, snapshot.Location{Func: f.Func, File: f.File, Line: f.Line, PC: hex(pc), Inlined: f.Inlined})
+			}
+		}
+	}
+	return out
+}
+
+// callers returns the PCs of a goroutine's physical frames, innermost first, the way the
+// runtime's own unwinder finds them: each function's frame size at a PC comes from the
+// pclntab's pcsp table, and the return address sits just below the caller's stack pointer
+// (amd64). complete says the walk got to runtime.goexit, the bottom of every goroutine,
+// which is left out.
+func callers(syms *addr2line.Table, bias uint64, g gstruct.G, stack []byte) (pcs []uint64, complete bool) {
 	if g.Status == "running" || len(stack) == 0 {
-		return nil
+		return nil, false
 	}
 	lo, hi := g.SchedSP, g.SchedSP+uint64(len(stack))
 	word := func(addr uint64) (uint64, bool) {
@@ -136,21 +168,16 @@ func unwind(syms *addr2line.Table, bias uint64, g gstruct.G, stack []byte) []sna
 		}
 		return binary.LittleEndian.Uint64(stack[addr-lo:]), true
 	}
-	var out []snapshot.Location
 	pc, sp := g.SchedPC, g.SchedSP
 	for i := 0; i < maxFrames && pc > bias; i++ {
-		frames, ok := syms.Lookup(pc - bias - 1)
+		name, _, ok := syms.Func(pc - bias - 1)
 		if !ok {
 			break
 		}
-		if frames[len(frames)-1].Func == "runtime.goexit" {
-			break
+		if name == "runtime.goexit" {
+			return pcs, true
 		}
-		for _, f := range frames {
-			if !f.Wrapper { // hidden, as the runtime's tracebacks hide them
-				out = append(out, snapshot.Location{Func: f.Func, File: f.File, Line: f.Line, PC: hex(pc), Inlined: f.Inlined})
-			}
-		}
+		pcs = append(pcs, pc)
 		delta, ok := syms.SPDelta(pc - bias)
 		if !ok {
 			break
@@ -162,7 +189,7 @@ func unwind(syms *addr2line.Table, bias uint64, g gstruct.G, stack []byte) []sna
 		}
 		pc, sp = ret, fp
 	}
-	return out
+	return pcs, false
 }
 
 func stackWarnings(gs []snapshot.Goroutine) []string {

@@ -136,9 +136,13 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 	}
 	snap.Source.TakenAt = raw.takenAt
 	phase = tracer("thawed")
-	build(snap, rt, syms, raw, opt)
+	pending := build(snap, rt, syms, raw, opt)
 	raw.release()
 	phase("symbolised %d goroutines", len(snap.Goroutines))
+	if unwindable(exe) {
+		startsFromStacks(t, rt, syms, snap, pending)
+		phase("read %d stacks for start functions behind wrappers", len(pending))
+	}
 	if raw.partial != "" {
 		snap.Source.Partial = true
 		snap.Warnings = append(snap.Warnings, raw.partial)

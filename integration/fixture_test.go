@@ -178,7 +178,10 @@ func TestFixtureGoStatements(t *testing.T) {
 			// The kinds of go statement the brief asks for must all be there.
 			want := []string{"plain", "closure-mutex", "method-value", "generic-call", "generic-spawner",
 				inlineStatement, chainRoot, chainChild, "afterfunc", labeledStmt, "spawn-helper", "syscall-read",
-				"locked-thread", busyStatement, "sleeper", "waitgroup", "select-no-cases", "extra", "http"}
+				"locked-thread", busyStatement, "sleeper", "waitgroup", "select-no-cases", "extra", "http",
+				// go statements whose wrapper calls the function directly or through a func value
+				// or an interface (wrapped.go)
+				"closure-defer-args", "closure-defer-nocapture", "func-value", "interface-method", "method-value-var", "generic-defer"}
 			if cgo {
 				want = append(want, "cgo-call")
 			}

@@ -66,24 +66,39 @@ def _func_at(pc):
 
 
 _GOWRAP = re.compile(r"\.gowrap\d+$")
-_FUNCID_WRAPPER_OLD = 21  # funcID_wrapper in Go 1.20, abi.FuncIDWrapper in Go 1.21
+# FuncIDWrapper (abi.FuncIDWrapper; funcID_wrapper in Go 1.20) by Go minor version.
+_FUNCID_WRAPPER = {20: 21, 21: 21, 22: 22, 23: 22, 24: 22, 25: 23, 26: 23, 27: 23}
 _CALL = re.compile(r"\bcall[a-z]*\s+(0x[0-9a-fA-F]+)")
+_HELPERS = ("runtime.morestack", "runtime.racefunc", "runtime.gcWriteBarrier", "runtime.panic",
+            "runtime.duff", "runtime.defer", "runtime.wbBuf", "runtime.memmove", "runtime.memclr")
+_STACK = "stack"  # _unwrapped's answer for a wrapper whose callee only the stack tells
 
 
 def _is_runtime(name):
     return name.startswith(("runtime.", "internal/runtime/", "runtime/internal/"))
 
 
+def _callable(wrapper, callee):
+    """Whether a direct call from wrapper to callee can be the go statement's function
+    rather than a compiler helper: outside the runtime every runtime function is a helper;
+    the runtime's own go statements (gcenable's "go bgsweep(c)") start runtime functions."""
+    if not _is_runtime(callee):
+        return True
+    return _is_runtime(wrapper) and not callee.startswith(_HELPERS)
+
+
 def _unwrapped(entry, name, cache):
-    """The function a go statement started, where the compiler wrapped it.
+    """The function a go statement started, where the compiler wrapped it, or _STACK.
 
     "go f(x)" starts a wrapper that calls f: pkg.caller.gowrapN since Go 1.22, before that
-    a closure (pkg.caller.funcN) that the runtime's function table marks as a wrapper. An
-    inlined f is the outermost inlined block of the wrapper; a called f is the wrapper's
-    first call to a function outside the runtime."""
+    a closure (pkg.caller.funcN) that the runtime's function table marks as a wrapper (as
+    it marks a method value's -fm). An inlined f is the outermost inlined block of the
+    wrapper; a called f is the wrapper's first call to a function that is not a compiler
+    helper. A wrapper that calls f through a func value or an interface method leaves f to
+    each goroutine's stack (_STACK)."""
     if entry in cache:
         return cache[entry]
-    if not _GOWRAP.search(name) and not _old_wrapper(entry, cache):
+    if not _GOWRAP.search(name) and not _is_wrapper(entry, cache):
         cache[entry] = name
         return name
     found = name
@@ -92,36 +107,42 @@ def _unwrapped(entry, name, cache):
         while fblk is not None and fblk.function is None:
             fblk = fblk.superblock
         if fblk is not None and 0 < fblk.end - fblk.start <= 4096:
-            found = _inlined_callee(fblk) or _called(fblk) or name
+            found = _inlined_callee(fblk) or _called(fblk) or _STACK
     except (RuntimeError, gdb.error):
         pass
     cache[entry] = found
     return found
 
 
-def _old_wrapper(entry, cache):
-    """Whether the function at entry is a Go 1.20/1.21 go statement wrapper: its funcID in
+def _is_wrapper(entry, cache):
+    """Whether the physical function at entry is a compiler-made wrapper: its funcID in
     the runtime's function table (runtime.firstmoduledata.ftab) says so."""
+    f = _func_entry(entry, cache)
+    return f is not None and f[0] == entry and f[1]
+
+
+def _func_entry(pc, cache):
+    """(entry, is a wrapper) of the physical function containing pc, or None."""
     if "ftab" not in cache:
         cache["ftab"] = _function_table()
     ft = cache["ftab"]
     if ft is None:
-        return False
-    text, entries, funcoffs, pcln, fid = ft
-    i = bisect.bisect_left(entries, entry - text)
-    if i >= len(entries) or entries[i] != entry - text:
-        return False
+        return None
+    text, entries, funcoffs, pcln, fid, wrapper = ft
+    i = bisect.bisect_right(entries, pc - text) - 1
+    if i < 0 or i >= len(entries) - 1:
+        return None
     b = bytes(gdb.selected_inferior().read_memory(pcln + funcoffs[i] + fid, 1))
-    return b[0] == _FUNCID_WRAPPER_OLD
+    return text + entries[i], b[0] == wrapper
 
 
 def _function_table():
-    """(text, entry offsets, _func offsets, pclntable, offset of _func.funcID) for Go 1.20
-    and 1.21 targets, None for others (their wrappers are named gowrapN)."""
+    """(text, entry offsets, _func offsets, pclntable, offset of _func.funcID, the wrapper
+    funcID) of the target, or None."""
     try:
         version = _go_string(gdb.parse_and_eval("'runtime.buildVersion'"))
         m = re.match(r"go1\.(\d+)", version)
-        if m is None or int(m.group(1)) >= 22:
+        if m is None or int(m.group(1)) not in _FUNCID_WRAPPER:
             return None
         md = gdb.parse_and_eval("'runtime.firstmoduledata'")
         fid = [f.bitpos // 8 for f in gdb.lookup_type("runtime._func").fields() if f.name == "funcID"]
@@ -131,9 +152,66 @@ def _function_table():
             return None
         raw = bytes(gdb.selected_inferior().read_memory(int(ftab["array"]), 8 * n))
         pairs = struct.unpack("<%dI" % (2 * n), raw)  # functab{entryoff, funcoff uint32}
-        return int(md["text"]), list(pairs[0::2]), list(pairs[1::2]), int(md["pclntable"]["array"]), fid[0]
+        return (int(md["text"]), list(pairs[0::2]), list(pairs[1::2]), int(md["pclntable"]["array"]), fid[0],
+                _FUNCID_WRAPPER[int(m.group(1))])
     except (RuntimeError, gdb.error, gdb.MemoryError, struct.error):
         return None
+
+
+def _functions_at(pc):
+    """The functions at pc, innermost inlined call first, the physical function last."""
+    try:
+        b = gdb.block_for_pc(pc)
+    except RuntimeError:
+        return []
+    out = []
+    while b is not None:
+        if b.function is not None:
+            out.append(b.function.name)
+        b = b.superblock
+    return out
+
+
+def _word(addr):
+    return struct.unpack("<Q", bytes(gdb.selected_inferior().read_memory(addr, 8)))[0]
+
+
+def _stack_start(g, startpc, cache):
+    """The function a go statement wrapper at startpc called, read from a parked
+    goroutine's stack as the runtime's traceback shows it: walk the frame pointers from
+    g.sched up to the wrapper's frame; the outermost frame above it that is not itself a
+    wrapper (a method value's or an interface method's) is the callee. None when the stack
+    does not tell (a goroutine that has not run yet, or is running)."""
+    sched = g["sched"]
+    if not _has(sched, "bp"):
+        return None
+    lo, hi = int(g["stack"]["lo"]), int(g["stack"]["hi"])
+    pcs, bp = [int(sched["pc"])], int(sched["bp"])
+    try:
+        for _ in range(1024):
+            f = _func_entry(pcs[-1] - 1, cache)
+            if f is None:
+                return None
+            if f[0] == startpc:
+                break
+            if not lo <= bp < hi - 8:
+                return None
+            pcs.append(_word(bp + 8))
+            bp = _word(bp)
+        else:
+            return None
+    except (gdb.MemoryError, gdb.error, struct.error):
+        return None
+    for pc in reversed(pcs[:-1]):
+        names = _functions_at(pc - 1)
+        f = _func_entry(pc - 1, cache)
+        if not names or f is None:
+            return None
+        if not f[1]:
+            return names[-1]
+        if len(names) > 1:  # a wrapper with the callee inlined
+            return names[-2]
+    return None
 
 
 def _inlined_callee(fblk):
@@ -156,7 +234,7 @@ def _called(fblk):
         m = _CALL.search(insn["asm"])
         if m:
             callee = _func_at(int(m.group(1), 16))
-            if callee != "?" and not _is_runtime(callee):
+            if callee != "?" and _callable(fblk.function.name, callee):
                 return callee
     return None
 
@@ -218,6 +296,8 @@ function contains it."""
                     state = reasons[wr]
             gopc, startpc = int(g["gopc"]), int(g["startpc"])
             start = _unwrapped(startpc, _func_at(startpc), unwrapped) if startpc else "?"
+            if start == _STACK:
+                start = _stack_start(g, startpc, unwrapped) or _func_at(startpc)
             if not opts.system and _is_system(start):
                 hidden += 1
                 continue
