@@ -108,8 +108,8 @@ const maxProcNetLine = 4096
 
 // procNetUID reads a socket table in the format of /proc/net/tcp and /proc/net/tcp6 and
 // returns the uid column of the row whose local_address is local and rem_address is
-// remote (both as procNetAddr writes them, in upper case as the kernel does). Rows it cannot parse
-// are skipped; a row that matches but has no valid uid is an error.
+// remote (both as procNetAddr writes them, in upper case as the kernel does). Rows it
+// cannot parse are skipped; a row that matches but has no valid uid is an error.
 func procNetUID(r io.Reader, local, remote string) (uid int, found bool, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 512), maxProcNetLine)
