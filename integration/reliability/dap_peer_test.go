@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gorigin-dev/gorigin/dap/daptest"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // A dapServer is a running "gorigin dap --listen …" and everything it wrote on stderr.
@@ -94,29 +95,33 @@ func (s *dapServer) client(t testing.TB) (*daptest.Client, net.Conn) {
 	return daptest.New(t, conn), conn
 }
 
-var (
-	dappingOnce sync.Once
-	dappingBin  string
-	dappingErr  error
-)
-
 // dapping runs testdata/dapping as uid (its group the same number): it connects, sends
 // initialize, then launch with launchArgs if any, and prints what it got.
 func dapping(t *testing.T, uid int, network, addr string, launchArgs ...string) string {
 	t.Helper()
-	dappingOnce.Do(func() {
-		dappingBin, dappingErr = goBuild("testdata/dapping", filepath.Join(workDir, "dapping"), []string{"CGO_ENABLED=0"}, ".")
-	})
-	if dappingErr != nil {
-		t.Fatal(dappingErr)
-	}
-	cmd := exec.Command(dappingBin, append([]string{network, addr}, launchArgs...)...)
+	bin := testenv.Binary(t, testenv.Build{Dir: "testdata/dapping", Env: []string{"CGO_ENABLED=0"}})
+	cmd := exec.Command(bin, append([]string{network, addr}, launchArgs...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
 	out, err := cmd.CombinedOutput()
 	if _, exit := err.(*exec.ExitError); err != nil && !exit {
 		t.Fatalf("run dapping as uid %d: %v", uid, err)
 	}
 	return string(out)
+}
+
+// openTempDir is a new directory that every user may enter (t.TempDir's is 0700 inside
+// another 0700 one); Cleanup removes it.
+func openTempDir(t *testing.T, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gorigin-"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 const initialized = "response initialize success=true"
@@ -126,7 +131,7 @@ const initialized = "response initialize success=true"
 // client runs as nobody (setuid in exec), so the kernel's socket table names it.
 func TestDAPOtherUserRefused(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
+	testenv.NeedRoot(t)
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
 		t.Run(addr, func(t *testing.T) {
 			if addr == "[::1]:0" {
@@ -156,7 +161,7 @@ func TestDAPOtherUserRefused(t *testing.T) {
 // ran sudo — the IDE's — and still nobody else.
 func TestDAPSudoUser(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
+	testenv.NeedRoot(t)
 	s := startDAPServer(t, []string{"SUDO_UID=65534", "SUDO_GID=65534"}, "--listen", "127.0.0.1:0")
 	if out := dapping(t, 65534, "tcp", s.addr); !strings.Contains(out, initialized) {
 		t.Errorf("the user who ran sudo (65534) got:\n%s\nwant a session", out)
@@ -174,12 +179,8 @@ func TestDAPSudoUser(t *testing.T) {
 // widened, the peer's credentials (SO_PEERCRED) still keep other users out.
 func TestDAPUnixSocket(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
-	dir, err := os.MkdirTemp(workDir, "sock")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o755)
+	testenv.NeedRoot(t)
+	dir := openTempDir(t, "sock")
 	t.Run("sudo", func(t *testing.T) {
 		path := filepath.Join(dir, "sudo.sock")
 		s := startDAPServer(t, []string{"SUDO_UID=65534", "SUDO_GID=65534"}, "--listen", "unix:"+path)
@@ -219,17 +220,13 @@ func TestDAPUnixSocket(t *testing.T) {
 // never come back; a world-readable dump is served.
 func TestDAPClientFiles(t *testing.T) {
 	t.Parallel()
-	needRoot(t)
+	testenv.NeedRoot(t)
 	svc := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
 	text, err := svc.get("/debug/pprof/goroutine?debug=2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := os.MkdirTemp(workDir, "files")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o755)
+	dir := openTempDir(t, "files")
 	public, secret := filepath.Join(dir, "public.txt"), filepath.Join(dir, "secret.txt")
 	if err := os.WriteFile(public, text, 0o644); err != nil {
 		t.Fatal(err)
@@ -434,7 +431,7 @@ var countRE = regexp.MustCompile(`^([\d,]+) × `)
 // and sees the idle workers the runtime's debug=2 counts; the target runs on.
 func TestDAPConcurrentAttaches(t *testing.T) {
 	t.Parallel()
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	svc := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
 	want := 0
 	for k, n := range statementCounts(t, svc) {
@@ -484,7 +481,7 @@ func TestDAPConcurrentAttaches(t *testing.T) {
 			t.Errorf("session %d sees %d idle workers, debug=2 %d", i, counts[i], want)
 		}
 	}
-	checkRunsFreely(t, svc.Pid, 30*time.Second)
+	testenv.CheckRunsFreely(t, svc.Pid, 30*time.Second)
 	svc.checkServes(t)
 	if t.Failed() {
 		t.Logf("gorigin dap:\n%.4000s", s.log)
