@@ -63,10 +63,11 @@ var commands = []command{
 			{"then type goroutines-by-origin at the (gdb) prompt", "sudo gorigin gdb 4242"},
 			{"the same table for goroutines started by package server only", "sudo gorigin gdb 4242   # (gdb) goroutines-by-origin server"},
 		}},
-	{name: "dap", args: "[--listen 127.0.0.1:PORT [--allow-remote]]", summary: "serve the Debug Adapter Protocol for IDEs (stdin/stdout, or TCP)",
+	{name: "dap", args: "[--listen 127.0.0.1:PORT|unix:PATH [--allow-remote]]", summary: "serve the Debug Adapter Protocol for IDEs (stdin/stdout, TCP or a Unix socket)",
 		examples: [][2]string{
 			{"on stdin/stdout, as an IDE starts it", "gorigin dap"},
-			{"on a local port, for an IDE's debugServer setting", "gorigin dap --listen 127.0.0.1:4711"},
+			{"on a local port, for an IDE's debugServer setting (serves only you, the user who ran sudo)", "sudo gorigin dap --listen 127.0.0.1:4711"},
+			{"on a Unix socket of mode 0600, owned by the user who ran sudo", "sudo gorigin dap --listen unix:$XDG_RUNTIME_DIR/gorigin-dap.sock"},
 		}},
 	{name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script for commands, flags, their values and pids",
 		examples: [][2]string{

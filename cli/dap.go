@@ -8,20 +8,27 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/gorigin-dev/gorigin/dap"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
-// runDAP is "gorigin dap [--listen ADDR [--allow-remote]]": a Debug Adapter Protocol
-// server on stdin/stdout, or on TCP for an IDE's debugServer setting.
+// runDAP is "gorigin dap [--listen ADDR|unix:PATH [flags]]": a Debug Adapter Protocol
+// server on stdin/stdout, or on a socket for an IDE's debugServer setting. A socket
+// serves only the user who started gorigin and, under sudo, the user who ran sudo.
 func runDAP(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gorigin dap", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // exitStatus prints the error, once
 	fs.Usage = onHelp(stderr, fs)
-	listen := fs.String("listen", "", "serve DAP on this TCP `address` (e.g. 127.0.0.1:4711) instead of stdin/stdout")
-	remote := fs.Bool("allow-remote", false, "allow --listen on a non-loopback address (whoever connects can read the memory of any process gorigin may ptrace)")
+	listen := fs.String("listen", "", "serve DAP on this TCP `address` (e.g. 127.0.0.1:4711) or Unix socket (unix:/path, mode 0600) instead of stdin/stdout")
+	remote := fs.Bool("allow-remote", false, "allow --listen on a non-loopback address (whoever connects from another host can read the memory of any process gorigin may ptrace)")
+	maxConns := fs.Int("max-connections", dap.DefaultMaxConns, "serve at most `n` sessions at once; more are refused")
+	idle := fs.Duration("idle-timeout", 30*time.Minute, "drop a connection that sends no complete message for this `long` (0: never)")
+	attachWait := fs.Duration("attach-wait", time.Minute, "how `long` an attach waits for another session's attach to the same pid to finish")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -29,50 +36,141 @@ func runDAP(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return flagError(fs, err)
 	}
 	if fs.NArg() != 0 {
-		return usageError{"dap takes no arguments: gorigin dap [--listen 127.0.0.1:PORT [--allow-remote]]; the IDE names the process in its attach request"}
+		return usageError{"dap takes no arguments: gorigin dap [--listen 127.0.0.1:PORT|unix:PATH]; the IDE names the process in its attach request"}
 	}
+	if *maxConns < 1 || *idle < 0 || *attachWait <= 0 {
+		return usageError{"--max-connections must be at least 1, --idle-timeout 0 or more, --attach-wait more than 0"}
+	}
+	turns := &pidTurns{within: *attachWait}
 	if *listen == "" {
 		if *remote {
 			return usageError{"--allow-remote applies only with --listen"}
 		}
-		err := dap.Serve(context.Background(), stdio{stdin, stdout}, dapSources())
+		err := dap.Serve(context.Background(), stdio{stdin, stdout}, dapSources(nil, turns))
 		if errors.Is(err, dap.ErrMalformed) {
 			return usageError{err.Error()}
 		}
 		return err
 	}
-	loopback, err := isLoopback(*listen)
+	allowed, err := dapUsers()
 	if err != nil {
-		return usageError{fmt.Sprintf("--listen %s: %v", *listen, err)}
+		return err
 	}
-	if !loopback && !*remote {
-		return usageError{fmt.Sprintf("--listen %s is not a loopback address: anyone who reaches it could read the memory of your processes; use 127.0.0.1:PORT, or add --allow-remote if you mean it", *listen)}
-	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, loopback, err := dapListen(*listen, *remote)
 	if err != nil {
-		return usageError{fmt.Sprintf("--listen %s: %v", *listen, err)}
+		return err
 	}
 	defer ln.Close()
 	if !loopback {
-		fmt.Fprintf(stderr, "gorigin dap: WARNING: serving on non-loopback %s: whoever connects can read any memory of every process this user may ptrace\n", ln.Addr())
+		fmt.Fprintf(stderr, "gorigin dap: WARNING: serving on non-loopback %s: whoever connects from another host can read any memory of every process this user may ptrace (clients on this host are checked: uid %s only)\n", ln.Addr(), uids(allowed))
 	}
-	fmt.Fprintf(stderr, "gorigin dap: listening on %s\n", ln.Addr())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			return fmt.Errorf("dap: accept: %w", err)
+	fmt.Fprintf(stderr, "gorigin dap: listening on %s for uid %s\n", ln.Addr(), uids(allowed))
+	l := &dap.Listener{
+		Allowed:  allowed,
+		Remote:   *remote,
+		MaxConns: *maxConns,
+		Idle:     *idle,
+		Log:      stderr,
+		Sources:  func(p dap.Peer) dap.Sources { return dapSources(&p, turns) },
+	}
+	return l.Serve(context.Background(), ln)
+}
+
+// dapUsers are the uids a socket serves: gorigin's own, and under sudo (SUDO_UID) the
+// user who ran sudo, whose IDE connects.
+func dapUsers() ([]int, error) {
+	users := []int{os.Getuid()}
+	if s := os.Getenv("SUDO_UID"); s != "" {
+		uid, err := strconv.Atoi(s)
+		if err != nil || uid < 0 {
+			return nil, usageError{fmt.Sprintf("SUDO_UID=%q is not a uid: unset it or fix it", s)}
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer conn.Close()
-			if err := dap.Serve(context.Background(), conn, dapSources()); err != nil {
-				fmt.Fprintf(stderr, "gorigin dap: %s: %v\n", conn.RemoteAddr(), err)
-			}
-		}()
+		if uid != users[0] {
+			users = append(users, uid)
+		}
 	}
+	return users, nil
+}
+
+// dapListen opens the listening socket --listen names: TCP (loopback unless remote), or
+// a Unix socket of mode 0600, owned by the user who ran sudo when there is one.
+func dapListen(addr string, remote bool) (ln net.Listener, loopback bool, err error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if remote {
+			return nil, false, usageError{"--allow-remote applies to TCP addresses, not to a Unix socket"}
+		}
+		ln, err := listenUnix(path)
+		return ln, true, err
+	}
+	loopback, err = isLoopback(addr)
+	if err != nil {
+		return nil, false, usageError{fmt.Sprintf("--listen %s: %v (use 127.0.0.1:PORT or unix:/path)", addr, err)}
+	}
+	if !loopback && !remote {
+		return nil, false, usageError{fmt.Sprintf("--listen %s is not a loopback address: anyone who reaches it could read the memory of your processes; use 127.0.0.1:PORT, or add --allow-remote if you mean it", addr)}
+	}
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		return nil, false, usageError{fmt.Sprintf("--listen %s: %v", addr, err)}
+	}
+	return ln, loopback, nil
+}
+
+// listenUnix listens on a Unix socket at path with mode 0600 from the start (umask),
+// replacing a stale socket nobody listens on, and hands it to the user who ran sudo.
+func listenUnix(path string) (net.Listener, error) {
+	if path == "" {
+		return nil, usageError{"--listen unix: needs a path: unix:/run/user/1000/gorigin-dap.sock"}
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, usageError{fmt.Sprintf("--listen unix:%s: the path exists and is not a socket; name a new path", path)}
+		}
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return nil, usageError{fmt.Sprintf("--listen unix:%s: another server listens there", path)}
+		}
+		os.Remove(path) // a stale socket of a server that was killed
+	}
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("--listen unix:%s: %v", path, err)}
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("--listen unix:%s: %w", path, err)
+	}
+	if uid, gid, ok := sudoUser(); ok && os.Geteuid() == 0 {
+		if err := os.Lchown(path, uid, gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("--listen unix:%s: give the socket to the user who ran sudo: %w", path, err)
+		}
+	}
+	return ln, nil
+}
+
+// sudoUser is the user who ran sudo (SUDO_UID, SUDO_GID).
+func sudoUser() (uid, gid int, ok bool) {
+	u, uerr := strconv.Atoi(os.Getenv("SUDO_UID"))
+	g, gerr := strconv.Atoi(os.Getenv("SUDO_GID"))
+	if uerr != nil || u < 0 {
+		return 0, 0, false
+	}
+	if gerr != nil || g < 0 {
+		g = -1 // keep the group
+	}
+	return u, g, true
+}
+
+// uids is "0 and 1000".
+func uids(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, " and ")
 }
 
 // stdio is the DAP connection on standard input and output.
@@ -106,14 +204,31 @@ func isLoopback(addr string) (bool, error) {
 }
 
 // dapSources are the snapshot sources this build has, for the DAP server. Live and core
-// snapshots copy every goroutine's stack: the IDE shows them.
-func dapSources() dap.Sources {
+// snapshots copy every goroutine's stack: the IDE shows them. peer is the client of a
+// socket (nil on stdin/stdout): the files it names must be readable by its user. Attaches
+// to one pid take turns.
+func dapSources(peer *dap.Peer, turns *pidTurns) dap.Sources {
+	mayRead := func(what, path string) (string, error) {
+		if peer == nil {
+			return path, nil
+		}
+		real, err := peer.MayRead(path)
+		if err != nil {
+			return "", usageError{fmt.Sprintf("%s: %v", what, err)}
+		}
+		return real, nil
+	}
 	return dap.Sources{
 		Live: func(pid int, backend, freeze string) (dap.Source, error) {
 			return func(ctx context.Context) (*snapshot.Snapshot, error) {
 				if err := ctx.Err(); err != nil {
 					return nil, err // the client went away before gorigin attached
 				}
+				release, err := turns.wait(ctx, pid)
+				if err != nil {
+					return nil, err
+				}
+				defer release()
 				f := newFlags(io.Discard)
 				f.backend, f.freeze, f.stacks = backend, freeze, true
 				return attach(pid, f)
@@ -123,18 +238,46 @@ func dapSources() dap.Sources {
 			if _, err := os.Stat(corePath); err != nil {
 				return nil, fmt.Errorf("coreFilePath: %w", err)
 			}
+			check := func() (string, string, error) {
+				core, err := mayRead("coreFilePath", corePath)
+				if err != nil || exe == "" {
+					return core, exe, err
+				}
+				prog, err := mayRead("program", exe)
+				return core, prog, err
+			}
+			if _, _, err := check(); err != nil {
+				return nil, err
+			}
 			return func(context.Context) (*snapshot.Snapshot, error) {
+				core, prog, err := check() // again: the file may have changed since
+				if err != nil {
+					return nil, err
+				}
 				f := newFlags(io.Discard)
 				f.stacks = true
-				return openCore(corePath, exe, f)
+				return openCore(core, prog, f)
 			}, nil
 		},
 		Dump: func(src string) (dap.Source, error) {
 			if src == "-" {
 				return nil, usageError{"dumpPath -: standard input carries the DAP messages; name a file or a URL"}
 			}
+			check := func() (string, error) {
+				if isURL(src) {
+					return src, nil
+				}
+				return mayRead("dumpPath", src)
+			}
+			if _, err := check(); err != nil {
+				return nil, err
+			}
 			return func(context.Context) (*snapshot.Snapshot, error) {
-				return loadSource(src, nil)
+				path, err := check()
+				if err != nil {
+					return nil, err
+				}
+				return loadSource(path, nil)
 			}, nil
 		},
 	}

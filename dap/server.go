@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
+	"time"
 
 	godap "github.com/google/go-dap"
 )
@@ -29,9 +31,24 @@ const maxMessage = 4<<20 + 64<<10
 // messages that keep the framing get an error response and the session goes on. Serve
 // never kills or stops a target: live snapshots are taken and released per request.
 func Serve(ctx context.Context, conn io.ReadWriter, src Sources) error {
+	return serve(ctx, conn, src, 0)
+}
+
+// serve is Serve with an idle timeout for connections that have deadlines (a socket):
+// each message must be complete within idle of the end of the one before, and each
+// write of gorigin's must be taken within idle, or the connection is dropped.
+func serve(ctx context.Context, conn io.ReadWriter, src Sources, idle time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := newSession(ctx, conn, src)
+	dl, _ := conn.(deadliner)
+	if idle <= 0 {
+		dl = nil
+	}
+	var out io.Writer = conn
+	if dl != nil {
+		out = &timedWriter{conn: dl, w: conn, within: idle}
+	}
+	s := newSession(ctx, out, src)
 	in := &capReader{r: conn}
 	br := bufio.NewReader(in)
 
@@ -41,6 +58,9 @@ func Serve(ctx context.Context, conn io.ReadWriter, src Sources) error {
 		defer close(requests)
 		for {
 			in.reset()
+			if dl != nil {
+				dl.SetReadDeadline(time.Now().Add(idle))
+			}
 			content, err := godap.ReadBaseMessage(br)
 			if err != nil {
 				readErr <- err
@@ -75,6 +95,9 @@ func Serve(ctx context.Context, conn io.ReadWriter, src Sources) error {
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, context.Canceled), errors.Is(err, io.ErrClosedPipe):
 		return nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		s.output("important", fmt.Sprintf("gorigin dap: no complete message for %v (--idle-timeout); closing the connection\n", idle))
+		return fmt.Errorf("dropped: no complete message for %v (--idle-timeout)", idle)
 	case errors.Is(err, errTooLong):
 		return fmt.Errorf("%w: a message header is over %d bytes: not a DAP client?", ErrMalformed, maxMessage)
 	}
@@ -90,6 +113,25 @@ func Serve(ctx context.Context, conn io.ReadWriter, src Sources) error {
 }
 
 var errTooLong = errors.New("message too long")
+
+// deadliner is a connection with deadlines: a net.Conn.
+type deadliner interface {
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+// timedWriter gives each write to a connection a deadline, so a client that stops
+// reading cannot hold a session (and the goroutines writing to it) forever.
+type timedWriter struct {
+	conn   deadliner
+	w      io.Writer
+	within time.Duration
+}
+
+func (t *timedWriter) Write(p []byte) (int, error) {
+	t.conn.SetWriteDeadline(time.Now().Add(t.within))
+	return t.w.Write(p)
+}
 
 // ErrMalformed is wrapped by Serve's error when the client's input lost the framing of
 // the base protocol: bad input, not a failure of the adapter.

@@ -1,0 +1,3 @@
+module dapping
+
+go 1.20
