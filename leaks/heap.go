@@ -23,6 +23,7 @@ type span struct {
 	nelems      uint64
 	bit         uint64
 	specials    uint64
+	noscan      bool // its objects hold no pointers: never scanned (nor copied)
 }
 
 // heap is the in-use heap of a frozen target: its spans, sorted by address, and two bits
@@ -75,6 +76,7 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 		s := span{
 			base: word(b, l.startAddr), elemsize: word(b, l.elemsize), nelems: word(b, l.nelems),
 			limit: word(b, l.limit), specials: word(b, l.specials),
+			noscan: l.spanclass.ok() && word(b, l.spanclass)&1 != 0,
 		}
 		size := word(b, l.npages) << pageShift
 		if s.base == 0 || s.elemsize == 0 || size == 0 || size > maxSpanSize || s.nelems == 0 ||
@@ -164,14 +166,20 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 
 // find returns the allocated object holding addr: its index in the bitsets, base and size.
 func (h *heap) find(addr uint64) (obj, base, size uint64, ok bool) {
+	obj, base, size, _, ok = h.findSpan(addr)
+	return obj, base, size, ok
+}
+
+// findSpan is find that also says whether the object's span holds no pointers.
+func (h *heap) findSpan(addr uint64) (obj, base, size uint64, noscan, ok bool) {
 	if addr < h.lo || addr >= h.hi {
-		return 0, 0, 0, false
+		return 0, 0, 0, false, false
 	}
 	var si int
 	if h.pages != nil {
 		si = int(h.pages[(addr-h.lo)>>pageShift]) - 1
 		if si < 0 {
-			return 0, 0, 0, false
+			return 0, 0, 0, false, false
 		}
 	} else {
 		si, _ = slices.BinarySearchFunc(h.spans, addr, func(s span, a uint64) int {
@@ -182,24 +190,24 @@ func (h *heap) find(addr uint64) (obj, base, size uint64, ok bool) {
 		})
 		si--
 		if si < 0 {
-			return 0, 0, 0, false
+			return 0, 0, 0, false, false
 		}
 	}
 	s := &h.spans[si]
 	if addr < s.base || addr >= s.base+s.nelems*s.elemsize {
-		return 0, 0, 0, false
+		return 0, 0, 0, false, false
 	}
 	j := (addr - s.base) / s.elemsize
 	obj = s.bit + j
 	if !h.alloc.get(obj) {
-		return 0, 0, 0, false
+		return 0, 0, 0, false, false
 	}
 	base = s.base + j*s.elemsize
 	size = s.elemsize
 	if s.nelems == 1 && s.limit > s.base {
 		size = min(size, s.limit-s.base) // a large object: its data ends at limit
 	}
-	return obj, base, size, true
+	return obj, base, size, s.noscan, true
 }
 
 type bitset []uint64

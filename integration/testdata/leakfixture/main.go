@@ -21,6 +21,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -226,7 +227,11 @@ func liveNetwork(ln net.Listener) {
 func main() {
 	ballast := flag.Int("ballast", 0, "MB of extra heap (small objects holding pointers)")
 	idle := flag.Int("idle", 0, "extra goroutines blocked on live channels")
+	gaps := flag.Bool("gap", false, "watch for pauses: GET /gap answers the longest since the last GET, in ns")
 	flag.Parse()
+	if *gaps {
+		go watchGaps() // NOLEAK gapwatch
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -260,6 +265,25 @@ func main() {
 	fmt.Printf("ready pid=%d addr=%s\n", os.Getpid(), ln.Addr())
 	io.Copy(io.Discard, os.Stdin)
 	fmt.Fprintln(os.Stderr, len(m), idleCh != nil)
+}
+
+// longestGap is the longest time watchGaps saw between two of its 1 ms sleeps, in ns:
+// how long the process was stopped (frozen by a debugger), as the process itself sees it.
+var longestGap atomic.Int64
+
+func watchGaps() {
+	http.HandleFunc("/gap", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, longestGap.Swap(0))
+	})
+	last := time.Now()
+	for {
+		time.Sleep(time.Millisecond)
+		now := time.Now()
+		if d := int64(now.Sub(last)); d > longestGap.Load() {
+			longestGap.Store(d)
+		}
+		last = now
+	}
 }
 
 // node is ballast: a tree of small objects with pointers, so marking has work to do.
