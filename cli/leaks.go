@@ -60,7 +60,9 @@ func runLeaks(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	applyLeaks(snap, res)
+	if snap.Source.Kind != "live" {
+		applyLeaks(snap, res) // attachLeaks applied a live target's
+	}
 	if f.format != "text" {
 		return render(snap, f, stdout)
 	}
@@ -188,8 +190,8 @@ func analyze(t dbg.Target) (*leaks.Result, error) {
 	return res, nil
 }
 
-// applyLeaks sets each goroutine's Leak from the analysis, by id. The analysis froze the
-// target a second time: a goroutine it did not see (it ended in between) is unknown.
+// applyLeaks sets each goroutine's Leak from the analysis, by id; a goroutine the analysis
+// did not see (none, when both read the same freeze or core) is unknown.
 func applyLeaks(snap *snapshot.Snapshot, res *leaks.Result) {
 	for i := range snap.Goroutines {
 		g := &snap.Goroutines[i]

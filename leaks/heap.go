@@ -34,8 +34,10 @@ type heap struct {
 	alloc, mark bitset
 	lo, hi      uint64
 	pages       []int32 // span index + 1 of each heap page from lo, when the range is small enough
-	objects     uint64
+	objects     uint64 // bits in the bitsets (each span's first is byte-aligned)
+	count       uint64 // objects
 	bytes       uint64
+	meta        [][2]uint64 // the span table, span structs and allocation bits read
 }
 
 // readHeap reads runtime.mheap_.allspans, every span's header and allocation bits.
@@ -67,6 +69,9 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 		items[i] = item{a, l.spanSize}
 	}
 	h := &heap{}
+	for _, it := range append(ptrs, items...) {
+		h.meta = append(h.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
+	}
 	var bitsAt []item
 	var freeIdx []uint64
 	if _, err := readMany(m, items, func(_ int, b []byte) {
@@ -113,38 +118,40 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 			continue // overlapping: a stale header
 		}
 		s := h.spans[i]
-		s.bit = h.objects
-		h.objects += s.nelems
+		s.bit = (h.objects + 7) &^ 7 // byte-aligned: allocation bits copy a byte at a time
+		h.objects = s.bit + s.nelems
+		h.count += s.nelems
 		h.bytes += s.nelems * s.elemsize
 		sorted = append(sorted, s)
 		sBits, sFree = append(sBits, bitsAt[i]), append(sFree, freeIdx[i])
 	}
 	h.spans = sorted
+	for _, it := range sBits {
+		h.meta = append(h.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
+	}
 	h.alloc, h.mark = newBitset(h.objects), newBitset(h.objects)
 	// An object is allocated when it is below freeindex or its allocBits bit is set (the
 	// runtime's isFree). Unreadable bits: every object counts as allocated.
 	for i, s := range h.spans {
-		for j := uint64(0); j < min(sFree[i], s.nelems); j++ {
-			h.alloc.set(s.bit + j)
-		}
+		h.alloc.setRange(s.bit, min(sFree[i], s.nelems))
 	}
 	bitsRead := make([]bool, len(h.spans))
 	if _, err := readMany(m, sBits, func(i int, b []byte) {
 		bitsRead[i] = true
 		s := h.spans[i]
-		for j := uint64(0); j < s.nelems; j++ {
-			if b[j/8]&(1<<(j%8)) != 0 {
-				h.alloc.set(s.bit + j)
+		for j := uint64(0); j < s.nelems; j += 8 {
+			v := b[j/8]
+			if s.nelems-j < 8 {
+				v &= byte(1)<<(s.nelems-j) - 1 // bits past nelems are not objects
 			}
+			h.alloc.orByte(s.bit+j, v)
 		}
 	}); err != nil {
 		return nil, fmt.Errorf("read the heap's allocation bits: %w", err)
 	}
 	for i, s := range h.spans {
 		if !bitsRead[i] {
-			for j := uint64(0); j < s.nelems; j++ {
-				h.alloc.set(s.bit + j)
-			}
+			h.alloc.setRange(s.bit, s.nelems)
 		}
 	}
 	if len(h.spans) > 0 {
@@ -214,6 +221,25 @@ type bitset []uint64
 
 func newBitset(n uint64) bitset { return make(bitset, (n+63)/64) }
 func (b bitset) set(i uint64)   { b[i/64] |= 1 << (i % 64) }
+// orByte sets the bits of v at i, a multiple of 8.
+func (b bitset) orByte(i uint64, v byte) { b[i/64] |= uint64(v) << (i % 64) }
+
+// setRange sets n bits from i.
+func (b bitset) setRange(i, n uint64) {
+	for ; n > 0 && i%64 != 0; n-- {
+		b.set(i)
+		i++
+	}
+	for ; n >= 64; n -= 64 {
+		b[i/64] = ^uint64(0)
+		i += 64
+	}
+	for ; n > 0; n-- {
+		b.set(i)
+		i++
+	}
+}
+
 func (b bitset) get(i uint64) bool {
 	return b[i/64]&(1<<(i%64)) != 0
 }

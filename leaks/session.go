@@ -88,10 +88,11 @@ func Begin(t dbg.Target, opt Options) (*Session, error) {
 	// Plan from the heap as it is now; Freeze reads it again and copies what changed.
 	progress("planning the copy", 0, 0)
 	var spans []span
+	ranges := s.a.globals()
 	if h, err := readHeap(t, l, s.a.bias); err == nil {
 		spans = h.spans
+		ranges = append(ranges, h.meta...) // small, and read again first thing frozen
 	}
-	ranges := s.a.globals()
 	var scan uint64
 	for _, sp := range spans {
 		if !sp.noscan {
@@ -105,10 +106,17 @@ func Begin(t dbg.Target, opt Options) (*Session, error) {
 		total += r[1] - r[0]
 	}
 	// The span tables, allocation bits and marks, the goroutines, stacks and what the
-	// snapshot reads: about a tenth of the heap, and 64 MB for gorigin itself.
-	need := total + total/8 + uint64(len(spans))*uint64(l.spanSize+64) + 64<<20
+	// snapshot reads, about a quarter of the copy; 384 MB for gorigin itself (its read
+	// buffers, and the address space its own heap reserves as it grows).
+	need := total + total/4 + uint64(len(spans))*uint64(l.spanSize+64) + 384<<20
+	// Marking while frozen needs the tables and marks, and gorigin itself, but no copy.
+	frozenNeed := uint64(len(spans))*uint64(l.spanSize+64) + 384<<20
 	if room, limit := memoryRoom(); need > room {
 		expect := time.Duration(float64(scan) / markRate * float64(time.Second)).Round(100 * time.Millisecond)
+		if frozenNeed > room {
+			return nil, fmt.Errorf("the leak analysis needs about %d MB (%d MB marking while the target is frozen), and %s leaves gorigin %d MB: give gorigin more memory: %w",
+				need>>20, frozenNeed>>20, limit, room>>20, ErrNoRoom)
+		}
 		if s.mode == ModeCopy || (opt.MaxFreeze > 0 && expect > opt.MaxFreeze) {
 			return nil, fmt.Errorf("the copy of the target's pointer-holding memory needs about %d MB, and %s leaves gorigin %d MB; marking while frozen instead would stop the target for about %v (over --max-freeze %v): give gorigin more memory or allow a longer freeze with --max-freeze: %w",
 				need>>20, limit, room>>20, max(expect, 100*time.Millisecond), opt.MaxFreeze, ErrNoRoom)

@@ -265,7 +265,7 @@ func (a *analysis) result() *Result {
 	}
 	st.Goroutines = len(a.gs)
 	st.Spans = len(a.h.spans)
-	st.Objects, st.Marked = a.h.objects, a.k.marked
+	st.Objects, st.Marked = a.h.count, a.k.marked
 	st.HeapBytes, st.ScannedBytes = a.h.bytes, a.k.scanned
 	st.Rounds, st.Fixpoint = a.k.rounds, a.iters
 	return res
