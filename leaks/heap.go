@@ -34,8 +34,8 @@ type heap struct {
 	alloc, mark bitset
 	lo, hi      uint64
 	pages       []int32 // span index + 1 of each heap page from lo, when the range is small enough
-	objects     uint64 // bits in the bitsets (each span's first is byte-aligned)
-	count       uint64 // objects
+	objects     uint64  // bits in the bitsets (each span's first is byte-aligned)
+	count       uint64  // objects
 	bytes       uint64
 	meta        [][2]uint64 // the span table, span structs and allocation bits read
 }
@@ -221,6 +221,7 @@ type bitset []uint64
 
 func newBitset(n uint64) bitset { return make(bitset, (n+63)/64) }
 func (b bitset) set(i uint64)   { b[i/64] |= 1 << (i % 64) }
+
 // orByte sets the bits of v at i, a multiple of 8.
 func (b bitset) orByte(i uint64, v byte) { b[i/64] |= uint64(v) << (i % 64) }
 
