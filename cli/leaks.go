@@ -19,10 +19,11 @@ import (
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
-const leaksUsage = "prove goroutine leaks: mark the heap from the roots while the target is frozen (a second, longer freeze), and classify each blocked goroutine leaked, live or unknown"
+const leaksUsage = "prove goroutine leaks in the same freeze: copy the heap's pointer-holding memory (it costs gorigin about that much memory), mark it after the thaw, and classify each blocked goroutine leaked, live or unknown"
 
 // leakFreeze is how long the leak analysis may keep a live target frozen when
-// --max-freeze is not given: it reads the whole reachable heap.
+// --max-freeze is not given: the copy takes milliseconds, but marking while frozen (when
+// the copy does not fit in gorigin's memory) reads the whole reachable heap.
 const leakFreeze = 60 * time.Second
 
 // runLeaks is "gorigin leaks PID|CORE [--exe BINARY]": a snapshot with every goroutine's
@@ -34,6 +35,10 @@ func runLeaks(args []string, stdout, stderr io.Writer) error {
 	var all bool
 	f.fs.StringVar(&exe, "exe", "", "for a core: the program that dumped it")
 	f.fs.BoolVar(&all, "all", false, "show every goroutine with its verdict, not only the leaked ones")
+	f.maxFreeze = leakFreeze
+	mf := f.fs.Lookup("max-freeze")
+	mf.DefValue = "60s" // leakFreeze
+	mf.Usage = "release the target after this long frozen, and call nothing leaked. leaks freezes the target once, to copy the heap spans that can hold pointers, the stacks and the span tables (gorigin's memory grows by about that much: at most the target's heap); it marks on the copy after the thaw. When the copy does not fit in the memory gorigin may use (MemAvailable, its cgroup's limit, RLIMIT_AS) it marks while frozen instead (about 1 s per 60 MB of such heap), with a warning, if that fits in this limit, and otherwise exits with status 2"
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
