@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
+
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -25,7 +27,7 @@ import (
 // snapshots, so that the first check is not vacuous.
 func TestLeaksChurnNeverCallsRunnableLeaked(t *testing.T) {
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	dir := leakFixtureDir(t)
 	markers := leakMarkers(t, dir)
 	v := hostVariant(t)
@@ -51,7 +53,7 @@ func TestLeaksChurnNeverCallsRunnableLeaked(t *testing.T) {
 			break
 		}
 	}
-	checkRunsFreely(t, f.Pid, time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, time.Second)
 	if seen == 0 {
 		t.Fatalf("%d snapshots showed no runnable, running or syscall goroutine: the check above was vacuous", runs)
 	}
@@ -71,7 +73,7 @@ const guardASLimit = 2400 << 20
 // fixture's (checkLeaks).
 func TestLeaksMemoryGuardMarksWhileFrozen(t *testing.T) {
 	bin0 := needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {
 		t.Skip("prlimit (util-linux) is not installed")
@@ -88,7 +90,7 @@ func TestLeaksMemoryGuardMarksWhileFrozen(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("prlimit --as=%d gorigin leaks: %v\n%.2000s", guardASLimit, err, errb.Bytes())
 	}
-	checkRunsFreely(t, f.Pid, time.Second)
+	testenv.CheckRunsFreely(t, f.Pid, time.Second)
 	snap, err := snapshot.Decode(&out)
 	if err != nil {
 		t.Fatalf("decode: %v", err)
