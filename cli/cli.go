@@ -229,9 +229,14 @@ func runAttach(args []string, stdout, stderr io.Writer) error {
 	if err != nil || pid < 0 || (pid == 0 && dlvAddr(f) == "") {
 		return usageError{fmt.Sprintf("%q is not a process id: gorigin attach PID", pos[0])}
 	}
-	snap, err := attach(pid, f)
-	if err == nil && *withLeakVerdicts {
-		err = withLeaks(snap, pid, "", "", f)
+	var snap *snapshot.Snapshot
+	if *withLeakVerdicts {
+		if f.backend != "native" {
+			return usageError{"--leaks reads the heap with the native backend only: leave out --backend"}
+		}
+		snap, _, err = attachLeaks(pid, f) // one freeze: states and verdicts of one moment
+	} else {
+		snap, err = attach(pid, f)
 	}
 	if err != nil {
 		return err

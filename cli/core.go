@@ -34,7 +34,7 @@ func runCore(args []string, stdout, stderr io.Writer) error {
 	}
 	snap, err := open(pos[0], exe, f)
 	if err == nil && *withLeakVerdicts {
-		err = withLeaks(snap, 0, pos[0], exe, f)
+		err = withLeaks(snap, pos[0], exe, f)
 	}
 	if err != nil {
 		return err

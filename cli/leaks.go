@@ -19,10 +19,11 @@ import (
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
-const leaksUsage = "prove goroutine leaks: mark the heap from the roots while the target is frozen (a second, longer freeze), and classify each blocked goroutine leaked, live or unknown"
+const leaksUsage = "prove goroutine leaks in the same freeze: copy the heap's pointer-holding memory (it costs gorigin about that much memory), mark it after the thaw, and classify each blocked goroutine leaked, live or unknown"
 
 // leakFreeze is how long the leak analysis may keep a live target frozen when
-// --max-freeze is not given: it reads the whole reachable heap.
+// --max-freeze is not given: the copy takes milliseconds, but marking while frozen (when
+// the copy does not fit in gorigin's memory) reads the whole reachable heap.
 const leakFreeze = 60 * time.Second
 
 // runLeaks is "gorigin leaks PID|CORE [--exe BINARY]": a snapshot with every goroutine's
@@ -34,6 +35,10 @@ func runLeaks(args []string, stdout, stderr io.Writer) error {
 	var all bool
 	f.fs.StringVar(&exe, "exe", "", "for a core: the program that dumped it")
 	f.fs.BoolVar(&all, "all", false, "show every goroutine with its verdict, not only the leaked ones")
+	f.maxFreeze = leakFreeze
+	mf := f.fs.Lookup("max-freeze")
+	mf.DefValue = "60s" // leakFreeze
+	mf.Usage = "release the target after this long frozen, and call nothing leaked. leaks freezes the target once, to copy the heap spans that can hold pointers, the stacks and the span tables (gorigin's memory grows by about that much: at most the target's heap); it marks on the copy after the thaw. When the copy does not fit in the memory gorigin may use (MemAvailable, its cgroup's limit, RLIMIT_AS) it marks while frozen instead (about 1 s per 60 MB of such heap), with a warning, if that fits in this limit, and otherwise exits with status 2"
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -50,10 +55,7 @@ func runLeaks(args []string, stdout, stderr io.Writer) error {
 		if pid <= 0 {
 			return usageError{fmt.Sprintf("%q is not a process id", pos[0])}
 		}
-		if snap, err = attach(pid, f); err != nil {
-			return err
-		}
-		res, err = analyzeLive(pid, f)
+		snap, res, err = attachLeaks(pid, f)
 	} else {
 		if snap, err = openCore(pos[0], exe, f); err != nil {
 			return err
@@ -63,11 +65,13 @@ func runLeaks(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	applyLeaks(snap, res)
+	if snap.Source.Kind != "live" {
+		applyLeaks(snap, res) // attachLeaks applied a live target's
+	}
 	if f.format != "text" {
 		return render(snap, f, stdout)
 	}
-	fmt.Fprintln(stdout, leakSummary(res))
+	fmt.Fprintln(stdout, leakSummary(res, snap.Source.Kind == "live"))
 	shown := *snap
 	if !all {
 		shown.Goroutines = nil
@@ -87,18 +91,13 @@ func runLeaks(args []string, stdout, stderr io.Writer) error {
 	return writeLeakReasons(stdout, &shown, res, f)
 }
 
-// withLeaks adds leak verdicts to a snapshot attach or core took: the --leaks flag.
-func withLeaks(snap *snapshot.Snapshot, pid int, corePath, exe string, f *flags) error {
+// withLeaks adds leak verdicts to a snapshot of a core: the --leaks flag of core (a live
+// target's come with its snapshot, from attachLeaks).
+func withLeaks(snap *snapshot.Snapshot, corePath, exe string, f *flags) error {
 	if f.backend != "native" {
 		return usageError{"--leaks reads the heap with the native backend only: leave out --backend"}
 	}
-	var res *leaks.Result
-	var err error
-	if corePath != "" {
-		res, err = analyzeCore(corePath, exe)
-	} else {
-		res, err = analyzeLive(pid, f)
-	}
+	res, err := analyzeCore(corePath, exe)
 	if err != nil {
 		return err
 	}
@@ -106,32 +105,66 @@ func withLeaks(snap *snapshot.Snapshot, pid int, corePath, exe string, f *flags)
 	return nil
 }
 
-func analyzeLive(pid int, f *flags) (*leaks.Result, error) {
+// attachLeaks snapshots a live process and proves its leaks in one freeze: the
+// goroutines' states and the verdicts come from the same moment. The freeze copies what
+// the marking reads; the marking runs on the copy after the thaw (or, when the copy does
+// not fit in gorigin's memory, while frozen: a warning says so).
+func attachLeaks(pid int, f *flags) (*snapshot.Snapshot, *leaks.Result, error) {
 	maxFreeze := f.maxFreeze
 	set := false
 	f.fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "max-freeze" })
 	if !set {
 		maxFreeze = leakFreeze
 	}
+	image := processImage(pid)
 	proc, err := native.Attach(pid, native.Options{MaxFreeze: maxFreeze})
+	if why := vanished(pid, image); err != nil && why != "" && !errors.Is(err, dbg.ErrExited) {
+		return nil, nil, fmt.Errorf("pid %d %s while gorigin attached (%v): %w", pid, why, err, dbg.ErrExited)
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer proc.Close()
-	res, err := analyze(proc)
+	progress := f.progress()
+	defer progress.Clear()
+	phase := capture.Tracer("leaks")
+	s, err := leaks.Begin(proc, leaks.Options{Progress: progress.Update, MaxFreeze: maxFreeze, DebugFile: f.debugFile})
 	if err != nil {
-		return nil, fmt.Errorf("pid %d: leak analysis: %w", pid, err)
+		return nil, nil, leakError(pid, err)
 	}
+	defer s.Close()
+	phase("planned (%s)", s.Mode())
+	snap, err := capture.Take(s, capture.Options{Freeze: capture.FreezeAlways, Stacks: f.stacks, Backend: "native", Progress: progress.Update, DebugFile: f.debugFile})
+	if err != nil {
+		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
+			return nil, nil, fmt.Errorf("pid %d %s while gorigin was reading it (%v): run gorigin again: %w", pid, why, err, dbg.ErrExited)
+		}
+		return nil, nil, leakError(pid, err)
+	}
+	res, err := s.Finish()
+	if err != nil {
+		return nil, nil, leakError(pid, err)
+	}
+	phase("%s", leakSummary(res, true))
 	if proc.Expired() {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("the target stayed frozen past --max-freeze %v and was released during the analysis: no goroutine is called leaked", maxFreeze))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the target stayed frozen past --max-freeze %v and was released before the copy was complete: no goroutine is called leaked", maxFreeze))
 		for id, v := range res.Verdicts {
 			if v.Leak == leaks.Leaked {
-				v.Leak, v.Why = leaks.Unknown, "the analysis was cut short by --max-freeze"
+				v.Leak, v.Why = leaks.Unknown, "the copy was cut short by --max-freeze"
 				res.Verdicts[id] = v
 			}
 		}
 	}
-	return res, proc.Close()
+	applyLeaks(snap, res)
+	return snap, res, proc.Close()
+}
+
+// leakError makes the analysis' errors the user can act on usage errors (exit 2).
+func leakError(pid int, err error) error {
+	if errors.Is(err, leaks.ErrNoDWARF) || errors.Is(err, leaks.ErrNoRoom) {
+		return usageError{fmt.Sprintf("pid %d: leak analysis: %v", pid, err)}
+	}
+	return fmt.Errorf("pid %d: leak analysis: %w", pid, err)
 }
 
 func analyzeCore(path, exe string) (*leaks.Result, error) {
@@ -158,12 +191,12 @@ func analyze(t dbg.Target) (*leaks.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	phase("%s", leakSummary(res))
+	phase("%s", leakSummary(res, false))
 	return res, nil
 }
 
-// applyLeaks sets each goroutine's Leak from the analysis, by id. The analysis froze the
-// target a second time: a goroutine it did not see (it ended in between) is unknown.
+// applyLeaks sets each goroutine's Leak from the analysis, by id; a goroutine the analysis
+// did not see (none, when both read the same freeze or core) is unknown.
 func applyLeaks(snap *snapshot.Snapshot, res *leaks.Result) {
 	for i := range snap.Goroutines {
 		g := &snap.Goroutines[i]
@@ -176,10 +209,18 @@ func applyLeaks(snap *snapshot.Snapshot, res *leaks.Result) {
 	snap.Warnings = append(snap.Warnings, res.Warnings...)
 }
 
-func leakSummary(res *leaks.Result) string {
+func leakSummary(res *leaks.Result, live bool) string {
 	s := res.Stats
-	return fmt.Sprintf("leaks: %d leaked, %d live, %d unknown of %d goroutines; heap %d MB in %d objects (%d spans), %d marked, %d MB scanned in %d rounds; frozen %v",
-		s.Leaked, s.LiveCount, s.NotSure, s.Goroutines, s.HeapBytes>>20, s.Objects, s.Spans, s.Marked, s.ScannedBytes>>20, s.Rounds, s.Freeze.Round(time.Millisecond))
+	out := fmt.Sprintf("leaks: %d leaked, %d live, %d unknown of %d goroutines; heap %d MB in %d objects (%d spans), %d marked, %d MB scanned in %d rounds",
+		s.Leaked, s.LiveCount, s.NotSure, s.Goroutines, s.HeapBytes>>20, s.Objects, s.Spans, s.Marked, s.ScannedBytes>>20, s.Rounds)
+	switch {
+	case !live:
+	case s.Mode == leaks.ModeCopy:
+		out += fmt.Sprintf("; frozen %v to copy %d MB, marked after the thaw", s.Freeze.Round(time.Millisecond), s.Copied>>20)
+	default:
+		out += fmt.Sprintf("; frozen %v, marked while frozen", s.Freeze.Round(time.Millisecond))
+	}
+	return out
 }
 
 // writeLeakReasons prints, for each group of the table, what its goroutines wait on and

@@ -17,11 +17,20 @@ const (
 	Unknown = "unknown" // it waits on something the analysis does not model
 )
 
-// Options tune Analyze.
+// Options tune Analyze and Begin.
 type Options struct {
 	// Progress, when set, hears how the analysis goes (stage, done of total; total 0:
-	// unknown). It is called while the target is frozen, so it must be quick.
+	// unknown). It may be called while the target is frozen, so it must be quick.
 	Progress func(stage string, done, total int)
+	// Mode is ModeCopy, ModeFrozen, or "" (Begin: copy when the copy fits in the memory
+	// gorigin may use, else mark while frozen if that fits in MaxFreeze, else refuse).
+	Mode string
+	// MaxFreeze is the longest freeze the caller allows (0: no limit): marking while
+	// frozen is chosen instead of a copy that does not fit only when its expected freeze
+	// is shorter.
+	MaxFreeze time.Duration
+	// DebugFile names the executable's separate debug file (see gstruct.OpenOptions).
+	DebugFile string
 }
 
 // Result is the verdict on every goroutine of the target, by goroutine id.
@@ -64,6 +73,10 @@ type Stats struct {
 	Rounds, Fixpoint           int
 	Freeze, Total              time.Duration
 	Leaked, LiveCount, NotSure int
+	// Mode is how the marking ran: ModeCopy (on a copy, after the thaw) or ModeFrozen.
+	Mode string
+	// Copied is how many bytes of the target the copy held (ModeCopy).
+	Copied uint64
 }
 
 // Wait reasons the analysis models, and what kind of object each waits on.
@@ -95,53 +108,28 @@ type waitRef struct {
 	owner int    // goroutine index whose stack holds it (Where "stack")
 }
 
-// Analyze freezes t (a core needs no freezing), reads its heap and goroutines, and
-// classifies every goroutine. The target is thawed before Analyze returns.
+// Analyze freezes t (a core needs no freezing), reads its heap and goroutines, marks
+// while it is frozen, and classifies every goroutine. The target is thawed before Analyze
+// returns. A live target is better served by Begin, which marks on a copy.
 func Analyze(t dbg.Target, opt Options) (*Result, error) {
-	start := time.Now()
-	progress := func(stage string, done, total int) {
-		if opt.Progress != nil {
-			opt.Progress(stage, done, total)
-		}
-	}
-	exe := t.Exe()
-	progress("reading the executable", 0, 0)
-	l, err := readLayout(exe)
+	opt.Mode = ModeFrozen
+	s, err := Begin(t, opt)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := gstruct.Open(exe)
-	if err != nil {
-		return nil, err
+	ferr := s.Freeze()
+	if terr := s.Thaw(); terr != nil && ferr == nil {
+		ferr = fmt.Errorf("let the target run again: %w", terr)
 	}
-	maps, err := t.Mappings()
-	if err != nil {
-		return nil, err
+	if ferr != nil {
+		return nil, ferr
 	}
-	if err := rt.Bind(t, maps, exe); err != nil {
-		return nil, err
-	}
-	if err := t.Freeze(); err != nil {
-		t.Thaw()
-		return nil, err
-	}
-	frozen := time.Now()
-	a := &analysis{t: t, l: l, rt: rt, maps: maps, bias: rt.LoadBias(), progress: progress}
-	err = a.run()
-	if terr := t.Thaw(); terr != nil && err == nil {
-		err = fmt.Errorf("let the target run again: %w", terr)
-	}
-	if err != nil {
-		return nil, err
-	}
-	res := a.result()
-	res.Stats.Freeze = time.Since(frozen)
-	res.Stats.Total = time.Since(start)
-	return res, nil
+	return s.Finish()
 }
 
 type analysis struct {
 	t        dbg.Target
+	m        dbg.Memory // where memory is read: t, or the copy of it
 	l        *layout
 	rt       *gstruct.Runtime
 	maps     []dbg.Mapping
@@ -168,14 +156,17 @@ type stackRange struct {
 	g      int
 }
 
-func (a *analysis) run() error {
+// setup reads the goroutines, the heap's spans and what each blocked goroutine waits
+// on, and queues the roots: everything that needs the frozen target itself (its threads'
+// registers) or memory not copied (the span tables, channels without pointers).
+func (a *analysis) setup() error {
 	phase := capture.Tracer("leaks (frozen)")
 	if err := a.readGoroutines(); err != nil {
 		return err
 	}
 	phase("read %d goroutines", len(a.gs))
 	a.progress("reading the heap's spans", 0, 0)
-	h, err := readHeap(a.t, a.l, a.bias)
+	h, err := readHeap(a.m, a.l, a.bias)
 	if err != nil {
 		return err
 	}
@@ -185,7 +176,7 @@ func (a *analysis) run() error {
 	for _, g := range a.gs {
 		skip[g.g.Addr] = true
 	}
-	a.k = &marker{m: a.t, h: h, skip: skip, progress: func(done uint64) {
+	a.k = &marker{m: a.m, h: h, skip: skip, progress: func(done uint64) {
 		a.progress("marking reachable heap objects", int(done), int(h.objects))
 	}}
 	if explaining() {
@@ -210,6 +201,13 @@ func (a *analysis) run() error {
 	phase("found wait objects")
 	a.roots()
 	phase("queued roots")
+	return nil
+}
+
+// mark marks from the queued roots, then repeats with every blocked goroutine whose
+// wait object became reachable until nothing changes.
+func (a *analysis) mark() error {
+	phase := capture.Tracer("leaks (marking)")
 	if err := a.k.drain(); err != nil {
 		return err
 	}
@@ -242,7 +240,7 @@ func (a *analysis) run() error {
 
 // readGoroutines reads allgs and every g, and decides which are roots.
 func (a *analysis) readGoroutines() error {
-	addrs, err := a.rt.AllGs(a.t)
+	addrs, err := a.rt.AllGs(a.m)
 	if err != nil {
 		return err
 	}
@@ -252,7 +250,7 @@ func (a *analysis) readGoroutines() error {
 		items[i] = item{ad, size}
 	}
 	a.progress("reading goroutines", 0, len(addrs))
-	if _, err := readMany(a.t, items, func(i int, raw []byte) {
+	if _, err := readMany(a.m, items, func(i int, raw []byte) {
 		g := a.rt.Decode(addrs[i], raw)
 		if g.Status == "dead" || g.Status == "idle" {
 			return
@@ -388,7 +386,7 @@ func (a *analysis) specials() {
 			items[i] = item{c.addr, specialBytes}
 		}
 		var next []at
-		failed, err := readMany(a.t, items, func(i int, b []byte) {
+		failed, err := readMany(a.m, items, func(i int, b []byte) {
 			s := a.h.spans[cur[i].s]
 			if a.l.specialRootKinds[word(b, a.l.specialKind)] {
 				a.k.markObject(s.base + word(b, a.l.specialOffset))
@@ -414,7 +412,7 @@ func (a *analysis) findPs() error {
 		return nil
 	}
 	hdr := make([]byte, 16)
-	if err := a.t.ReadBatch([]dbg.Region{{Addr: a.l.allp + a.bias, Buf: hdr}}); err != nil {
+	if err := a.m.ReadBatch([]dbg.Region{{Addr: a.l.allp + a.bias, Buf: hdr}}); err != nil {
 		return fmt.Errorf("read runtime.allp: %w", err)
 	}
 	data, n := word(hdr, field{0, 8}), word(hdr, field{8, 8})
@@ -422,7 +420,7 @@ func (a *analysis) findPs() error {
 		return nil
 	}
 	arr := make([]byte, n*8)
-	if err := a.t.ReadBatch([]dbg.Region{{Addr: data, Buf: arr}}); err != nil {
+	if err := a.m.ReadBatch([]dbg.Region{{Addr: data, Buf: arr}}); err != nil {
 		return fmt.Errorf("read runtime.allp: %w", err)
 	}
 	for i := uint64(0); i < n; i++ {
@@ -442,7 +440,7 @@ func (a *analysis) systemStacks() [][2]uint64 {
 		return nil
 	}
 	head := make([]byte, 8)
-	if a.t.ReadBatch([]dbg.Region{{Addr: a.l.allm + a.bias, Buf: head}}) != nil {
+	if a.m.ReadBatch([]dbg.Region{{Addr: a.l.allm + a.bias, Buf: head}}) != nil {
 		return nil
 	}
 	var gs []uint64
@@ -450,7 +448,7 @@ func (a *analysis) systemStacks() [][2]uint64 {
 	for m := word(head, field{0, 8}); m != 0 && !seen[m] && len(seen) < 1<<14; {
 		seen[m] = true
 		b := make([]byte, a.l.mSize)
-		if a.t.ReadBatch([]dbg.Region{{Addr: m, Buf: b}}) != nil {
+		if a.m.ReadBatch([]dbg.Region{{Addr: m, Buf: b}}) != nil {
 			break
 		}
 		gs = append(gs, word(b, a.l.mG0), word(b, a.l.mGsignal))
@@ -463,7 +461,7 @@ func (a *analysis) systemStacks() [][2]uint64 {
 			items = append(items, item{g, a.rt.GSize()})
 		}
 	}
-	readMany(a.t, items, func(i int, raw []byte) {
+	readMany(a.m, items, func(i int, raw []byte) {
 		g := a.rt.Decode(items[i].addr, raw)
 		if g.StackHi > g.StackLo && g.StackHi-g.StackLo <= 64<<20 {
 			out = append(out, [2]uint64{g.StackLo, g.StackHi})

@@ -44,6 +44,15 @@
 // blocks, and a pointer to any of them marks the whole block; a register or a dead stack
 // slot may hold a stale pointer.
 //
+// A live target is analysed in one freeze (Begin, Session): the freeze copies what the
+// marking reads — heap spans that can hold pointers (noscan spans are neither copied nor
+// scanned, as the garbage collector does not scan them), stacks, globals, the span
+// tables, and whatever else the analysis and the caller's snapshot read while frozen —
+// and the marking runs on the copy after the thaw (image). The copy is planned and read
+// once while the target runs, so the frozen read goes at memory speed. When the copy does
+// not fit in the memory gorigin may use (memoryRoom) the marking runs while frozen
+// (ModeFrozen), as it does for a core.
+//
 // It needs the executable's DWARF (for the layouts of runtime.mspan, sudog and g.waiting);
 // for a stripped executable Analyze returns ErrNoDWARF. It reads memory only through
 // dbg.Memory and knows nothing of how a target is stopped, symbolised or rendered.

@@ -23,6 +23,7 @@ type span struct {
 	nelems      uint64
 	bit         uint64
 	specials    uint64
+	noscan      bool // its objects hold no pointers: never scanned (nor copied)
 }
 
 // heap is the in-use heap of a frozen target: its spans, sorted by address, and two bits
@@ -33,8 +34,10 @@ type heap struct {
 	alloc, mark bitset
 	lo, hi      uint64
 	pages       []int32 // span index + 1 of each heap page from lo, when the range is small enough
-	objects     uint64
+	objects     uint64  // bits in the bitsets (each span's first is byte-aligned)
+	count       uint64  // objects
 	bytes       uint64
+	meta        [][2]uint64 // the span table, span structs and allocation bits read
 }
 
 // readHeap reads runtime.mheap_.allspans, every span's header and allocation bits.
@@ -66,6 +69,9 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 		items[i] = item{a, l.spanSize}
 	}
 	h := &heap{}
+	for _, it := range append(ptrs, items...) {
+		h.meta = append(h.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
+	}
 	var bitsAt []item
 	var freeIdx []uint64
 	if _, err := readMany(m, items, func(_ int, b []byte) {
@@ -75,6 +81,7 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 		s := span{
 			base: word(b, l.startAddr), elemsize: word(b, l.elemsize), nelems: word(b, l.nelems),
 			limit: word(b, l.limit), specials: word(b, l.specials),
+			noscan: l.spanclass.ok() && word(b, l.spanclass)&1 != 0,
 		}
 		size := word(b, l.npages) << pageShift
 		if s.base == 0 || s.elemsize == 0 || size == 0 || size > maxSpanSize || s.nelems == 0 ||
@@ -111,38 +118,40 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 			continue // overlapping: a stale header
 		}
 		s := h.spans[i]
-		s.bit = h.objects
-		h.objects += s.nelems
+		s.bit = (h.objects + 7) &^ 7 // byte-aligned: allocation bits copy a byte at a time
+		h.objects = s.bit + s.nelems
+		h.count += s.nelems
 		h.bytes += s.nelems * s.elemsize
 		sorted = append(sorted, s)
 		sBits, sFree = append(sBits, bitsAt[i]), append(sFree, freeIdx[i])
 	}
 	h.spans = sorted
+	for _, it := range sBits {
+		h.meta = append(h.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
+	}
 	h.alloc, h.mark = newBitset(h.objects), newBitset(h.objects)
 	// An object is allocated when it is below freeindex or its allocBits bit is set (the
 	// runtime's isFree). Unreadable bits: every object counts as allocated.
 	for i, s := range h.spans {
-		for j := uint64(0); j < min(sFree[i], s.nelems); j++ {
-			h.alloc.set(s.bit + j)
-		}
+		h.alloc.setRange(s.bit, min(sFree[i], s.nelems))
 	}
 	bitsRead := make([]bool, len(h.spans))
 	if _, err := readMany(m, sBits, func(i int, b []byte) {
 		bitsRead[i] = true
 		s := h.spans[i]
-		for j := uint64(0); j < s.nelems; j++ {
-			if b[j/8]&(1<<(j%8)) != 0 {
-				h.alloc.set(s.bit + j)
+		for j := uint64(0); j < s.nelems; j += 8 {
+			v := b[j/8]
+			if s.nelems-j < 8 {
+				v &= byte(1)<<(s.nelems-j) - 1 // bits past nelems are not objects
 			}
+			h.alloc.orByte(s.bit+j, v)
 		}
 	}); err != nil {
 		return nil, fmt.Errorf("read the heap's allocation bits: %w", err)
 	}
 	for i, s := range h.spans {
 		if !bitsRead[i] {
-			for j := uint64(0); j < s.nelems; j++ {
-				h.alloc.set(s.bit + j)
-			}
+			h.alloc.setRange(s.bit, s.nelems)
 		}
 	}
 	if len(h.spans) > 0 {
@@ -164,14 +173,20 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 
 // find returns the allocated object holding addr: its index in the bitsets, base and size.
 func (h *heap) find(addr uint64) (obj, base, size uint64, ok bool) {
+	obj, base, size, _, ok = h.findSpan(addr)
+	return obj, base, size, ok
+}
+
+// findSpan is find that also says whether the object's span holds no pointers.
+func (h *heap) findSpan(addr uint64) (obj, base, size uint64, noscan, ok bool) {
 	if addr < h.lo || addr >= h.hi {
-		return 0, 0, 0, false
+		return 0, 0, 0, false, false
 	}
 	var si int
 	if h.pages != nil {
 		si = int(h.pages[(addr-h.lo)>>pageShift]) - 1
 		if si < 0 {
-			return 0, 0, 0, false
+			return 0, 0, 0, false, false
 		}
 	} else {
 		si, _ = slices.BinarySearchFunc(h.spans, addr, func(s span, a uint64) int {
@@ -182,30 +197,50 @@ func (h *heap) find(addr uint64) (obj, base, size uint64, ok bool) {
 		})
 		si--
 		if si < 0 {
-			return 0, 0, 0, false
+			return 0, 0, 0, false, false
 		}
 	}
 	s := &h.spans[si]
 	if addr < s.base || addr >= s.base+s.nelems*s.elemsize {
-		return 0, 0, 0, false
+		return 0, 0, 0, false, false
 	}
 	j := (addr - s.base) / s.elemsize
 	obj = s.bit + j
 	if !h.alloc.get(obj) {
-		return 0, 0, 0, false
+		return 0, 0, 0, false, false
 	}
 	base = s.base + j*s.elemsize
 	size = s.elemsize
 	if s.nelems == 1 && s.limit > s.base {
 		size = min(size, s.limit-s.base) // a large object: its data ends at limit
 	}
-	return obj, base, size, true
+	return obj, base, size, s.noscan, true
 }
 
 type bitset []uint64
 
 func newBitset(n uint64) bitset { return make(bitset, (n+63)/64) }
 func (b bitset) set(i uint64)   { b[i/64] |= 1 << (i % 64) }
+
+// orByte sets the bits of v at i, a multiple of 8.
+func (b bitset) orByte(i uint64, v byte) { b[i/64] |= uint64(v) << (i % 64) }
+
+// setRange sets n bits from i.
+func (b bitset) setRange(i, n uint64) {
+	for ; n > 0 && i%64 != 0; n-- {
+		b.set(i)
+		i++
+	}
+	for ; n >= 64; n -= 64 {
+		b[i/64] = ^uint64(0)
+		i += 64
+	}
+	for ; n > 0; n-- {
+		b.set(i)
+		i++
+	}
+}
+
 func (b bitset) get(i uint64) bool {
 	return b[i/64]&(1<<(i%64)) != 0
 }

@@ -29,6 +29,7 @@ type layout struct {
 	startAddr, npages, nelems, elemsize      field
 	limit, freeindex, allocBits, specials    field
 	state                                    field
+	spanclass                                field // mspan.spanclass: its low bit is noscan
 	spanInUse                                uint64
 	specialNext, specialOffset, specialKind  field
 	specialRootKinds                         map[uint64]bool // finalizer and cleanup
@@ -208,6 +209,7 @@ func (l *layout) fromDWARF(d *dwarf.Data) error {
 		{&l.allocBits, "runtime.mspan", "allocBits", false},
 		{&l.specials, "runtime.mspan", "specials", false},
 		{&l.state, "runtime.mspan", "state", false},
+		{&l.spanclass, "runtime.mspan", "spanclass", true},
 		{&l.specialNext, "runtime.special", "next", false},
 		{&l.specialOffset, "runtime.special", "offset", false},
 		{&l.specialKind, "runtime.special", "kind", false},

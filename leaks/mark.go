@@ -46,7 +46,7 @@ func (k *marker) markObject(addr uint64) bool { return k.markFrom(addr, 0) }
 
 // markFrom is markObject for a pointer found at the address at.
 func (k *marker) markFrom(addr, at uint64) bool {
-	obj, base, size, ok := k.h.find(addr)
+	obj, base, size, noscan, ok := k.h.findSpan(addr)
 	if !ok {
 		return false
 	}
@@ -57,6 +57,9 @@ func (k *marker) markFrom(addr, at uint64) bool {
 	k.marked++
 	if k.from != nil {
 		k.from[obj] = at
+	}
+	if noscan {
+		return true // the garbage collector does not scan it either: it holds no pointers
 	}
 	if h, ok := k.hole[base]; ok && uint64(h.off+h.size) <= size {
 		k.root(base, uint64(h.off))

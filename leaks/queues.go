@@ -19,7 +19,7 @@ func (a *analysis) queued(q blockList) {
 		return
 	}
 	head := make([]byte, 8)
-	if err := a.t.ReadBatch([]dbg.Region{{Addr: q.head + a.bias, Buf: head}}); err != nil {
+	if err := a.m.ReadBatch([]dbg.Region{{Addr: q.head + a.bias, Buf: head}}); err != nil {
 		a.warn = append(a.warn, fmt.Sprintf("the %s were not scanned (%v)", q.name, err))
 		a.k.failed++
 		return
@@ -33,7 +33,7 @@ func (a *analysis) queued(q blockList) {
 			return
 		}
 		seen[b] = true
-		if err := a.t.ReadBatch([]dbg.Region{{Addr: b, Buf: buf}}); err != nil {
+		if err := a.m.ReadBatch([]dbg.Region{{Addr: b, Buf: buf}}); err != nil {
 			a.warn = append(a.warn, fmt.Sprintf("a block of the %s at %#x could not be read (%v)", q.name, b, err))
 			a.k.failed++
 			return

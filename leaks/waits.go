@@ -36,7 +36,7 @@ func (a *analysis) findWaits() error {
 			items[i] = item{c.addr, a.l.sudogSize}
 		}
 		var next []cur
-		if _, err := readMany(a.t, items, func(i int, b []byte) {
+		if _, err := readMany(a.m, items, func(i int, b []byte) {
 			c := level[i]
 			s := sudog{addr: c.addr, g: word(b, a.l.sudogG), elem: word(b, a.l.sudogElem), c: word(b, a.l.sudogC)}
 			if s.g != c.g.g.Addr {
@@ -96,7 +96,7 @@ func (a *analysis) searchSudogs(need map[uint64]*gor) error {
 	var items []item
 	var sizes []uint64
 	for _, s := range a.h.spans {
-		if s.nelems < 2 || s.elemsize < size || s.elemsize >= 2*size {
+		if s.noscan || s.nelems < 2 || s.elemsize < size || s.elemsize >= 2*size {
 			continue
 		}
 		per := max(1, maxRegion/s.elemsize)
@@ -106,7 +106,7 @@ func (a *analysis) searchSudogs(need map[uint64]*gor) error {
 			sizes = append(sizes, s.elemsize)
 		}
 	}
-	failed, err := readMany(a.t, items, func(i int, b []byte) {
+	failed, err := readMany(a.m, items, func(i int, b []byte) {
 		es := sizes[i]
 		for off := uint64(0); off+size <= uint64(len(b)); off += es {
 			o := b[off : off+size]
@@ -168,7 +168,7 @@ func (a *analysis) locate() {
 			g.root = true
 		}
 	}
-	readMany(a.t, chans, func(i int, b []byte) {
+	readMany(a.m, chans, func(i int, b []byte) {
 		chanRefs[i].ElemSize = word(b, a.l.elemsize16)
 	})
 }
@@ -265,7 +265,7 @@ func (a *analysis) result() *Result {
 	}
 	st.Goroutines = len(a.gs)
 	st.Spans = len(a.h.spans)
-	st.Objects, st.Marked = a.h.objects, a.k.marked
+	st.Objects, st.Marked = a.h.count, a.k.marked
 	st.HeapBytes, st.ScannedBytes = a.h.bytes, a.k.scanned
 	st.Rounds, st.Fixpoint = a.k.rounds, a.iters
 	return res

@@ -21,6 +21,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -226,7 +227,12 @@ func liveNetwork(ln net.Listener) {
 func main() {
 	ballast := flag.Int("ballast", 0, "MB of extra heap (small objects holding pointers)")
 	idle := flag.Int("idle", 0, "extra goroutines blocked on live channels")
+	churn := flag.Int("churn", 0, "pairs of goroutines that block and wake all the time, and a spawner of short-lived ones")
+	gaps := flag.Bool("gap", false, "watch for pauses: GET /gap answers the longest since the last GET, in ns")
 	flag.Parse()
+	if *gaps {
+		go watchGaps() // NOLEAK gapwatch
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -251,6 +257,7 @@ func main() {
 	liveChain()
 	liveFinalizer()
 	liveNetwork(ln)
+	startChurn(*churn)
 	sink = makeBallast(*ballast)
 	idleCh := make(chan int)
 	for i := 0; i < *idle; i++ {
@@ -260,6 +267,60 @@ func main() {
 	fmt.Printf("ready pid=%d addr=%s\n", os.Getpid(), ln.Addr())
 	io.Copy(io.Discard, os.Stdin)
 	fmt.Fprintln(os.Stderr, len(m), idleCh != nil)
+}
+
+// startChurn starts n pairs of goroutines that hand values over a channel under a mutex
+// without pause, and one that keeps starting goroutines that block for a moment: at any
+// freeze some are runnable or running, and none is leaked.
+func startChurn(n int) {
+	if n <= 0 {
+		return
+	}
+	var mu sync.Mutex
+	for i := 0; i < n; i++ {
+		ch := make(chan int)
+		go func() { // NOLEAK churnsend
+			for j := 0; ; j++ {
+				mu.Lock()
+				mu.Unlock()
+				ch <- j
+			}
+		}()
+		go func() { // NOLEAK churnrecv
+			for v := range ch {
+				if v%64 == 0 {
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	go func() { // NOLEAK churnspawner
+		for {
+			c := make(chan int)
+			go func() { c <- 1 }() // NOLEAK churnchild
+			time.Sleep(50 * time.Microsecond)
+			<-c
+		}
+	}()
+}
+
+// longestGap is the longest time watchGaps saw between two of its 1 ms sleeps, in ns:
+// how long the process was stopped (frozen by a debugger), as the process itself sees it.
+var longestGap atomic.Int64
+
+func watchGaps() {
+	http.HandleFunc("/gap", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, longestGap.Swap(0))
+	})
+	last := time.Now()
+	for {
+		time.Sleep(time.Millisecond)
+		now := time.Now()
+		if d := int64(now.Sub(last)); d > longestGap.Load() {
+			longestGap.Store(d)
+		}
+		last = now
+	}
 }
 
 // node is ballast: a tree of small objects with pointers, so marking has work to do.
