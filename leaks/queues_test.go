@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorigin-dev/gorigin/capture"
 	"github.com/gorigin-dev/gorigin/dbg/native"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // TestQueuedFinalizersAndCleanupsAreRoots: testdata/queued holds two goroutines blocked on
@@ -21,11 +21,7 @@ func TestQueuedFinalizersAndCleanupsAreRoots(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a target")
 	}
-	exe := filepath.Join(t.TempDir(), "queued")
-	build := exec.Command("go", "build", "-o", exe, "./testdata/queued")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build testdata/queued: %v\n%s", err, out)
-	}
+	exe := testenv.Binary(t, testenv.Build{Dir: "testdata/queued"})
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	stdin, err := cmd.StdinPipe()

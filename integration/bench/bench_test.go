@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -94,11 +95,7 @@ func goriginBinary(b *testing.B) (string, error) {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.gorigin == "" && shared.goriginErr == nil {
-		bin := filepath.Join(sharedDir(b), "gorigin")
-		shared.goriginErr = buildGo(filepath.Join("..", ".."), bin, "github.com/gorigin-dev/gorigin")
-		if shared.goriginErr == nil {
-			shared.gorigin = bin
-		}
+		shared.gorigin, shared.goriginErr = testenv.Gorigin()
 	}
 	return shared.gorigin, shared.goriginErr
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // The suite (TestSuite) runs every tool against bigtargets of several sizes, live and from
@@ -70,8 +72,8 @@ func TestSuite(t *testing.T) {
 	}
 	gorigin := *suiteBinary
 	if gorigin == "" {
-		gorigin = filepath.Join(dir, "gorigin")
-		if err := buildGo(filepath.Join("..", ".."), gorigin, "github.com/gorigin-dev/gorigin"); err != nil {
+		var err error
+		if gorigin, err = testenv.Gorigin(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // watchPeriod is the bigtarget gap watcher's sleep: a gap of exactly this long is no freeze.
@@ -34,24 +36,14 @@ type target struct {
 	stderr *bytes.Buffer
 }
 
-// buildGo runs "go build -o out pkg" in dir with the local toolchain.
-func buildGo(dir, out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s in %s: %w\n%s", pkg, dir, err, msg)
-	}
-	return nil
-}
-
 // startTarget builds bigtarget into dir, starts it with n goroutines and waits until it
 // says it is ready. The caller stops it with stop.
 func startTarget(dir string, n int) (*target, error) {
-	bin := filepath.Join(dir, "bigtarget")
-	if err := buildGo(filepath.Join("..", "testdata", "bigtarget"), bin, "."); err != nil {
-		return nil, err
+	b := testenv.Do(testenv.Build{Dir: filepath.Join("..", "testdata", "bigtarget")})
+	if b.Err != nil {
+		return nil, b.Err
 	}
+	bin := b.Path
 	cmd := exec.Command(bin, "-n", strconv.Itoa(n))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
