@@ -59,6 +59,7 @@ func benchN(b *testing.B) int {
 	return n
 }
 
+// sharedDir is a directory for the run's snapshots, removed by TestMain.
 func sharedDir(b *testing.B) string {
 	if shared.dir == "" {
 		dir, err := os.MkdirTemp("", "gorigin-bench-")
@@ -75,7 +76,8 @@ func sharedTarget(b *testing.B) *target {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.target == nil && shared.err == nil {
-		shared.target, shared.err = startTarget(sharedDir(b), benchN(b))
+		sharedDir(b)
+		shared.target, shared.err = startTarget(benchN(b))
 	}
 	if shared.err != nil {
 		b.Fatal(shared.err)

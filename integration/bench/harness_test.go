@@ -17,8 +17,7 @@ func TestTargetMeasuresItsOwnFreeze(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the bigtarget; skipped in -short")
 	}
-	dir := t.TempDir()
-	tg, err := startTarget(dir, 1000)
+	tg, err := startTarget(1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +68,7 @@ func TestTargetParksTheGoroutinesItSays(t *testing.T) {
 		t.Skip("builds and runs the bigtarget; skipped in -short")
 	}
 	const n = 1000
-	tg, err := startTarget(t.TempDir(), n)
+	tg, err := startTarget(n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,7 +134,7 @@ func (s *suite) size(n int) sizeResult {
 	r := sizeResult{n: n, loadBefore: loadAvg()}
 	s.curN = n
 	t.Logf("%d goroutines: starting the target (load average %s)", n, r.loadBefore)
-	tg, err := startTarget(s.dir, n)
+	tg, err := startTarget(n)
 	if err != nil {
 		t.Fatal(err)
 	}

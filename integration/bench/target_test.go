@@ -36,9 +36,9 @@ type target struct {
 	stderr *bytes.Buffer
 }
 
-// startTarget builds bigtarget into dir, starts it with n goroutines and waits until it
+// startTarget builds bigtarget (testenv), starts it with n goroutines and waits until it
 // says it is ready. The caller stops it with stop.
-func startTarget(dir string, n int) (*target, error) {
+func startTarget(n int) (*target, error) {
 	b := testenv.Do(testenv.Build{Dir: filepath.Join("..", "testdata", "bigtarget")})
 	if b.Err != nil {
 		return nil, b.Err
