@@ -1,9 +1,8 @@
 package reliability
 
-// The harness: build gorigin and the service once, start the service, run gorigin (and
-// measure it), and read a process's state from /proc. Small on purpose; the integration
-// package's harness (integration/harness_test.go) is the full one, and its pieces needed
-// here are copied rather than exported from a _test.go file.
+// The harness: start the service, run gorigin (and measure it). Building them and reading
+// a process's state from /proc are internal/testenv's, shared with the integration
+// package's harness.
 
 import (
 	"bufio"
