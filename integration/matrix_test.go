@@ -10,11 +10,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
-// allToolchains are the Go releases whose binaries gorigin must read. go1.26.8 is the
-// local one; the others come from the module cache (.ci/run downloads them).
-var allToolchains = []string{"go1.20.14", "go1.22.12", "go1.24.13", "go1.26.8", "go1.27.3"}
+// allToolchains are the Go releases whose binaries gorigin must read (testenv's list;
+// .ci/run downloads them).
+var allToolchains = testenv.Toolchains
 
 // defaultVariants is what a plain "go test ./..." runs (two cores, minutes not hours):
 // every toolchain once; exe, pie, -trimpath and cgo each at least twice, and each of
