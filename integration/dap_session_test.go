@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -133,14 +134,24 @@ func TestDAPManyGoroutines(t *testing.T) {
 	c, d := dapStdio(t)
 	c.Handshake("attach", map[string]any{"processId": f.Pid})
 	threads := c.Threads()
-	want := strconv.FormatInt(int64(countCreatedAt(before, "/spawn.go", 127)), 10)
-	want = want[:len(want)-3] + "," + want[len(want)-3:] + " × chan receive — spawn.go:127 main.blockRecv"
+	var extra goStatement // the go statement of the n extra goroutines, from the fixture's source
+	for _, s := range e.stmts {
+		if s.Name == "extra" {
+			extra = s
+		}
+	}
+	count := countCreatedAt(before, "/"+extra.File, extra.Line)
+	if count < n {
+		t.Fatalf("the runtime's dump has %d goroutines created at %s:%d, want at least %d", count, extra.File, extra.Line, n)
+	}
+	want := strconv.Itoa(count)
+	want = want[:len(want)-3] + "," + want[len(want)-3:] + fmt.Sprintf(" × chan receive — %s:%d main.blockRecv", extra.File, extra.Line)
 	if threads[0].Name != want {
 		t.Errorf("largest group's thread %q, want %q", threads[0].Name, want)
 	}
 	frames := c.StackTrace(threads[0].Id)
-	if last := frames[len(frames)-1]; last.Source == nil || !strings.HasSuffix(last.Source.Path, "/spawn.go") || last.Line != 127 {
-		t.Errorf("the group's stack ends at %+v, want its go statement spawn.go:127", last)
+	if last := frames[len(frames)-1]; last.Source == nil || !strings.HasSuffix(last.Source.Path, "/"+extra.File) || last.Line != extra.Line {
+		t.Errorf("the group's stack ends at %+v, want its go statement %s:%d", last, extra.File, extra.Line)
 	}
 	start := time.Now()
 	snap, _ := snapshotThroughDAP(t, c, f.Pid)
