@@ -97,7 +97,7 @@ func exitStatus(err error, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "gorigin: %v\n", err)
+	fmt.Fprintf(stderr, "gorigin: %s\n", report.Printable(err.Error()))
 	var ue usageError
 	switch {
 	case errors.As(err, &ue),
