@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 	"github.com/gorigin-dev/gorigin/dbg/stopguard"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -190,6 +191,11 @@ func (p *Process) Freeze() error {
 		return attachError(p.pid, err)
 	}
 	p.grp, p.tgt = grp, grp.Selected
+	if d, err := time.ParseDuration(os.Getenv("GORIGIN_TEST_HOLD_BREAKPOINTS")); err == nil {
+		// For tests: the moment in which a SIGKILL leaves Delve's int3s in the target
+		// (integration/reliability's TestDelveKilledWithBreakpoints).
+		time.Sleep(d)
+	}
 	for addr := range p.tgt.Breakpoints().M {
 		p.tgt.ClearBreakpoint(addr) // restores the original instruction
 	}
