@@ -7,23 +7,20 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // panickerBinary builds testdata/panicker (flags: "-buildmode=pie" or none).
-func panickerBinary(t *testing.T, name string, flags ...string) string {
+func panickerBinary(t *testing.T, flags ...string) string {
 	t.Helper()
-	bin, err := goBuild("testdata/panicker", filepath.Join(workDir, "panicker-"+name), []string{"CGO_ENABLED=0"}, ".", flags...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
+	return testenv.Binary(t, testenv.Build{Dir: "testdata/panicker", Env: []string{"CGO_ENABLED=0"}, Flags: flags})
 }
 
 // textDiff compares the executable segments of exe (the oracle: the file as the linker
@@ -144,7 +141,7 @@ func checkPanicMessage(t *testing.T, s *service) {
 func TestDelveKilledWithBreakpoints(t *testing.T) {
 	t.Parallel()
 	bin := needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	needBackend(t, "delve")
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("random kill moments from seed %d", seed)
@@ -153,7 +150,7 @@ func TestDelveKilledWithBreakpoints(t *testing.T) {
 		name  string
 		flags []string
 	}{{"exe", nil}, {"pie", []string{"-buildmode=pie"}}} {
-		exe := panickerBinary(t, build.name, build.flags...)
+		exe := panickerBinary(t, build.flags...)
 		t.Run(build.name+"/held with breakpoints in", func(t *testing.T) {
 			s := startService(t, exe)
 			cmd := exec.Command(bin, "attach", strconv.Itoa(s.Pid), "--format", "json", "--backend", "delve")
@@ -178,7 +175,7 @@ func TestDelveKilledWithBreakpoints(t *testing.T) {
 			if d := waitTextRestored(t, s.Pid, exe, 15*time.Second); d != nil {
 				t.Errorf("after gorigin was killed with Delve's breakpoints in, the target's code differs from the executable's:\n  %s", strings.Join(d, "\n  "))
 			}
-			if bad := waitFree(s.Pid, 8*time.Second); bad != nil {
+			if bad := testenv.WaitFree(s.Pid, 8*time.Second); bad != nil {
 				t.Fatalf("the target is still stopped or traced: %v", bad)
 			}
 			checkPanicMessage(t, s)
@@ -198,7 +195,7 @@ func TestDelveKilledWithBreakpoints(t *testing.T) {
 				if !finished {
 					mid++
 				}
-				if bad := waitFree(s.Pid, 8*time.Second); bad != nil {
+				if bad := testenv.WaitFree(s.Pid, 8*time.Second); bad != nil {
 					t.Fatalf("kill %d (after %v): the target is still stopped or traced: %v", i, delay, bad)
 				}
 				if d := waitTextRestored(t, s.Pid, exe, 15*time.Second); d != nil {
