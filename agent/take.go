@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dump"
@@ -21,6 +22,14 @@ var bufHint = struct {
 	sync.Mutex
 	n int
 }{n: 64 << 10}
+
+var (
+	// snapshotMu makes Snapshot one at a time in the process: two stop-the-world
+	// tracebacks at once only cost twice the memory.
+	snapshotMu sync.Mutex
+	// snapshotsTaken counts Snapshot calls, for tests.
+	snapshotsTaken atomic.Int64
+)
 
 // Stacks returns runtime.Stack(buf, true) for every goroutine, growing the buffer until
 // the traceback fits, and how long the runtime held the world stopped for the last call.
@@ -52,7 +61,12 @@ func Stacks() (text []byte, stopped time.Duration, truncated bool) {
 // dump, with the process's own pid, executable and Go version, and labels (from the
 // goroutine profile when the traceback has none: see mergeLabels). Source.Kind is "dump",
 // Backend "agent"; FreezeMicros is how long runtime.Stack held the world stopped.
+//
+// Snapshots of the process are taken one at a time: a call waits for one in progress.
 func Snapshot() (*snapshot.Snapshot, error) {
+	snapshotMu.Lock()
+	defer snapshotMu.Unlock()
+	snapshotsTaken.Add(1)
 	taken := time.Now().UTC()
 	text, stopped, truncated := Stacks()
 	s, err := dump.Parse(bytes.NewReader(text), dump.Options{TakenAt: taken})

@@ -97,7 +97,7 @@ func exitStatus(err error, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "gorigin: %v\n", err)
+	fmt.Fprintf(stderr, "gorigin: %s\n", report.Printable(err.Error()))
 	var ue usageError
 	switch {
 	case errors.As(err, &ue),
@@ -338,53 +338,4 @@ func parseFilters(specs []string) ([]snapshot.Filter, error) {
 		out = append(out, flt)
 	}
 	return out, nil
-}
-
-// write sends output to stdout or, with -o, to a file. A regular file is written in full
-// beside the target and then renamed over it, so a failed run never leaves half a report;
-// anything else that exists (/dev/null, a pipe, a terminal) is written to directly — never
-// replaced.
-func write(f *flags, stdout io.Writer, emit func(io.Writer) error) error {
-	if f.out == "" || f.out == "-" {
-		return emit(stdout)
-	}
-	if fi, err := os.Stat(f.out); err == nil && !fi.Mode().IsRegular() {
-		out, err := os.OpenFile(f.out, os.O_WRONLY, 0)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", f.out, err)
-		}
-		if err := emit(out); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	}
-	tmp, err := os.CreateTemp(dirOf(f.out), ".gorigin-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", f.out, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := emit(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	// CreateTemp makes the file 0600; a report is for sharing, like any file the user creates.
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", f.out, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", f.out, err)
-	}
-	if err := os.Rename(tmp.Name(), f.out); err != nil {
-		return fmt.Errorf("write %s: %w", f.out, err)
-	}
-	return nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndex(path, "/"); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
 }

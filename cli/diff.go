@@ -47,7 +47,7 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	for i := range snaps {
 		if key.Kind == "origin" && len(gs[i]) > 0 && !hasOrigins(gs[i]) {
-			fmt.Fprintf(stderr, "gorigin: %s has no creation sites (a debug=1 or debug=0 profile): its groups cannot match by origin; try --by start\n", pos[i])
+			fmt.Fprintf(stderr, "gorigin: %s has no creation sites (a debug=1 or debug=0 profile): its groups cannot match by origin; try --by start\n", report.Printable(pos[i]))
 		}
 	}
 	d := snapshot.Compare(snaps[0], snaps[1], gs[0], gs[1], key, snapshot.DiffOptions{MinAge: minAge.Seconds()})
@@ -99,8 +99,8 @@ func shownGoroutines(s *snapshot.Snapshot, f *flags) ([]snapshot.Goroutine, erro
 }
 
 func diffText(w io.Writer, d *snapshot.Diff, names []string) error {
-	fmt.Fprintf(w, "before  %s  %d goroutines\n", names[0], d.BeforeCount)
-	fmt.Fprintf(w, "after   %s  %d goroutines", names[1], d.AfterCount)
+	fmt.Fprintf(w, "before  %s  %d goroutines\n", report.Printable(names[0]), d.BeforeCount)
+	fmt.Fprintf(w, "after   %s  %d goroutines", report.Printable(names[1]), d.AfterCount)
 	if d.IDsKnown {
 		fmt.Fprintf(w, "  %d new since before, %d gone", d.New, d.Gone)
 		if d.MinAgeSeconds > 0 {
@@ -123,7 +123,7 @@ func diffText(w io.Writer, d *snapshot.Diff, names []string) error {
 				ids += strconv.FormatInt(id, 10)
 			}
 		}
-		fmt.Fprintf(tw, "%+d\t%d\t%d\t%s\t%s\t%s\n", g.Delta, g.Before, g.After, newCol, g.Key, ids)
+		fmt.Fprintf(tw, "%+d\t%d\t%d\t%s\t%s\t%s\n", g.Delta, g.Before, g.After, newCol, report.Printable(g.Key), ids)
 	}
 	return tw.Flush()
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/runtimegdb"
 	"github.com/gorigin-dev/gorigin/scripts"
 )
@@ -53,9 +54,9 @@ func runGDB(args []string, stdout, stderr io.Writer) error {
 	var load []string
 	if s, err := runtimegdb.ForExecutable(exe, runtimegdb.Options{}); err == nil {
 		load = append(load, s.Path)
-		fmt.Fprintf(stderr, "gorigin: loading %s (%s, %s)\n", s.Path, s.GoVersion, s.From)
+		fmt.Fprintf(stderr, "gorigin: loading %s (%s, %s)\n", report.Printable(s.Path), report.Printable(s.GoVersion), s.From)
 	} else {
-		fmt.Fprintf(stderr, "gorigin: not loading runtime-gdb.py: %v\n", err)
+		fmt.Fprintf(stderr, "gorigin: not loading runtime-gdb.py: %s\n", report.Printable(err.Error()))
 	}
 	dir, err := os.MkdirTemp("", "gorigin-gdb-")
 	if err != nil {

@@ -248,9 +248,9 @@ func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, 
 				}
 			}
 		}
-		fmt.Fprintf(&b, "  %s (%d)\n", g.Key, g.Count)
+		fmt.Fprintf(&b, "  %s (%d)\n", report.Printable(g.Key), g.Count)
 		if len(objs) > 0 {
-			fmt.Fprintf(&b, "    waits on %s\n", strings.Join(objs, ", "))
+			fmt.Fprintf(&b, "    waits on %s\n", report.Printable(strings.Join(objs, ", ")))
 		}
 		reasons := make([]string, 0, len(why))
 		for r := range why {
@@ -258,7 +258,7 @@ func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, 
 		}
 		sort.Strings(reasons)
 		for _, r := range reasons {
-			fmt.Fprintf(&b, "    %s\n", r)
+			fmt.Fprintf(&b, "    %s\n", report.Printable(r))
 		}
 	}
 	_, err = io.WriteString(w, b.String())

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -196,7 +197,7 @@ func sortWatch(gs []watchGroup) {
 func last(g watchGroup) int { return g.Counts[len(g.Counts)-1] }
 
 func watchText(w io.Writer, res *watchResult, every time.Duration) error {
-	fmt.Fprintf(w, "%s  %d samples every %v  goroutines %s\n", res.Source, len(res.Totals), every, joinInts(res.Totals))
+	fmt.Fprintf(w, "%s  %d samples every %v  goroutines %s\n", report.Printable(res.Source), len(res.Totals), every, joinInts(res.Totals))
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROWTH\tCOUNTS\tGROUP\t")
 	for _, g := range res.Groups {
@@ -204,7 +205,7 @@ func watchText(w io.Writer, res *watchResult, every time.Duration) error {
 		if g.GrewEveryInterval {
 			mark = "  grew every interval"
 		}
-		fmt.Fprintf(tw, "%+d\t%s\t%s\t%s\n", last(g)-g.Counts[0], joinInts(g.Counts), g.Key, mark)
+		fmt.Fprintf(tw, "%+d\t%s\t%s\t%s\n", last(g)-g.Counts[0], joinInts(g.Counts), report.Printable(g.Key), mark)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	godap "github.com/google/go-dap"
+
+	"github.com/gorigin-dev/gorigin/report"
 )
 
 // session is one client's conversation. Requests are handled one at a time, in order.
@@ -69,8 +72,15 @@ func response(req *godap.Request) godap.Response {
 
 func (s *session) event(name string) godap.Event { return godap.Event{Event: name} }
 
-// output sends text to the IDE's debug console.
+// output sends text to the IDE's debug console. IDE consoles act on ANSI escapes as a
+// terminal does, and text here quotes the target (warnings, names, errors): every line is
+// made report.Printable, the line breaks kept.
 func (s *session) output(category, text string) {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		lines[i] = report.Printable(l)
+	}
+	text = strings.Join(lines, "\n")
 	s.w.send(&godap.OutputEvent{Event: s.event("output"), Body: godap.OutputEventBody{Category: category, Output: text}})
 }
 

@@ -64,19 +64,20 @@ func Dot(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options
 	return err
 }
 
-// dotQuote quotes s as a DOT string whose lines are left-aligned.
+// dotQuote quotes s as a DOT string whose lines are left-aligned. Each line is made
+// Printable first: Graphviz rejects a NUL or bytes that are not UTF-8, and takes other
+// controls literally into the picture.
 func dotQuote(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"', '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case '\n':
+	for i, line := range strings.Split(s, "\n") {
+		if i > 0 {
 			b.WriteString(`\l`)
-		case '\r':
-		default:
+		}
+		for _, r := range Printable(line) {
+			if r == '"' || r == '\\' {
+				b.WriteByte('\\')
+			}
 			b.WriteRune(r)
 		}
 	}

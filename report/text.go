@@ -59,12 +59,12 @@ func writeHeader(b *bytes.Buffer, s *snapshot.Snapshot, opt Options) {
 	default: // core, dump: name the file, which is what the user has
 		where := src.Kind
 		if src.File != "" {
-			where += " " + src.File
+			where += " " + Printable(src.File)
 		}
 		before = append(before, where)
 	}
 	if src.GoVersion != "" {
-		after = append(after, src.GoVersion)
+		after = append(after, Printable(src.GoVersion))
 	}
 	n := len(s.Goroutines)
 	count := thousands(int64(n)) + " " + plural(n, "goroutine", "goroutines")
@@ -72,7 +72,7 @@ func writeHeader(b *bytes.Buffer, s *snapshot.Snapshot, opt Options) {
 	if src.Kind == "live" {
 		after = append(after, freezeText(src))
 	}
-	exe := src.Exe
+	exe := Printable(src.Exe)
 	if exe != "" && opt.Width > 0 {
 		others := 0
 		for _, p := range append(before, after...) {
@@ -97,7 +97,7 @@ func writeHeader(b *bytes.Buffer, s *snapshot.Snapshot, opt Options) {
 		b.WriteString(warn + " partial snapshot: the read stopped at the freeze deadline (--max-freeze); goroutines not read are missing\n")
 	}
 	for _, w := range s.Warnings {
-		b.WriteString(warn + " " + w + "\n")
+		b.WriteString(warn + " " + Printable(w) + "\n")
 	}
 }
 
@@ -141,7 +141,7 @@ func columns(k snapshot.Key) []column {
 	case "location":
 		return []column{count, location, state, created, waiting, stack, examples}
 	case "label":
-		label := column{head: "LABEL " + k.Label, cut: keepStart, shrink: 4, minWidth: 12, cell: labelCell}
+		label := column{head: "LABEL " + Printable(k.Label), cut: keepStart, shrink: 4, minWidth: 12, cell: labelCell}
 		return []column{count, label, state, created, start, waiting, stack, examples}
 	case "parent":
 		parent := column{head: "PARENT", right: true, cell: func(g *snapshot.Group) cell {
@@ -165,14 +165,14 @@ func stateParts(g *snapshot.Group) cell {
 	if len(g.States) == 0 {
 		return text("-")
 	}
-	c := cell{main: g.States[0].String(), restStyle: dim}
+	c := cell{main: Printable(g.States[0].String()), restStyle: dim}
 	if g.States[0].Status == "running" {
 		c.style = green
 	}
 	rest := g.Count - g.States[0].Count
 	switch {
 	case len(g.States) == 2:
-		c.sep, c.rest = " ", fmt.Sprintf("+%s %s", thousands(int64(rest)), g.States[1].String())
+		c.sep, c.rest = " ", fmt.Sprintf("+%s %s", thousands(int64(rest)), Printable(g.States[1].String()))
 	case len(g.States) > 2:
 		c.sep, c.rest = " ", fmt.Sprintf("+%s other", thousands(int64(rest)))
 	}
@@ -330,12 +330,12 @@ func runes(s string) int { return utf8.RuneCountInString(s) }
 // a Go traceback would show it.
 func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group, color bool) error {
 	if g.Rep < 0 || g.Rep >= len(s.Goroutines) {
-		return fmt.Errorf("render group %q: representative #%d is not among the snapshot's %d goroutines: group the goroutines of the snapshot you render", g.Key, g.Rep, len(s.Goroutines))
+		return fmt.Errorf("render group %s: representative #%d is not among the snapshot's %d goroutines: group the goroutines of the snapshot you render", strconv.Quote(g.Key), g.Rep, len(s.Goroutines))
 	}
 	const in = "    "
 	states := make([]string, len(g.States))
 	for i, st := range g.States {
-		states[i] = thousands(int64(st.Count)) + " " + st.String()
+		states[i] = thousands(int64(st.Count)) + " " + Printable(st.String())
 	}
 	b.WriteString(in + "states: " + strings.Join(states, ", ") + "\n")
 	rep := &s.Goroutines[g.Rep]
@@ -350,7 +350,7 @@ func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group, color
 	if rep.WaitSeconds > 0 {
 		st += ", " + humanWait(rep.WaitSeconds)
 	}
-	b.WriteString(in + head + " [" + st + "]:\n")
+	b.WriteString(in + head + " [" + Printable(st) + "]:\n")
 	if len(rep.Frames) == 0 {
 		b.WriteString(in + snapshot.NoStack + "\n")
 		if rep.Start != nil {
@@ -371,12 +371,12 @@ func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group, color
 
 // writeFrame writes a frame as a Go traceback does; in colour, its file:line is dim.
 func writeFrame(b *bytes.Buffer, in, prefix string, l *snapshot.Location, color bool) {
-	b.WriteString(in + prefix + l.Func)
+	b.WriteString(in + prefix + Printable(l.Func))
 	if l.Inlined {
 		b.WriteString(" (inlined)")
 	}
 	b.WriteByte('\n')
 	if l.File != "" {
-		b.WriteString(in + "    " + paint(color, dim, l.File+":"+strconv.Itoa(l.Line)) + "\n")
+		b.WriteString(in + "    " + paint(color, dim, Printable(l.File)+":"+strconv.Itoa(l.Line)) + "\n")
 	}
 }

@@ -17,15 +17,16 @@ type cell struct {
 
 func (c cell) String() string { return c.main + c.sep + c.rest }
 
-// text is a cell of one part.
-func text(t string) cell { return cell{main: t} }
+// text is a cell of one part; t is made Printable.
+func text(t string) cell { return cell{main: Printable(t)} }
 
 // locCell is "func  dir/file.go:line" with the short names, narrowed as a location.
 func locCell(l *snapshot.Location) cell {
+	fn := Printable(shortFunc(l.Func))
 	if l.File == "" {
-		return cell{main: shortFunc(l.Func)}
+		return cell{main: fn}
 	}
-	return cell{main: shortFunc(l.Func), sep: "  ", rest: shortFile(l.File) + ":" + strconv.Itoa(l.Line), restStyle: dim}
+	return cell{main: fn, sep: "  ", rest: Printable(shortFile(l.File)) + ":" + strconv.Itoa(l.Line), restStyle: dim}
 }
 
 // cut says how a cell is narrowed when the table must fit a width.

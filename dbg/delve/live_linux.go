@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 	"github.com/gorigin-dev/gorigin/dbg/stopguard"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,11 +47,14 @@ type Options struct {
 // Freeze clears them as soon as Delve's attach returns, before any read, so the process
 // is frozen and thawed with its own code (integration's TestDelveAttachWritesBreakpoints
 // shows both). That write is the one exception to gorigin's read-only rule, and the
-// reason the native backend stays the default. Its one consequence: if gorigin is killed
-// in the few milliseconds between Delve's write and gorigin's clearing (after the DWARF
-// load, inside Freeze), the kernel detaches and the guard resumes the process, which runs
-// on normally, but the int3s stay, and a later panic or fatal error in it would end with
-// SIGTRAP instead of the runtime's message.
+// reason the native backend stays the default. If gorigin is killed in the few
+// milliseconds between Delve's write and gorigin's clearing (after the DWARF load, inside
+// Freeze), the kernel detaches and the stop guard resumes the process; the int3s would
+// stay, and a later panic or fatal error in it would end with SIGTRAP instead of the
+// runtime's message (2 of 109 random kills did so). So before Delve's attach, Freeze reads
+// those functions' code from the executable (crashCode) and gives it to the guard, which
+// writes it back before resuming the process. When that code cannot be read (an
+// executable that does not match the process) the attach goes on without it.
 //
 // A process found stopped (State T, kill -STOP) before the attach is stopped again
 // (SIGSTOP) after the detach: Delve's detach sends SIGCONT to a process it finds stopped
@@ -71,6 +75,7 @@ type Process struct {
 	expired atomic.Bool
 	since   atomic.Int64 // UnixNano when the current freeze began, 0 when not frozen
 	stopped bool         // the process was stopped (State T) before the attach: left stopped
+	crash   []codePatch  // the code Delve's attach writes breakpoints into, for the guard
 }
 
 var _ dbg.Target = (*Process)(nil)
@@ -150,9 +155,15 @@ func (p *Process) Freeze() error {
 	if p.grp != nil {
 		return nil
 	}
+	if p.crash == nil {
+		p.crash, _ = crashCode(p.pid) // nil on error: the guard only resumes
+	}
 	g, err := stopguard.Start(p.pid, "gorigin-delve-guard")
 	if err != nil {
 		return fmt.Errorf("freeze %d: %w", p.pid, err)
+	}
+	for _, c := range p.crash {
+		g.RestoreOnDeath(c.addr, c.code)
 	}
 	p.guard = g
 	p.expired.Store(false)
@@ -180,6 +191,11 @@ func (p *Process) Freeze() error {
 		return attachError(p.pid, err)
 	}
 	p.grp, p.tgt = grp, grp.Selected
+	if d, err := time.ParseDuration(os.Getenv("GORIGIN_TEST_HOLD_BREAKPOINTS")); err == nil {
+		// For tests: the moment in which a SIGKILL leaves Delve's int3s in the target
+		// (integration/reliability's TestDelveKilledWithBreakpoints).
+		time.Sleep(d)
+	}
 	for addr := range p.tgt.Breakpoints().M {
 		p.tgt.ClearBreakpoint(addr) // restores the original instruction
 	}

@@ -8,6 +8,11 @@
 // the pipe closes without a "done" line (gorigin died), it waits until nothing traces the
 // target and sends it SIGCONT. The native backend does not need one: PTRACE_SEIZE and
 // PTRACE_INTERRUPT stop threads without SIGSTOP.
+//
+// A debugger may also have written to the target's code (Delve's attach puts int3
+// breakpoints into the runtime's crash functions): given the original code first
+// (RestoreOnDeath), the guard writes it back through /proc/PID/mem once the target is
+// untraced, before the SIGCONT.
 package stopguard
 
 import (
@@ -15,6 +20,7 @@ import (
 	"io"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -25,12 +31,15 @@ type Guard struct {
 }
 
 // script: $1 is the target's pid. Lines on stdin: "group N" (a debugger's process group to
-// end if gorigin dies), "done" (all went well).
+// end if gorigin dies), "restore ADDR:CODE" (code to write back at decimal address ADDR,
+// CODE in printf's octal escapes), "done" (all went well).
 const script = `group=0
-while read line; do
+restore=
+while read -r line; do
 	case "$line" in
 	done) exit 0 ;;
 	"group "*) group=${line#group } ;;
+	"restore "*) restore="$restore ${line#restore }" ;;
 	esac
 done
 [ "$group" -gt 0 ] && kill -KILL -"$group" 2>/dev/null
@@ -38,6 +47,9 @@ i=0
 while [ $i -lt 100 ] && ! grep -q '^TracerPid:[[:space:]]*0$' /proc/$1/status 2>/dev/null; do
 	[ -e /proc/$1 ] || exit 0
 	sleep 0.05; i=$((i+1))
+done
+for r in $restore; do
+	printf "${r#*:}" | dd of=/proc/$1/mem bs=1 seek="${r%%:*}" conv=notrunc status=none 2>/dev/null
 done
 kill -CONT $1 2>/dev/null
 # Again, for a debugger's child forked while the first kill was on its way.
@@ -67,6 +79,22 @@ func (g *Guard) EndGroupOnDeath(pgid int) {
 		return
 	}
 	fmt.Fprintf(g.w, "group %d\n", pgid)
+}
+
+// RestoreOnDeath gives the guard code of the target as it must be (addr is a run-time
+// address): if gorigin dies, the guard writes it back once the target is untraced. Give
+// it before the debugger writes there.
+func (g *Guard) RestoreOnDeath(addr uint64, code []byte) {
+	if g == nil || len(code) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "restore %d:", addr)
+	for _, c := range code {
+		fmt.Fprintf(&b, "\\%03o", c)
+	}
+	b.WriteByte('\n')
+	io.WriteString(g.w, b.String())
 }
 
 // Release tells the guard that the target was detached properly, and reaps it.

@@ -1,0 +1,3 @@
+module gorigin.test/panicker
+
+go 1.20
