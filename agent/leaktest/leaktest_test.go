@@ -38,6 +38,29 @@ func nextLine() string {
 
 func blockOn(ch chan struct{}) { <-ch }
 
+// waitParked waits until n goroutines created by the calling test are parked in a channel
+// receive: one that has not run yet shows its go-statement wrapper and "runnable", not
+// what a report of a real leak shows. The test's timeout ends a wait that never ends.
+func waitParked(t *testing.T, n int) {
+	t.Helper()
+	pc, _, _, _ := runtime.Caller(1)
+	creator := "created by " + runtime.FuncForPC(pc).Name() + " in goroutine"
+	buf := make([]byte, 1<<20)
+	for {
+		buf = buf[:runtime.Stack(buf[:cap(buf)], true)]
+		parked := 0
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "[chan receive") && strings.Contains(g, "leaktest.blockOn(") && strings.Contains(g, creator) {
+				parked++
+			}
+		}
+		if parked >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestLeakIsCaughtWithItsOrigin(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
@@ -47,6 +70,7 @@ func TestLeakIsCaughtWithItsOrigin(t *testing.T) {
 	for range 2 {
 		go func() { blockOn(release) }() // a second group, two goroutines
 	}
+	waitParked(t, 3)
 	Check(f, Grace(50*time.Millisecond))
 	got := f.failed()
 	if got == "" {
@@ -94,6 +118,7 @@ func TestIgnoreOrigin(t *testing.T) {
 	defer close(release)
 	f := &fakeTB{}
 	go blockOn(release)
+	waitParked(t, 1)
 	Check(f, Grace(10*time.Millisecond), IgnoreOrigin("leaktest.blockOn"))
 	if got := f.failed(); got != "" {
 		t.Errorf("IgnoreOrigin did not ignore:\n%s", got)
