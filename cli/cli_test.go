@@ -116,13 +116,15 @@ func TestOutputToADevice(t *testing.T) {
 		t.Errorf("the pipe was replaced: %v %v", fi.Mode(), err)
 	}
 
-	// A regular file is replaced whole, readable by others.
+	// A new regular file gets 0666 less the umask, as any file a command creates.
 	file := dir + "/report.txt"
 	f.out = file
 	if err := write(f, nil, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Errorf("report file mode %v, %v; want 0644", fi.Mode(), err)
+	umask := syscall.Umask(0)
+	syscall.Umask(umask)
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != os.FileMode(0o666&^umask) {
+		t.Errorf("report file mode %v, %v; want %v (umask %03o)", fi.Mode(), err, os.FileMode(0o666&^umask), umask)
 	}
 }
