@@ -83,6 +83,10 @@ func parseText(r io.Reader, opt Options) (*snapshot.Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Each goroutine is held twice for a moment: in its chunk and in the final slice.
+		if rd.in.kept+int64(n+1)*2*snapshot.GoroutineSize > maxKept {
+			return nil, overBudget("the dump", n)
+		}
 		if g.ID != 0 && ids.add(g.ID, n) {
 			// A crash shows a goroutine running on another thread twice: keep the copy
 			// with the stack.
