@@ -13,9 +13,9 @@ import (
 // stream that never ends stops here too).
 const maxKept = 256 << 20
 
-// overBudget is the error of a dump that needs more than maxKept bytes after n goroutines.
-func overBudget(what string, n int) error {
+// overBudget is the error of a dump that needs more than budget bytes after n goroutines.
+func overBudget(what string, n int, budget int64) error {
 	return fmt.Errorf("%s needs more than %d MB of memory after %d goroutines, more than a real dump of that many: "+
 		"a crafted, damaged or endless input; if it is real, filter it (grep) or take a debug=1 profile: %w",
-		what, maxKept>>20, n, snapshot.ErrTooLarge)
+		what, budget>>20, n, snapshot.ErrTooLarge)
 }

@@ -46,25 +46,35 @@ func findHeader(line []byte, in *interner) (header, int, bool) {
 		return header{}, 0, false
 	}
 	sc := headerScan{line: line[:end-1]}
-	sc.bracket.pat, sc.labels.pat, sc.close.pat = []byte(" ["), []byte(" labels:{"), []byte("]")
-	off := 0
-	for {
-		i := bytes.Index(line[off:end], goroutinePrefix)
-		if i < 0 {
-			return header{}, 0, false
-		}
-		at := off + i
-		if h, ok := sc.parse(at+len(goroutinePrefix), in); ok {
-			return h, at, true
-		}
-		off = at + len(goroutinePrefix)
-	}
+	return sc.find(in)
 }
 
 // headerScan is one line being searched for a header, without its final ':'.
 type headerScan struct {
 	line                   []byte
 	bracket, labels, close cursor
+	// searched counts the bytes the searches went through (the tests check that it stays
+	// a small multiple of the line's length).
+	searched int
+}
+
+func (sc *headerScan) find(in *interner) (header, int, bool) {
+	sc.bracket.pat, sc.labels.pat, sc.close.pat = []byte(" ["), []byte(" labels:{"), []byte("]")
+	line := sc.line
+	off := 0
+	for {
+		i := bytes.Index(line[off:], goroutinePrefix)
+		if i < 0 {
+			sc.searched += len(line) - off
+			return header{}, 0, false
+		}
+		sc.searched += i + len(goroutinePrefix)
+		at := off + i
+		if h, ok := sc.parse(at+len(goroutinePrefix), in); ok {
+			return h, at, true
+		}
+		off = at + len(goroutinePrefix)
+	}
 }
 
 // cursor finds pat in a line at or after positions that never decrease, so that every
@@ -75,13 +85,16 @@ type cursor struct {
 	done     bool
 }
 
-func (c *cursor) find(line []byte, from int) int {
+func (c *cursor) find(line []byte, from int, searched *int) int {
 	if c.done && from >= c.from && (c.at < 0 || from <= c.at) {
 		return c.at
 	}
 	c.from, c.at, c.done = from, -1, true
 	if i := bytes.Index(line[from:], c.pat); i >= 0 {
 		c.at = from + i
+		*searched += i + len(c.pat)
+	} else {
+		*searched += len(line) - from
 	}
 	return c.at
 }
@@ -105,7 +118,7 @@ func (sc *headerScan) parse(p int, in *interner) (header, bool) {
 	p += n
 	b := p // where " [" is
 	if bytes.HasPrefix(line[p:], []byte(" gp=")) {
-		if b = sc.bracket.find(line, p); b < 0 {
+		if b = sc.bracket.find(line, p, &sc.searched); b < 0 {
 			return h, false
 		}
 	} else if !bytes.HasPrefix(line[p:], []byte(" [")) {
@@ -115,11 +128,11 @@ func (sc *headerScan) parse(p int, in *interner) (header, bool) {
 	s := line[start:]
 	var state, labels []byte
 	hasLabels := false
-	if i := sc.labels.find(line, start); i >= 0 && bytes.HasSuffix(s, []byte("}]")) {
+	if i := sc.labels.find(line, start, &sc.searched); i >= 0 && bytes.HasSuffix(s, []byte("}]")) {
 		i -= start
 		state, labels, hasLabels = s[:i], s[i+len(" labels:{"):len(s)-2], true
 	} else {
-		i := sc.close.find(line, start)
+		i := sc.close.find(line, start, &sc.searched)
 		if i < 0 {
 			return h, false
 		}

@@ -98,7 +98,7 @@ func parseProfile(r io.Reader, opt Options) (*snapshot.Snapshot, error) {
 		}
 		g = finish(&in, g, g.Frames, false, false)
 		if in.kept+(int64(total)+count)*snapshot.GoroutineSize > maxKept {
-			return nil, overBudget("the goroutine profile", total)
+			return nil, overBudget("the goroutine profile", total, maxKept)
 		}
 		s.Goroutines = slices.Grow(s.Goroutines, int(count))
 		for range count {
