@@ -18,6 +18,8 @@ func PtraceRemedy() string {
 	b, _ := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope")
 	scope := strings.TrimSpace(string(b))
 	switch {
+	case !initialUserNamespace(os.ReadFile):
+		return "gorigin runs as root of a user namespace (see /proc/self/uid_map), which has no rights over processes outside it: run gorigin as root of the host, or in the target's namespace"
 	case scope == "3":
 		return "gorigin runs as root, but /proc/sys/kernel/yama/ptrace_scope is 3: no process may be traced until the machine reboots"
 	case !hasCapability(os.ReadFile, capSysPtrace):
@@ -48,4 +50,14 @@ func hasCapability(readFile func(string) ([]byte, error), cap uint) bool {
 		}
 	}
 	return true
+}
+
+// initialUserNamespace reports whether this process is in the host's user namespace: its
+// uid_map maps all of the uids onto themselves. True when that cannot be read.
+func initialUserNamespace(readFile func(string) ([]byte, error)) bool {
+	b, err := readFile("/proc/self/uid_map")
+	if err != nil {
+		return true
+	}
+	return strings.Join(strings.Fields(string(b)), " ") == "0 0 4294967295"
 }

@@ -48,3 +48,19 @@ func TestHasCapability(t *testing.T) {
 		}
 	}
 }
+
+func TestInitialUserNamespace(t *testing.T) {
+	for _, c := range []struct {
+		uidMap string
+		want   bool
+	}{
+		{"         0          0 4294967295\n", true},
+		{"         0       1000          1\n", false}, // unshare --user --map-root-user
+		{"         0     100000      65536\n", false}, // a rootless container
+	} {
+		read := func(string) ([]byte, error) { return []byte(c.uidMap), nil }
+		if got := initialUserNamespace(read); got != c.want {
+			t.Errorf("uid_map %q: initialUserNamespace = %v, want %v", c.uidMap, got, c.want)
+		}
+	}
+}
