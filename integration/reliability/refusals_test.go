@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // smallDump is a debug=2 dump of one goroutine.
@@ -152,7 +154,7 @@ func unusedPid(t *testing.T) int {
 func TestBadOutputPath(t *testing.T) {
 	t.Parallel()
 	needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	s := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
 	for _, out := range []string{filepath.Join(t.TempDir(), "no-such-dir", "out.txt"), t.TempDir()} {
 		r := runGorigin(t, nil, nil, "attach", strconv.Itoa(s.Pid), "-o", out)
@@ -167,7 +169,7 @@ func TestBadOutputPath(t *testing.T) {
 func TestRootRefusedIsNotToldToRunAsRoot(t *testing.T) {
 	t.Parallel()
 	bin := needGorigin(t)
-	needPtrace(t)
+	testenv.NeedPtrace(t)
 	if err := exec.Command("unshare", "--user", "--map-root-user", "true").Run(); err != nil {
 		t.Skipf("cannot make a user namespace (unshare --user): %v", err)
 	}
