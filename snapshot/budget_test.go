@@ -32,7 +32,9 @@ func TestDecodeBudget(t *testing.T) {
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("decode of a million tiny goroutines under a %d MB budget: %v, want ErrTooLarge", budget>>20, err)
 	}
-	if used := after.TotalAlloc - before.TotalAlloc; used > 8*budget {
+	// Most of what is allocated is the decoder's garbage, collected as it goes; the bound
+	// is that it stops near the budget, not after the whole document.
+	if used := after.TotalAlloc - before.TotalAlloc; used > 16*budget {
 		t.Errorf("refusing it allocated %d MB", used>>20)
 	}
 	var doc bytes.Buffer
@@ -50,7 +52,12 @@ func TestDecodeBudget(t *testing.T) {
 		t.Fatalf("a real snapshot of 5,000 goroutines: %v", err)
 	}
 	if len(back.Goroutines) != 5000 || back.Goroutines[4999].Frames[0].Func != "main.worker9" {
-		t.Errorf("decoded %d goroutines, the last %+v", len(back.Goroutines), back.Goroutines[len(back.Goroutines)-1])
+		t.Fatalf("decoded %d goroutines, the last %+v", len(back.Goroutines), back.Goroutines[len(back.Goroutines)-1])
+	}
+	// Goroutines of the same stack and go statement share them, as a text dump's do.
+	a, b := back.Goroutines[3], back.Goroutines[4993]
+	if &a.Frames[0] != &b.Frames[0] || a.Origin != b.Origin {
+		t.Errorf("goroutines 4 and 4994 hold their stacks and origins each")
 	}
 }
 

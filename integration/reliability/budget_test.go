@@ -157,13 +157,13 @@ func TestCraftedInputsStayBounded(t *testing.T) {
 	t.Run("a JSON snapshot of tiny goroutines", func(t *testing.T) {
 		var doc bytes.Buffer
 		doc.WriteString(`{"schema":"gorigin.snapshot/v1","source":{"kind":"dump"},"goroutines":[`)
-		doc.WriteString(strings.Repeat(`{"status":"idle"},`, 4_000_000)) // 72 MB, 1.1 GB as Goroutines
+		doc.WriteString(strings.Repeat(`{"status":"idle"},`, 4_000_000)) // 72 MB, 544 MB as Goroutines
 		doc.WriteString(`{"status":"idle"}]}`)
 		path := writeFile(t, "snapshot.json", doc.Bytes())
 		r := runMeasured(t, "dump", path)
-		checkRun(t, r, 2, []string{"decode snapshot", "more than 512 MB", "too large"})
-		// The budget is 512 MB of goroutines; the garbage collector's headroom doubles it.
-		checkRSS(t, r, 1500*mb)
+		checkRun(t, r, 2, []string{"decode snapshot", "more than 256 MB", "too large"})
+		// The budget is 256 MB of goroutines; the garbage collector's headroom doubles it.
+		checkRSS(t, r, 800*mb)
 	})
 	t.Run("an endless traceback over http", func(t *testing.T) {
 		url := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
