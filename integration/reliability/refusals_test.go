@@ -6,6 +6,7 @@ package reliability
 // by something other than its uid. Each is exit status 2 and a message that says why.
 
 import (
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -185,4 +186,84 @@ func TestRootRefusedIsNotToldToRunAsRoot(t *testing.T) {
 		t.Errorf("the message to root:\n%s", out)
 	}
 	s.checkServes(t)
+}
+
+// TestCoreWithDamagedAllgs: a gcore core of the service whose runtime.allgs slice header
+// says what the runtime never writes (a length beyond the capacity, an array nowhere in
+// memory) is bad input, exit status 2, like any other damaged core.
+func TestCoreWithDamagedAllgs(t *testing.T) {
+	t.Parallel()
+	needGorigin(t)
+	testenv.NeedPtrace(t)
+	if _, err := exec.LookPath("gcore"); err != nil {
+		t.Skip("gcore (GDB) is not installed: .ci/run installs gdb")
+	}
+	exe := plainService(t)
+	s := startService(t, exe, "-n", fmt.Sprint(idleWorkers))
+	prefix := filepath.Join(t.TempDir(), "core")
+	if out, err := exec.Command("gcore", "-o", prefix, strconv.Itoa(s.Pid)).CombinedOutput(); err != nil {
+		t.Fatalf("gcore: %v\n%s", err, out)
+	}
+	path := prefix + "." + strconv.Itoa(s.Pid)
+	// Where runtime.allgs's slice header is in the core file.
+	xf, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := xf.Symbols()
+	xf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var allgs uint64
+	for _, sym := range syms {
+		if sym.Name == "runtime.allgs" {
+			allgs = sym.Value
+		}
+	}
+	fh, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	cf, err := elf.NewFile(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := int64(-1)
+	for _, p := range cf.Progs {
+		if p.Type == elf.PT_LOAD && allgs >= p.Vaddr && allgs+24 <= p.Vaddr+p.Filesz {
+			off = int64(p.Off + allgs - p.Vaddr)
+		}
+	}
+	if allgs == 0 || off < 0 {
+		t.Fatalf("runtime.allgs (%#x) is not in the core", allgs)
+	}
+	header := make([]byte, 24)
+	if _, err := fh.ReadAt(header, off); err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	rows := []struct {
+		name  string
+		patch func(h []byte)
+	}{
+		{"a length beyond the capacity", func(h []byte) { le.PutUint64(h[8:], le.Uint64(h[16:])+1) }},
+		{"an array nowhere in memory", func(h []byte) { le.PutUint64(h, 0x7ff0_dead_0000) }},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			h := append([]byte(nil), header...)
+			row.patch(h)
+			if _, err := fh.WriteAt(h, off); err != nil {
+				t.Fatal(err)
+			}
+			defer fh.WriteAt(header, off)
+			r := runGorigin(t, nil, nil, "core", path, "--exe", exe)
+			checkRun(t, r, 2, []string{"runtime.allgs", "goroutine table is damaged"})
+		})
+	}
+	r := runGorigin(t, nil, nil, "core", path, "--exe", exe, "--format", "json")
+	checkRun(t, r, 0, nil) // undamaged again: the damage was all that differed
+	checkIdle(t, decodeSnapshot(t, r))
 }
