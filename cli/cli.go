@@ -8,10 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gorigin-dev/gorigin/capture"
@@ -103,8 +106,8 @@ func exitStatus(err error, stderr io.Writer) int {
 	case errors.As(err, &ue),
 		errors.Is(err, dbg.ErrNoProcess), errors.Is(err, dbg.ErrPermission),
 		errors.Is(err, dbg.ErrNotGo), errors.Is(err, dbg.ErrExited),
-		errors.Is(err, gstruct.ErrStripped), errors.Is(err, gstruct.ErrDebugFile),
-		errors.Is(err, report.ErrBinaryToTerminal):
+		errors.Is(err, gstruct.ErrStripped), errors.Is(err, gstruct.ErrDebugFile), errors.Is(err, gstruct.ErrCorrupt),
+		errors.Is(err, report.ErrBinaryToTerminal), errors.Is(err, snapshot.ErrTooLarge):
 		return exitUsage
 	}
 	return exitInternal
@@ -128,6 +131,9 @@ type flags struct {
 	exclude   multi
 	debugFile string
 	stderr    io.Writer // for the progress bar
+	// refused are flags this command does not take, with why: given, they are a usage
+	// error that says so rather than "unknown flag".
+	refused map[string]string
 }
 
 type multi []string
@@ -156,6 +162,26 @@ func newFlags(stderr io.Writer) *flags {
 	return f
 }
 
+// refuse takes the named flags out of the command's flag set (so help does not list
+// them) and makes giving one a usage error that says why.
+func (f *flags) refuse(why string, names ...string) {
+	fs := flag.NewFlagSet(f.fs.Name(), flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = onHelp(f.stderr, fs)
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		if !slices.Contains(names, fl.Name) {
+			fs.Var(fl.Value, fl.Name, fl.Usage)
+		}
+	})
+	f.fs = fs
+	if f.refused == nil {
+		f.refused = map[string]string{}
+	}
+	for _, n := range names {
+		f.refused[n] = why
+	}
+}
+
 // progress is the progress bar of long work: on stderr when it is a terminal, else silent.
 func (f *flags) progress() *report.Progress {
 	if f.stderr == nil {
@@ -171,6 +197,9 @@ func (f *flags) parse(args []string) ([]string, error) {
 		if err := f.fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
+			}
+			if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok && f.refused[name] != "" {
+				return nil, usageError{fmt.Sprintf("%s: %s", dashes(name), f.refused[name])}
 			}
 			return nil, flagError(f.fs, err)
 		}
@@ -194,6 +223,9 @@ func (f *flags) parse(args []string) ([]string, error) {
 		return nil, usageError{"--max-freeze must be positive"}
 	}
 	// Check everything that rendering needs now, not after the target was stopped.
+	if err := checkOutPath(f.out); err != nil {
+		return nil, err
+	}
 	if !slices.Contains(report.Formats(), f.format) {
 		return nil, valueError("format", f.format, report.Formats())
 	}
@@ -250,6 +282,9 @@ func runAttach(args []string, stdout, stderr io.Writer) error {
 // whatever happens.
 func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
 	image := processImage(pid) // to tell an exec from other read errors
+	// A pid that never existed is "no such process", not a process that exited meanwhile.
+	_, statErr := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	existed := !errors.Is(statErr, fs.ErrNotExist)
 	if (f.backend == "gdb" || f.backend == "delve") && dlvAddr(f) == "" {
 		// Zombies, kernel threads, no permission: the same message whatever the backend.
 		if err := native.Check(pid); err != nil {
@@ -266,7 +301,7 @@ func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
 	} else {
 		proc, err = native.Attach(pid, native.Options{MaxFreeze: f.maxFreeze})
 	}
-	if why := vanished(pid, image); err != nil && why != "" && !errors.Is(err, dbg.ErrExited) {
+	if why := vanished(pid, image); err != nil && existed && why != "" && !errors.Is(err, dbg.ErrExited) {
 		return nil, fmt.Errorf("pid %d %s while gorigin attached (%v): %w", pid, why, err, dbg.ErrExited)
 	}
 	if err != nil {
@@ -338,4 +373,26 @@ func parseFilters(specs []string) ([]snapshot.Filter, error) {
 		out = append(out, flt)
 	}
 	return out, nil
+}
+
+// checkOutPath makes a -o path that cannot be written a usage error before any work: its
+// directory must exist and be writable, and it must not itself be a directory.
+func checkOutPath(out string) error {
+	if out == "" || out == "-" {
+		return nil
+	}
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		return usageError{fmt.Sprintf("-o %s: a directory; give a file name", out)}
+	}
+	dir := filepath.Dir(out)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return usageError{fmt.Sprintf("-o %s: %v: create the directory first", out, err)}
+	case !fi.IsDir():
+		return usageError{fmt.Sprintf("-o %s: %s is not a directory", out, dir)}
+	case syscall.Access(dir, 2 /* W_OK */) != nil:
+		return usageError{fmt.Sprintf("-o %s: the directory %s is not writable", out, dir)}
+	}
+	return nil
 }

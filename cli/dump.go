@@ -20,7 +20,10 @@ import (
 func runDump(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	f := newFlags(stderr)
 	f.stacks = true // a dump holds every goroutine's frames: --by location needs no --stacks
+	f.refuse("reading a live process is attach's: a dump is a copy already, with nothing to freeze and no debugger (gorigin attach PID takes it)",
+		"freeze", "max-freeze", "backend", "dlv", "debug-file")
 	timeout := f.fs.Duration("timeout", fetchTimeout, "give up on an http(s) source that has not answered after this long")
+	followRedirects := f.fs.Bool("follow-redirects", false, "follow an http(s) source's redirects to other hosts (by default only to the same host)")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -33,7 +36,7 @@ func runDump(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	var snap *snapshot.Snapshot
 	if isURL(pos[0]) {
-		snap, err = fetch(pos[0], *timeout)
+		snap, err = fetch(pos[0], *timeout, *followRedirects)
 	} else {
 		snap, err = loadSource(pos[0], stdin)
 	}
@@ -54,7 +57,7 @@ func loadSource(src string, stdin io.Reader) (*snapshot.Snapshot, error) {
 	case src == "-":
 		snap, err = dump.Parse(stdin, dump.Options{TakenAt: time.Now().UTC()})
 	case isURL(src):
-		return fetch(src, fetchTimeout)
+		return fetch(src, fetchTimeout, false)
 	default:
 		fh, oerr := os.Open(src)
 		if oerr != nil {
@@ -93,7 +96,11 @@ func isURL(src string) bool {
 
 // fetch reads a goroutine profile endpoint: debug=2 (every goroutine with its id, state
 // and creator) and, if the server refuses it, debug=1 and then debug=0.
-func fetch(raw string, timeout time.Duration) (*snapshot.Snapshot, error) {
+//
+// Redirects are followed only to the same host unless followRedirects: gorigin runs as
+// root, and a server on the loopback interface (anyone's) must not make it connect to
+// other hosts unasked.
+func fetch(raw string, timeout time.Duration, followRedirects bool) (*snapshot.Snapshot, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("dump %s: %v", raw, err)}
@@ -101,7 +108,16 @@ func fetch(raw string, timeout time.Duration) (*snapshot.Snapshot, error) {
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/debug/pprof/goroutine"
 	}
-	client := &http.Client{Timeout: timeout}
+	client := &http.Client{Timeout: timeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if !followRedirects && !strings.EqualFold(req.URL.Hostname(), u.Hostname()) {
+			return redirectError{fmt.Sprintf("the server redirects to %s, another host: gorigin follows redirects to the same host only; "+
+				"pass --follow-redirects to follow it, or dump that URL", req.URL.Redacted())}
+		}
+		return nil
+	}}
 	var errs []string
 	for _, level := range []string{"2", "1", "0"} {
 		q := u.Query()
@@ -123,6 +139,11 @@ func fetch(raw string, timeout time.Duration) (*snapshot.Snapshot, error) {
 	return nil, usageError{fmt.Sprintf("dump %s: the server answered no goroutine profile: %s", raw, strings.Join(errs, "; "))}
 }
 
+// redirectError is a redirect fetch did not follow.
+type redirectError struct{ msg string }
+
+func (e redirectError) Error() string { return e.msg }
+
 // refusedError is an HTTP answer that is not a profile: try another debug level.
 type refusedError struct{ msg string }
 
@@ -136,6 +157,10 @@ func fetchOne(client *http.Client, u string, timeout time.Duration) (*snapshot.S
 		return nil, usageError{fmt.Sprintf("dump %s: %v", u, err)}
 	}
 	resp, err := client.Do(req)
+	var redirect redirectError
+	if errors.As(err, &redirect) {
+		return nil, usageError{fmt.Sprintf("dump %s: %s", u, redirect.msg)}
+	}
 	if err != nil && ctx.Err() != nil {
 		return nil, usageError{fmt.Sprintf("dump %s: no answer within %v: the server hangs or is too slow (raise --timeout)", u, timeout)}
 	}

@@ -68,6 +68,11 @@ func newSnapshot(opt Options) *snapshot.Snapshot {
 const chunk = 4096
 
 func parseText(r io.Reader, opt Options) (*snapshot.Snapshot, error) {
+	return parseTextBudget(r, opt, maxKept)
+}
+
+// parseTextBudget is parseText keeping at most budget bytes (maxKept, less in tests).
+func parseTextBudget(r io.Reader, opt Options, budget int64) (*snapshot.Snapshot, error) {
 	s := newSnapshot(opt)
 	rd := NewReader(r)
 	var chunks [][]snapshot.Goroutine
@@ -82,6 +87,9 @@ func parseText(r io.Reader, opt Options) (*snapshot.Snapshot, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if rd.in.kept+int64(n+1+chunk)*snapshot.GoroutineSize > budget {
+			return nil, overBudget("the dump", n, budget)
 		}
 		if g.ID != 0 && ids.add(g.ID, n) {
 			// A crash shows a goroutine running on another thread twice: keep the copy
@@ -100,8 +108,9 @@ func parseText(r io.Reader, opt Options) (*snapshot.Snapshot, error) {
 		n++
 	}
 	s.Goroutines = make([]snapshot.Goroutine, 0, n)
-	for _, c := range chunks {
+	for i, c := range chunks {
 		s.Goroutines = append(s.Goroutines, c...)
+		chunks[i] = nil // the goroutines are held once, and one chunk twice
 	}
 	if len(s.Goroutines) == 0 && rd.Format() == "" {
 		return nil, ErrNoDump

@@ -27,8 +27,14 @@ type header struct {
 
 var goroutinePrefix = []byte("goroutine ")
 
+// maxState bounds the bracket's text before any labels ("chan receive (durable), 1234
+// minutes, locked to thread, synctest bubble 5" and the like): a longer one is not a header.
+const maxState = 256
+
 // findHeader looks for a goroutine header in line, after any log prefix, and returns it
-// and where it starts.
+// and where it starts. It takes time linear in the line's length however many
+// "goroutine " words the prefix holds: the searches to the right of each candidate go
+// through cursors that only move forward, and what is left per candidate is bounded.
 func findHeader(line []byte, in *interner) (header, int, bool) {
 	// Every header ends in ':' (before trailing blanks): most lines are rejected here,
 	// without a search.
@@ -39,60 +45,98 @@ func findHeader(line []byte, in *interner) (header, int, bool) {
 	if end == 0 || line[end-1] != ':' {
 		return header{}, 0, false
 	}
+	sc := headerScan{line: line[:end-1]}
+	return sc.find(in)
+}
+
+// headerScan is one line being searched for a header, without its final ':'.
+type headerScan struct {
+	line                   []byte
+	bracket, labels, close cursor
+	// searched counts the bytes the searches went through (the tests check that it stays
+	// a small multiple of the line's length).
+	searched int
+}
+
+func (sc *headerScan) find(in *interner) (header, int, bool) {
+	sc.bracket.pat, sc.labels.pat, sc.close.pat = []byte(" ["), []byte(" labels:{"), []byte("]")
+	line := sc.line
 	off := 0
 	for {
 		i := bytes.Index(line[off:], goroutinePrefix)
 		if i < 0 {
+			sc.searched += len(line) - off
 			return header{}, 0, false
 		}
+		sc.searched += i + len(goroutinePrefix)
 		at := off + i
-		if h, ok := parseHeader(line[at+len(goroutinePrefix):], in); ok {
+		if h, ok := sc.parse(at+len(goroutinePrefix), in); ok {
 			return h, at, true
 		}
 		off = at + len(goroutinePrefix)
 	}
 }
 
-// parseHeader reads a header after its "goroutine " word.
-func parseHeader(s []byte, in *interner) (header, bool) {
+// cursor finds pat in a line at or after positions that never decrease, so that every
+// byte is searched once.
+type cursor struct {
+	pat      []byte
+	from, at int // the last search: from where, and the first match at or after it (-1: none)
+	done     bool
+}
+
+func (c *cursor) find(line []byte, from int, searched *int) int {
+	if c.done && from >= c.from && (c.at < 0 || from <= c.at) {
+		return c.at
+	}
+	c.from, c.at, c.done = from, -1, true
+	if i := bytes.Index(line[from:], c.pat); i >= 0 {
+		c.at = from + i
+		*searched += i + len(c.pat)
+	} else {
+		*searched += len(line) - from
+	}
+	return c.at
+}
+
+// parse reads a header whose "goroutine " word ends at p.
+func (sc *headerScan) parse(p int, in *interner) (header, bool) {
 	var h header
+	line := sc.line
 	n := 0
-	for n < len(s) && n < 20 && '0' <= s[n] && s[n] <= '9' {
+	for p+n < len(line) && n < 20 && '0' <= line[p+n] && line[p+n] <= '9' {
 		n++
 	}
-	if n == 0 || n >= len(s) {
+	if n == 0 || p+n >= len(line) {
 		return h, false
 	}
-	id, ok := atoi(s[:n])
+	id, ok := atoi(line[p : p+n])
 	if !ok {
 		return h, false
 	}
 	h.id = id
-	s = s[n:]
-	if bytes.HasPrefix(s, []byte(" gp=")) {
-		i := bytes.Index(s, []byte(" ["))
-		if i < 0 {
+	p += n
+	b := p // where " [" is
+	if bytes.HasPrefix(line[p:], []byte(" gp=")) {
+		if b = sc.bracket.find(line, p, &sc.searched); b < 0 {
 			return h, false
 		}
-		s = s[i:]
-	}
-	if !bytes.HasPrefix(s, []byte(" [")) {
+	} else if !bytes.HasPrefix(line[p:], []byte(" [")) {
 		return h, false
 	}
-	s = bytes.TrimRight(s[2:], " \t")
-	if !bytes.HasSuffix(s, []byte(":")) {
-		return h, false
-	}
-	s = s[:len(s)-1]
+	start := b + 2 // the bracket's text, up to the end of the line
+	s := line[start:]
 	var state, labels []byte
 	hasLabels := false
-	if i := bytes.Index(s, []byte(" labels:{")); i >= 0 && bytes.HasSuffix(s, []byte("}]")) {
+	if i := sc.labels.find(line, start, &sc.searched); i >= 0 && bytes.HasSuffix(s, []byte("}]")) {
+		i -= start
 		state, labels, hasLabels = s[:i], s[i+len(" labels:{"):len(s)-2], true
 	} else {
-		i := bytes.IndexByte(s, ']')
+		i := sc.close.find(line, start, &sc.searched)
 		if i < 0 {
 			return h, false
 		}
+		i -= start
 		state = s[:i]
 		rest := s[i+1:]
 		if len(rest) > 0 {
@@ -102,8 +146,8 @@ func parseHeader(s []byte, in *interner) (header, bool) {
 			labels, hasLabels = rest[2:len(rest)-1], true
 		}
 	}
-	if hasLabels {
-		h.labels, h.labelsBad = in.parseLabels(labels)
+	if len(state) > maxState {
+		return h, false
 	}
 	first := true
 	for len(state) > 0 {
@@ -130,6 +174,10 @@ func parseHeader(s []byte, in *interner) (header, bool) {
 	}
 	if h.state == "" {
 		return h, false
+	}
+	// Only now, once the header is certain: the labels may run to the end of the line.
+	if hasLabels {
+		h.labels, h.labelsBad = in.parseLabels(labels)
 	}
 	return h, true
 }
@@ -189,6 +237,9 @@ func (h *header) status() (status, reason string) {
 	return "waiting", h.state
 }
 
+// labelEntrySize is what one entry of a label map costs beyond its strings.
+const labelEntrySize = 48
+
 // parseLabels reads `"k": "v", "k2": "v2"` (Go 1.26: always quoted) or `k: v, "k 2": v`
 // (Go 1.27+: quoted when needed). It keeps what it could read and reports whether
 // something could not be.
@@ -209,6 +260,7 @@ func parseLabels(s string, in *interner) (map[string]string, bool) {
 			return labels, true
 		}
 		labels[in.str([]byte(k))] = in.str([]byte(v))
+		in.kept += labelEntrySize
 		if rest == "" {
 			break
 		}

@@ -29,6 +29,9 @@ type interner struct {
 	// mostly repeat those of the goroutine before): compared before hashing.
 	recentLocs [4]*snapshot.Location
 	nextLoc    int
+	// kept is the memory, in bytes, of what the interner handed out unshared: new
+	// strings, locations, frames and label entries (the dump's budget counts it).
+	kept int64
 }
 
 // labelSet is a label text's parsed labels and whether they were read in full.
@@ -51,6 +54,7 @@ func (in *interner) loc(l snapshot.Location) *snapshot.Location {
 	if !ok {
 		p = new(snapshot.Location) // not &l: that would move every l to the heap
 		*p = l
+		in.kept += snapshot.LocationSize
 		if len(in.locs) < maxInterned {
 			in.locs[l] = p
 		}
@@ -72,6 +76,7 @@ func (in *interner) str(b []byte) string {
 		return s
 	}
 	s := string(b)
+	in.kept += int64(len(s))
 	if len(in.m) < maxInterned {
 		in.m[s] = s
 	}
@@ -103,6 +108,7 @@ func (in *interner) frames(frames []snapshot.Location) []snapshot.Location {
 		}
 	}
 	s := slices.Clone(frames)
+	in.kept += int64(len(s)) * snapshot.LocationSize
 	in.stacks[in.next] = s
 	in.next = (in.next + 1) % recentStacks
 	in.last = s

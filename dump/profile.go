@@ -26,7 +26,8 @@ const Debug0Warning = "a debug=0 goroutine profile aggregates goroutines by stac
 func parseProfile(r io.Reader, opt Options) (*snapshot.Snapshot, error) {
 	// Decompress here, bounded, rather than in profile.ParseData: a small gzip stream can
 	// expand without limit.
-	zr, err := gzip.NewReader(r)
+	compressed := &countingReader{r: r}
+	zr, err := gzip.NewReader(compressed)
 	if err != nil {
 		return nil, fmt.Errorf("gzipped data that is not a pprof profile (%v): %w", err, ErrNoDump)
 	}
@@ -39,6 +40,12 @@ func parseProfile(r io.Reader, opt Options) (*snapshot.Snapshot, error) {
 	}
 	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
 		return nil, fmt.Errorf("gzip inside gzip is not a pprof profile: %w", ErrNoDump)
+	}
+	if cost, err := profileCost(data); err != nil {
+		return nil, fmt.Errorf("gzipped data that is not a pprof profile (%v): %w", err, ErrNoDump)
+	} else if cost > maxProfileCost {
+		return nil, fmt.Errorf("a goroutine profile of %d bytes (%d uncompressed) whose records would take %d MB to decode, "+
+			"more than a real one of that size: crafted or damaged? fetch debug=2 instead: %w", compressed.n, len(data), cost>>20, snapshot.ErrTooLarge)
 	}
 	p, err := profile.ParseData(data)
 	if err != nil {
@@ -90,6 +97,9 @@ func parseProfile(r io.Reader, opt Options) (*snapshot.Snapshot, error) {
 			g.Labels[in.str([]byte(k))] = in.str([]byte(vs[0]))
 		}
 		g = finish(&in, g, g.Frames, false, false)
+		if in.kept+(int64(total)+count)*snapshot.GoroutineSize > maxKept {
+			return nil, overBudget("the goroutine profile", total, maxKept)
+		}
 		s.Goroutines = slices.Grow(s.Goroutines, int(count))
 		for range count {
 			s.Goroutines = append(s.Goroutines, g)
@@ -100,4 +110,16 @@ func parseProfile(r io.Reader, opt Options) (*snapshot.Snapshot, error) {
 		}
 	}
 	return s, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

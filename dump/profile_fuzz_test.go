@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
 // FuzzProfile feeds arbitrary protobuf bytes, gzipped, to the debug=0 profile parser:
@@ -38,12 +40,19 @@ func FuzzProfile(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
+	// Issue 17's crafted shape: samples with nothing in them, two bytes each.
+	f.Add(append(append([]byte(nil), buf.Bytes()...), bytes.Repeat([]byte{2<<3 | 2, 0}, 50_000)...))
 	f.Fuzz(func(t *testing.T, pb []byte) {
 		var gz bytes.Buffer
 		zw := gzip.NewWriter(&gz)
 		zw.Write(pb)
 		zw.Close()
-		s, err := parseProfile(&gz, Options{})
+		limit := parseAllocLimit(gz.Bytes())
+		var s *snapshot.Snapshot
+		var err error
+		if used := allocated(func() { s, err = parseProfile(&gz, Options{}) }); used > limit {
+			t.Fatalf("parseProfile of %d protobuf bytes allocated %d (limit %d)", len(pb), used, limit)
+		}
 		if err != nil {
 			return
 		}

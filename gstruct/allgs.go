@@ -1,6 +1,7 @@
 package gstruct
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gorigin-dev/gorigin/dbg"
@@ -8,6 +9,11 @@ import (
 
 // maxGs caps how many goroutines AllGs believes in, whatever memory says.
 const maxGs = 50_000_000
+
+// ErrCorrupt is wrapped when runtime.allgs or runtime.allglen hold what the runtime never
+// writes: a damaged core, memory overwritten in the process, or a runtime whose variables
+// gorigin found in the wrong place. It is bad input (the CLI's exit status 2).
+var ErrCorrupt = errors.New("the target's goroutine table is damaged")
 
 // AllGs reads runtime.allglen and the runtime.allgs slice and returns the addresses of the
 // runtime.g structures (every goroutine ever created that has not been freed, dead ones
@@ -23,7 +29,7 @@ func (r *Runtime) AllGs(m dbg.Memory) ([]uint64, error) {
 	data, sliceLen, sliceCap := r.l.ptrAt(slice.Buf, 0), r.l.ptrAt(slice.Buf, p), r.l.ptrAt(slice.Buf, 2*p)
 	n := r.l.ptrAt(length.Buf, 0)
 	if sliceLen > sliceCap {
-		return nil, fmt.Errorf("%s is not a slice (len %d > cap %d): is the load bias %#x right?", symAllgs, sliceLen, sliceCap, r.bias)
+		return nil, fmt.Errorf("%s is not a slice (len %d > cap %d): is the load bias %#x right? %w", symAllgs, sliceLen, sliceCap, r.bias, ErrCorrupt)
 	}
 	// allglen is stored after the append to allgs, so it is never beyond the slice.
 	n = min(n, sliceLen, maxGs)
@@ -31,7 +37,7 @@ func (r *Runtime) AllGs(m dbg.Memory) ([]uint64, error) {
 		return nil, nil
 	}
 	if data == 0 {
-		return nil, fmt.Errorf("%s has %d elements and a nil array", symAllgs, n)
+		return nil, fmt.Errorf("%s has %d elements and a nil array: %w", symAllgs, n, ErrCorrupt)
 	}
 	// allgs only ever grows: entries are appended, never changed, and a larger array
 	// replaces a full one. So when the array is the one read last time, only the entries
@@ -50,7 +56,7 @@ func (r *Runtime) AllGs(m dbg.Memory) ([]uint64, error) {
 	if int(n) > from {
 		arr := dbg.Region{Addr: data + uint64(from*p), Buf: make([]byte, (int(n)-from)*p)}
 		if err := m.ReadBatch([]dbg.Region{arr}); err != nil {
-			return nil, fmt.Errorf("read the %d elements of %s at %#x: %w", n, symAllgs, data, err)
+			return nil, fmt.Errorf("read the %d elements of %s at %#x: %w: %w", n, symAllgs, data, err, ErrCorrupt)
 		}
 		for i := 0; i < int(n)-from; i++ {
 			gs = append(gs, r.l.ptrAt(arr.Buf, i*p))

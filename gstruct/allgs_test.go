@@ -2,6 +2,7 @@ package gstruct
 
 import (
 	"encoding/binary"
+	"errors"
 	"slices"
 	"testing"
 )
@@ -54,4 +55,36 @@ func TestAllGsReadsOnlyWhatWasAppended(t *testing.T) {
 	binary.LittleEndian.PutUint64(header[16:], 7)
 	binary.LittleEndian.PutUint64(length, 7)
 	check("grown into a new array", []uint64{0x1000, 0x2000, 0x4000, 0x5000, 0x6000, 0x7000}, 56)
+}
+
+// TestAllGsDamaged: an allgs slice header or array the runtime never writes (a damaged
+// core, a corrupted allglen) is ErrCorrupt, which the CLI reports as bad input.
+func TestAllGsDamaged(t *testing.T) {
+	word := func(v ...uint64) []byte {
+		b := make([]byte, 8*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint64(b[8*i:], x)
+		}
+		return b
+	}
+	cases := []struct {
+		name           string
+		data, len, cap uint64
+		allglen        uint64
+	}{
+		{"len beyond cap", 0, 9, 3, 9},
+		{"a nil array", 0, 3, 3, 3},
+		{"an array outside memory", 0x7fff_0000_0000, 1 << 20, 1 << 20, 1 << 40},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := newFakeMem()
+			r := testRuntime(labelsSlice)
+			r.allgs = m.alloc(word(c.data, c.len, c.cap))
+			r.allglen = m.alloc(word(c.allglen))
+			if _, err := r.AllGs(m); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("AllGs: %v, want ErrCorrupt", err)
+			}
+		})
+	}
 }

@@ -9,6 +9,7 @@ package runtimegdb
 
 import (
 	"debug/buildinfo"
+	"debug/dwarf"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -60,12 +61,17 @@ func Find(goVersion, targetRoot string, opt Options) (*Script, error) {
 	if !strings.HasPrefix(goVersion, "go1.") {
 		return nil, fmt.Errorf("go version %q: want a release such as go1.26.8: %w", goVersion, ErrNotFound)
 	}
+	var unsafe []string // candidates refused by trusted
 	try := func(root, from string) *Script {
 		if root == "" || !versionIs(root, goVersion) {
 			return nil
 		}
 		p := filepath.Join(root, "src", "runtime", "runtime-gdb.py")
 		if _, err := os.Stat(p); err != nil {
+			return nil
+		}
+		if err := trusted(p); err != nil {
+			unsafe = append(unsafe, err.Error())
 			return nil
 		}
 		return &Script{Path: p, GoVersion: goVersion, From: from}
@@ -89,6 +95,9 @@ func Find(goVersion, targetRoot string, opt Options) (*Script, error) {
 		return s, nil
 	}
 	if !opt.Fetch {
+		if len(unsafe) > 0 {
+			return nil, fmt.Errorf("%s: not loading %s: %w", goVersion, strings.Join(unsafe, "; "), ErrNotFound)
+		}
 		return nil, fmt.Errorf("%s: not in the target's GOROOT (%s), the local toolchain (%s) or the module cache (%s): "+
 			"fetch it with GOTOOLCHAIN=%s go version, or allow fetching: %w", goVersion, orNone(targetRoot), orNone(local), orNone(tc), goVersion, ErrNotFound)
 	}
@@ -148,7 +157,8 @@ func orNone(s string) string {
 }
 
 // TargetGOROOT is the GOROOT the program in exe was built from, read from the file names
-// in its DWARF line tables (".../src/runtime/proc.go"), or "" (stripped, -trimpath).
+// in the line tables of its runtime package (".../src/runtime/proc.go"), or "" (stripped,
+// -trimpath). The linker may split a package into several compile units: each is looked at.
 func TargetGOROOT(exe string) string {
 	f, err := elf.Open(exe)
 	if err != nil {
@@ -165,25 +175,30 @@ func TargetGOROOT(exe string) string {
 		if err != nil || e == nil {
 			return ""
 		}
-		if e.Tag != 0 && e.Tag.String() == "CompileUnit" {
-			if name, _ := e.Val(1).(string); name != "runtime" { // AttrName
-				r.SkipChildren()
-				continue
-			}
-			lr, err := d.LineReader(e)
-			if err != nil || lr == nil {
-				return ""
-			}
-			for _, file := range lr.Files() {
-				if file == nil {
-					continue
-				}
-				if root, ok := strings.CutSuffix(file.Name, "/src/runtime/proc.go"); ok && filepath.IsAbs(root) {
+		if e.Tag == dwarf.TagCompileUnit {
+			if name, _ := e.Val(dwarf.AttrName).(string); name == "runtime" {
+				if root := runtimeRoot(d, e); root != "" {
 					return root
 				}
 			}
-			return ""
 		}
 		r.SkipChildren()
 	}
+}
+
+// runtimeRoot is the GOROOT in the file names of the runtime compile unit cu, or "".
+func runtimeRoot(d *dwarf.Data, cu *dwarf.Entry) string {
+	lr, err := d.LineReader(cu)
+	if err != nil || lr == nil {
+		return ""
+	}
+	for _, file := range lr.Files() {
+		if file == nil {
+			continue
+		}
+		if root, _, ok := strings.Cut(file.Name, "/src/runtime/"); ok && filepath.IsAbs(root) {
+			return root
+		}
+	}
+	return ""
 }

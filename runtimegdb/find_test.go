@@ -70,30 +70,44 @@ func TestFindOrder(t *testing.T) {
 	})
 }
 
-// TestForExecutable finds the script for this test binary: built by the local toolchain,
-// so the target's GOROOT (from DWARF) is runtime.GOROOT's and holds the file.
+// buildProgram builds a small Go program with the local toolchain and extra go build flags.
+func buildProgram(t *testing.T, flags ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module prog\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { println(\"hi\") }\n"), 0o644)
+	out := filepath.Join(dir, "prog")
+	cmd := exec.Command("go", append(append([]string{"build", "-o", out}, flags...), ".")...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	return out
+}
+
+// TestForExecutable finds the script for a program built by the local toolchain: the
+// target's GOROOT (from DWARF) is that toolchain's and holds the file. (The test binary
+// itself will not do: go test links it without DWARF.) A -trimpath build has no GOROOT.
 func TestForExecutable(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := TargetGOROOT(exe)
-	if root == "" {
-		t.Skip("this test binary has no DWARF GOROOT (built with -trimpath or -w?)")
-	}
 	goroot, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
 		t.Skipf("no go command: %v", err)
 	}
+	exe := buildProgram(t)
+	root := TargetGOROOT(exe)
 	if root != strings.TrimSpace(string(goroot)) {
-		t.Errorf("TargetGOROOT = %q, want the toolchain that built the test, %s", root, goroot)
+		t.Fatalf("TargetGOROOT = %q, want the toolchain that built the program, %s", root, goroot)
 	}
 	s, err := ForExecutable(exe, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.GoVersion != runtime.Version() || s.Path != filepath.Join(root, "src/runtime/runtime-gdb.py") {
+	if s.GoVersion != runtime.Version() || s.Path != filepath.Join(root, "src/runtime/runtime-gdb.py") || s.From != "target GOROOT" {
 		t.Errorf("found %+v", s)
+	}
+	if root := TargetGOROOT(buildProgram(t, "-trimpath")); root != "" {
+		t.Errorf("TargetGOROOT of a -trimpath build = %q, want \"\"", root)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Encode writes s as a JSON document of schema Schema: the envelope indented, each
@@ -59,14 +60,33 @@ func Encode(w io.Writer, s *Snapshot) error {
 	return nil
 }
 
+// MaxDecoded bounds what Decode keeps of one document: its goroutines, and the names,
+// locations and stacks they do not share. A real snapshot of 400,000 goroutines with
+// their stacks (a 400 MB document) keeps about 80 MB. A document that needs more is
+// refused (ErrTooLarge) rather than allowed to exhaust memory.
+const MaxDecoded = 256 << 20
+
 // Decode reads one JSON snapshot document written by Encode. It rejects a document
-// without the expected schema and one that breaks the model's invariants (Validate).
+// without the expected schema, one that breaks the model's invariants (Validate), and one
+// whose goroutines would keep more than MaxDecoded bytes. The goroutines are decoded one
+// at a time and share their names, locations and stacks, so the memory used is what the
+// snapshot keeps, not the document's size.
 func Decode(r io.Reader) (*Snapshot, error) {
+	return decode(r, MaxDecoded)
+}
+
+func decode(r io.Reader, budget int64) (*Snapshot, error) {
 	dec := json.NewDecoder(r)
-	var s Snapshot
-	if err := dec.Decode(&s); err != nil {
-		if errors.Is(err, io.EOF) {
+	s, err := decodeFields(dec, budget)
+	if err != nil {
+		if errors.Is(err, io.EOF) && dec.InputOffset() == 0 {
 			return nil, fmt.Errorf("decode snapshot: empty input: want a JSON document of schema %q (written by gorigin --format json)", Schema)
+		}
+		if errors.Is(err, ErrTooLarge) {
+			return nil, fmt.Errorf("decode snapshot: %w", err)
+		}
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
 		}
 		return nil, fmt.Errorf("decode snapshot: not a JSON snapshot of schema %q: %w", Schema, err)
 	}
@@ -82,5 +102,101 @@ func Decode(r io.Reader) (*Snapshot, error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("decode snapshot: %w", err)
 	}
+	return s, nil
+}
+
+// decodeFields reads the document's object field by field, the goroutines one by one,
+// counting what they keep against budget. Field names match as encoding/json matches
+// them (case-insensitively); unknown fields are skipped.
+func decodeFields(dec *json.Decoder, budget int64) (*Snapshot, error) {
+	var s Snapshot
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	var kept int64
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		switch {
+		case strings.EqualFold(key, "schema"):
+			err = dec.Decode(&s.Schema)
+		case strings.EqualFold(key, "source"):
+			err = dec.Decode(&s.Source)
+		case strings.EqualFold(key, "warnings"):
+			err = dec.Decode(&s.Warnings)
+		case strings.EqualFold(key, "goroutines"):
+			s.Goroutines, err = decodeGoroutines(dec, &kept, budget)
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, err
+	}
 	return &s, nil
+}
+
+// decodeGoroutines reads the goroutines array (or null) one element at a time.
+func decodeGoroutines(dec *json.Decoder, kept *int64, budget int64) ([]Goroutine, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok == nil {
+		return nil, nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, fmt.Errorf("\"goroutines\" is %v, want an array", tok)
+	}
+	// The goroutines are collected in chunks and copied once into a slice of the final
+	// size, so that a growing slice does not hold them twice and then some.
+	const chunk = 4096
+	var (
+		chunks [][]Goroutine
+		n      int
+		sh     sharer
+	)
+	for dec.More() {
+		var g Goroutine
+		if err := dec.Decode(&g); err != nil {
+			return nil, err
+		}
+		sh.share(&g)
+		if *kept+sh.kept+chunk*GoroutineSize > budget {
+			return nil, fmt.Errorf("%d goroutines in, the snapshot needs more than %d MB, more than a real one of that many: %w", n, budget>>20, ErrTooLarge)
+		}
+		if n%chunk == 0 {
+			chunks = append(chunks, make([]Goroutine, 0, chunk))
+		}
+		chunks[len(chunks)-1] = append(chunks[len(chunks)-1], g)
+		n++
+	}
+	*kept += sh.kept
+	gs := make([]Goroutine, 0, n)
+	for i, c := range chunks {
+		gs = append(gs, c...)
+		chunks[i] = nil // held once, and one chunk twice
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return gs, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("found %v where %q belongs", tok, string(want))
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -119,8 +120,17 @@ func FuzzDecode(f *testing.F) {
 	f.Add(buf.Bytes())
 	f.Add([]byte(`{"schema":"gorigin.snapshot/v1","source":{"kind":"dump"},"goroutines":[{"status":"running","frames":[{}],"labels":{}}]}`))
 	f.Add([]byte(`{"schema":"gorigin.snapshot/v1","source":{"kind":"core","takenAt":"2026-01-02T03:04:05+02:00"},"goroutines":null}`))
+	f.Add([]byte(`{"schema":"gorigin.snapshot/v1","source":{"kind":"dump"},"goroutines":[` + strings.Repeat(`{"status":"idle","frames":[{},{}]},`, 500) + `{"status":"idle"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// What Decode may allocate: fixed buffers, and per input byte a small multiple (a
+		// 3-byte frame "{}," is a 64-byte Location), never the document twice over.
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		s, err := Decode(bytes.NewReader(data))
+		runtime.ReadMemStats(&after)
+		if used, limit := after.TotalAlloc-before.TotalAlloc, uint64(1<<20+128*len(data)); used > limit {
+			t.Fatalf("Decode of %d bytes allocated %d (limit %d)", len(data), used, limit)
+		}
 		if err != nil {
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"sync"
@@ -54,9 +55,12 @@ type segment struct {
 // is found from the core's file mappings. The executable's build ID is checked against the
 // copy of it in the core's memory.
 func Open(corePath, exePath string) (*Core, error) {
-	f, err := os.Open(corePath)
+	f, err := openRegular(corePath)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the core: %w", err)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("cannot read the core: %w", err)
+		}
+		return nil, fmt.Errorf("cannot read the core: %w: %w", err, ErrNotCore)
 	}
 	c := &Core{path: corePath, f: f, files: map[string]*mappedFile{}}
 	if err := c.load(); err != nil {
@@ -107,6 +111,9 @@ func (c *Core) load() error {
 			c.path, need, c.size, ErrTruncated)
 	}
 	sort.Slice(c.loads, func(i, j int) bool { return c.loads[i].vaddr < c.loads[j].vaddr })
+	if err := distinctNotes(ef.Progs); err != nil {
+		return fmt.Errorf("%s: %w: %w", c.path, err, ErrNotCore)
+	}
 	for _, p := range ef.Progs {
 		if p.Type != elf.PT_NOTE {
 			continue
@@ -124,6 +131,27 @@ func (c *Core) load() error {
 	}
 	if len(c.loads) == 0 {
 		return fmt.Errorf("%s has no memory segments: %w", c.path, ErrNotCore)
+	}
+	return nil
+}
+
+// distinctNotes checks that no two PT_NOTE segments share bytes. The kernel, gcore and
+// Delve write one; a core whose note headers point at the same bytes again and again
+// would make gorigin decode them again and again (thousands of headers in a 1 MB core took
+// 2 GB). With distinct segments, the notes decoded are at most the core's size.
+func distinctNotes(progs []*elf.Prog) error {
+	type span struct{ off, end uint64 }
+	var notes []span
+	for _, p := range progs {
+		if p.Type == elf.PT_NOTE && p.Filesz > 0 {
+			notes = append(notes, span{p.Off, p.Off + p.Filesz})
+		}
+	}
+	sort.Slice(notes, func(i, j int) bool { return notes[i].off < notes[j].off })
+	for i := 1; i < len(notes); i++ {
+		if notes[i].off < notes[i-1].end {
+			return fmt.Errorf("its note segments at bytes %d and %d overlap (a damaged or crafted core)", notes[i-1].off, notes[i].off)
+		}
 	}
 	return nil
 }

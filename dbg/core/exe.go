@@ -31,14 +31,18 @@ func (c *Core) findExecutable(exePath string) error {
 	if abs, err := filepath.Abs(exePath); err == nil {
 		exePath = abs
 	}
-	exe, err := elf.Open(exePath)
+	ef, err := openRegular(exePath)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return fmt.Errorf("the executable %s does not exist: pass the program that dumped %s with --exe BINARY: %w", exePath, c.path, ErrNoExecutable)
 		}
+		return fmt.Errorf("the executable cannot be read (%v): pass the program that dumped %s with --exe BINARY: %w", err, c.path, ErrNoExecutable)
+	}
+	defer ef.Close()
+	exe, err := elf.NewFile(ef)
+	if err != nil {
 		return fmt.Errorf("the executable %s cannot be read as an ELF program (%v): pass the program that dumped %s with --exe BINARY: %w", exePath, err, c.path, ErrMismatch)
 	}
-	defer exe.Close()
 	c.exe = exePath
 
 	bias, err := c.exeBias(exe, named)

@@ -114,7 +114,7 @@ func (c *Core) readFile(path string, off uint64, buf []byte) error {
 	if mf == nil {
 		mf = &mappedFile{}
 		name := strings.TrimSuffix(path, " (deleted)")
-		if mf.f, mf.err = os.Open(name); mf.err == nil {
+		if mf.f, mf.err = openRegular(name); mf.err == nil {
 			if fi, err := mf.f.Stat(); err == nil {
 				mf.size = fi.Size()
 			} else {

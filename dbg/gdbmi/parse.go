@@ -75,6 +75,11 @@ func (t Tuple) List(name string) List {
 // maxDepth bounds the nesting of tuples and lists, so hostile input cannot exhaust the stack.
 const maxDepth = 64
 
+// maxValues bounds the values of one record. GDB's longest answers (-thread-info of ten
+// thousand threads, a memory read) hold a few hundred thousand; a line of MaxLine bytes
+// of "{}," would otherwise decode to 20 million values and a gigabyte.
+const maxValues = 1 << 20
+
 // ErrSyntax is wrapped by every parse error.
 var ErrSyntax = errors.New("not a GDB/MI output record")
 
@@ -140,8 +145,9 @@ func Parse(line string) (Record, error) {
 }
 
 type parser struct {
-	s string
-	i int
+	s      string
+	i      int
+	values int // values read so far, up to maxValues
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -177,6 +183,9 @@ func (p *parser) result(depth int) (Result, error) {
 func (p *parser) value(depth int) (Value, error) {
 	if depth > maxDepth {
 		return nil, p.errorf("nested deeper than %d", maxDepth)
+	}
+	if p.values++; p.values > maxValues {
+		return nil, p.errorf("more than %d values in one record", maxValues)
 	}
 	if p.i >= len(p.s) {
 		return nil, p.errorf("want a value")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -121,8 +122,17 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	}
+	f.Add(`^done,l=[` + strings.Repeat(`{},`, 5000) + `{}]`)
 	f.Fuzz(func(t *testing.T, line string) {
+		// What Parse may allocate: a small multiple of the line (a 3-byte "{}," is a
+		// boxed Tuple and a List element), never more.
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		rec, err := Parse(line)
+		runtime.ReadMemStats(&after)
+		if used, limit := after.TotalAlloc-before.TotalAlloc, uint64(1<<20+64*len(line)); used > limit {
+			t.Fatalf("Parse of %d bytes allocated %d (limit %d)", len(line), used, limit)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrSyntax) {
 				t.Fatalf("error %v does not wrap ErrSyntax", err)
@@ -143,4 +153,19 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("unknown kind %q", rec.Kind)
 		}
 	})
+}
+
+// TestParseValueBudget: a record of more values than any GDB answer holds is refused
+// (the MaxLine line of "{}," that decoded to a gigabyte), one of as many as a large
+// -thread-info answer is parsed.
+func TestParseValueBudget(t *testing.T) {
+	if _, err := Parse(`^done,l=[` + strings.Repeat(`{},`, maxValues) + `{}]`); !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), "values in one record") {
+		t.Errorf("Parse of %d values: %v, want a refusal", maxValues+1, err)
+	}
+	thread := `{id="1",target-id="Thread 0x7f LWP 12",name="svc",frame={level="0",addr="0x401000",func="main.f",args=[]},state="stopped",core="1"}`
+	many := `^done,threads=[` + strings.Repeat(thread+",", 9999) + thread + `]`
+	rec, err := Parse(many)
+	if err != nil || len(rec.Results.List("threads")) != 10000 {
+		t.Errorf("Parse of 10,000 threads: %v", err)
+	}
 }

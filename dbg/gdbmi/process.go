@@ -170,8 +170,7 @@ func attachError(pid int, err error, out string) error {
 		case strings.Contains(ge.Msg, "No such process"):
 			return fmt.Errorf("attach %d: %s: %w", pid, ge.Msg, dbg.ErrNoProcess)
 		case strings.Contains(ge.Msg, "Operation not permitted"), strings.Contains(ge.Msg, "ptrace"):
-			return fmt.Errorf("attach %d with gdb: %s: run as root or grant CAP_SYS_PTRACE (see /proc/sys/kernel/yama/ptrace_scope): %w",
-				pid, ge.Msg, dbg.ErrPermission)
+			return fmt.Errorf("attach %d with gdb: %s: %s: %w", pid, ge.Msg, dbg.PtraceRemedy(), dbg.ErrPermission)
 		}
 	}
 	return fmt.Errorf("attach %d with gdb: %w %s", pid, err, strings.TrimSpace(out))

@@ -89,8 +89,7 @@ func seizeError(pid, tid int, e syscall.Errno) error {
 }
 
 func permissionError(pid int) error {
-	return fmt.Errorf("attach %d: %w: run as root or grant CAP_SYS_PTRACE (see /proc/sys/kernel/yama/ptrace_scope)",
-		pid, dbg.ErrPermission)
+	return fmt.Errorf("attach %d: %w: %s", pid, dbg.ErrPermission, dbg.PtraceRemedy())
 }
 
 // tracedError names the process that traces pid; TracerPid is the tracing thread.
