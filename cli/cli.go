@@ -317,7 +317,16 @@ func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
 		}
 		return nil, fmt.Errorf("pid %d: %w", pid, err)
 	}
-	return snap, proc.Close()
+	if err := proc.Close(); err != nil {
+		// The copy was complete; a target that exited or exec'd since leaves nothing to
+		// let go (GDB's detach then fails: "The program is not being run").
+		why := vanished(pid, image)
+		if why == "" {
+			return nil, err
+		}
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf("pid %d %s right after this snapshot was taken", pid, why))
+	}
+	return snap, nil
 }
 
 // render filters, groups and writes a snapshot as the flags ask.
