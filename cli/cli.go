@@ -391,7 +391,11 @@ func checkOutPath(out string) error {
 		return nil
 	}
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-		return usageError{fmt.Sprintf("-o %s: a directory; give a file name", out)}
+		what := "a directory"
+		if li, err := os.Lstat(out); err == nil && li.Mode()&os.ModeSymlink != 0 {
+			what = "a symlink to a directory"
+		}
+		return usageError{fmt.Sprintf("-o %s: %s; give a file name", out, what)}
 	}
 	dir := filepath.Dir(out)
 	fi, err := os.Stat(dir)
