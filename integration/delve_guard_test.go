@@ -17,6 +17,9 @@ import (
 )
 
 func TestDlvSessionKilledMidHalt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: waits out the guard of a killed gorigin")
+	}
 	gor := needGorigin(t)
 	testenv.NeedPtrace(t)
 	dlv := needDlv(t)

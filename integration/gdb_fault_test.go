@@ -54,6 +54,9 @@ done
 // TestGDBBackendFaultyGDB runs gorigin attach --backend gdb through a GDB that dies, hangs,
 // prints non-MI garbage, or answers a read with a malformed result, mid-freeze.
 func TestGDBBackendFaultyGDB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: waits out an MI timeout per faulty gdb")
+	}
 	needGorigin(t)
 	testenv.NeedPtrace(t)
 	real := needGDB(t)

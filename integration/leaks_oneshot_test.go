@@ -72,6 +72,9 @@ const guardASLimit = 2400 << 20
 // it marked while the target was frozen and why, and its verdicts must still be the
 // fixture's (checkLeaks).
 func TestLeaksMemoryGuardMarksWhileFrozen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds a 400 MB heap")
+	}
 	bin0 := needGorigin(t)
 	testenv.NeedPtrace(t)
 	prlimit, err := exec.LookPath("prlimit")
