@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"os"
@@ -86,4 +87,35 @@ func openDelveCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 	}
 	delveVersionNote(snap)
 	return snap, nil
+}
+
+// delveVersionNote warns when the target's Go release is one Delve itself does not support:
+// gorigin used Delve only to stop the process and read memory, so the snapshot stands.
+func delveVersionNote(snap *snapshot.Snapshot) {
+	if !delve.Supports(snap.Source.GoVersion) {
+		lo, hi := delve.SupportedGo()
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf(
+			"Delve %s supports Go 1.%d to 1.%d and the target is %s: gorigin used Delve only to stop the process and read its memory, and decoded the runtime itself (--backend native does without Delve)",
+			delve.Version(), lo, hi, snap.Source.GoVersion))
+	}
+}
+
+// delveFailed adds to an error of Delve's on the executable exe, when exe was built by a
+// Go release Delve does not support, that this may be why and what to use instead.
+func delveFailed(err error, exe string) error {
+	info, berr := buildinfo.ReadFile(exe)
+	if berr != nil {
+		return err
+	}
+	return delveHint(err, info.GoVersion)
+}
+
+// delveHint is delveFailed for a target built by goVersion.
+func delveHint(err error, goVersion string) error {
+	if delve.Supports(goVersion) {
+		return err
+	}
+	lo, hi := delve.SupportedGo()
+	return fmt.Errorf("%w (Delve %s supports Go 1.%d to 1.%d and the target was built by %s: use --backend native, which supports Go 1.20 to 1.27)",
+		err, delve.Version(), lo, hi, goVersion)
 }
