@@ -3,13 +3,15 @@ package delve
 import (
 	"errors"
 	"fmt"
-	"github.com/gorigin-dev/gorigin/dbg/onsignal"
-	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/dbg/onsignal"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
+	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 
 	"github.com/go-delve/delve/pkg/proc"
 	"github.com/go-delve/delve/pkg/proc/native"
@@ -167,7 +169,7 @@ func (p *Process) Freeze() error {
 	}
 	p.guard = g
 	p.expired.Store(false)
-	p.stopped = jobStopped(p.pid)
+	p.stopped = procfs.JobStopped(p.pid)
 	p.gen++
 	gen := p.gen
 	// The freeze clock starts before Delve's attach: its PTRACE_ATTACH stops the process

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
+
 	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 )
@@ -79,18 +81,18 @@ func Attach(pid int, opts ProcessOptions) (*Process, error) {
 	if pid == os.Getpid() {
 		return nil, fmt.Errorf("attach %d: that is gorigin itself", pid)
 	}
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procfs.ReadStatus(pid)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no process with pid %d: %w", pid, dbg.ErrNoProcess)
 		}
 		return nil, fmt.Errorf("attach %d: %w", pid, err)
 	}
-	if tp := statusField(string(st), "TracerPid"); tp != "" && tp != "0" {
-		return nil, fmt.Errorf("attach %d: process %s already traces it (a debugger?): detach it first: %w", pid, tp, dbg.ErrPermission)
+	if st.TracerPid != 0 {
+		return nil, fmt.Errorf("attach %d: process %d already traces it (a debugger?): detach it first: %w", pid, st.TracerPid, dbg.ErrPermission)
 	}
 	p := &Process{pid: pid, opts: opts, running: map[string]int{}, changed: make(chan struct{}, 1),
-		releasedDone: make(chan struct{}), stopped: jobStopped(pid)}
+		releasedDone: make(chan struct{}), stopped: procfs.JobStopped(pid)}
 	if p.g, err = stopguard.Start(pid, "gorigin-gdb-guard"); err != nil {
 		return nil, fmt.Errorf("attach %d: %w", pid, err)
 	}
@@ -174,15 +176,6 @@ func attachError(pid int, err error, out string) error {
 		}
 	}
 	return fmt.Errorf("attach %d with gdb: %w %s", pid, err, strings.TrimSpace(out))
-}
-
-func statusField(status, name string) string {
-	for _, line := range strings.Split(status, "\n") {
-		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
 
 func (p *Process) run(cmd string) (Record, string, error) {
@@ -396,40 +389,7 @@ func (p *Process) ReadBatch(regions []dbg.Region) error {
 }
 
 // Mappings reads /proc/PID/maps.
-func (p *Process) Mappings() ([]dbg.Mapping, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.pid))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("read the mappings of %d: %w", p.pid, dbg.ErrExited)
-		}
-		return nil, fmt.Errorf("read the mappings of %d: %w", p.pid, err)
-	}
-	return ParseMaps(string(b)), nil
-}
-
-// ParseMaps parses the text of /proc/PID/maps; malformed lines are skipped.
-func ParseMaps(text string) []dbg.Mapping {
-	var out []dbg.Mapping
-	for _, line := range strings.Split(text, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		lo, hi, ok := strings.Cut(f[0], "-")
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		off, err3 := strconv.ParseUint(f[2], 16, 64)
-		if !ok || err1 != nil || err2 != nil || err3 != nil || end < start {
-			continue
-		}
-		m := dbg.Mapping{Start: start, End: end, Offset: off, Perm: f[1]}
-		if len(f) >= 6 {
-			m.Path = strings.Join(f[5:], " ")
-		}
-		out = append(out, m)
-	}
-	return out
-}
+func (p *Process) Mappings() ([]dbg.Mapping, error) { return procfs.Maps(p.pid) }
 
 // Threads lists the threads GDB knows, with the PC of each stopped one (from
 // -thread-info; SP, BP and FS are not read).

@@ -19,9 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 
 	"github.com/gorigin-dev/gorigin/dbg"
 )
@@ -90,7 +91,7 @@ func (p *Process) release(gen uint64, owned bool) {
 	case <-p.c.Dead():
 	case <-time.After(2 * time.Second):
 	}
-	for i := 0; i < 200 && tracerOf(p.pid) > 0; i++ {
+	for i := 0; i < 200 && tracerOf(p.pid) != 0; i++ {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if !p.stopped {
@@ -113,19 +114,8 @@ func (p *Process) Expired() bool {
 
 // tracerOf is the TracerPid of pid (0: untraced or gone).
 func tracerOf(pid int) int {
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	var n int
-	fmt.Sscanf(statusField(string(st), "TracerPid"), "%d", &n)
-	return n
-}
-
-// jobStopped reports whether pid is stopped by a signal (State T), not by a tracer.
-func jobStopped(pid int) bool {
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	return err == nil && statusField(string(st), "State") != "" && statusField(string(st), "State")[0] == 'T'
+	st, _ := procfs.ReadStatus(pid)
+	return st.TracerPid
 }
 
 // readMem reads regions from /proc/PID/mem, after the watchdog ended GDB.
@@ -158,15 +148,13 @@ func readMem(pid int, regions []dbg.Region) error {
 
 // tracingStops counts the threads of pid in a tracing stop (State t).
 func tracingStops(pid int) (int, error) {
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	ents, err := os.ReadDir(dir)
+	tids, err := procfs.Tasks(pid)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, e := range ents {
-		st, err := os.ReadFile(dir + "/" + e.Name() + "/status")
-		if err == nil && strings.HasPrefix(statusField(string(st), "State"), "t") {
+	for _, tid := range tids {
+		if st, err := procfs.ReadTaskStatus(pid, tid); err == nil && st.State == 't' {
 			n++
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
+
 	"github.com/gorigin-dev/gorigin/dbg"
 )
 
@@ -27,7 +29,7 @@ type tracee struct {
 func freezeThreads(pid int, deadline time.Time) (threads []tracee, start time.Time, err error) {
 	seen := make(map[int]bool)
 	for round := 0; ; round++ {
-		tids, lerr := listTasks(pid)
+		tids, lerr := procfs.Tasks(pid)
 		if lerr != nil {
 			return threads, start, lerr
 		}
@@ -82,7 +84,7 @@ func seizeError(pid, tid int, e syscall.Errno) error {
 	if e != syscall.EPERM {
 		return fmt.Errorf("attach %d (thread %d): %w", pid, tid, e)
 	}
-	if st, err := readStatus(fmt.Sprintf("/proc/%d/status", pid)); err == nil && st.TracerPid != 0 {
+	if st, err := procfs.ReadStatus(pid); err == nil && st.TracerPid != 0 {
 		return tracedError(pid, st.TracerPid)
 	}
 	return permissionError(pid)
@@ -94,7 +96,7 @@ func permissionError(pid int) error {
 
 // tracedError names the process that traces pid; TracerPid is the tracing thread.
 func tracedError(pid, tracer int) error {
-	if st, err := readStatus(fmt.Sprintf("/proc/%d/status", tracer)); err == nil && st.Tgid > 0 {
+	if st, err := procfs.ReadStatus(tracer); err == nil && st.Tgid > 0 {
 		tracer = st.Tgid
 	}
 	return fmt.Errorf("attach %d: %w: pid %d is already traced by pid %d (a debugger?): detach it first",
@@ -219,7 +221,7 @@ func waitUntraced(pid int, tids []int, tracerTid int, limit time.Duration) error
 	end := time.Now().Add(limit)
 	for _, tid := range tids {
 		for {
-			st, err := readStatus(fmt.Sprintf("/proc/%d/task/%d/status", pid, tid))
+			st, err := procfs.ReadTaskStatus(pid, tid)
 			if err != nil || st.TracerPid != tracerTid {
 				break
 			}

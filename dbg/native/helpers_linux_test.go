@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
+
 	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
@@ -176,7 +178,7 @@ func checkRunning(tb testing.TB, pid int) {
 }
 
 func notStopped(pid int, states []taskState) error {
-	st, err := readStatus(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procfs.ReadStatus(pid)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
+
 	"github.com/gorigin-dev/gorigin/dbg"
 )
 
@@ -61,7 +63,7 @@ func Attach(pid int, opts Options) (*Process, error) {
 	if pid == os.Getpid() {
 		return nil, fmt.Errorf("attach %d: that is gorigin itself; a process cannot trace itself", pid)
 	}
-	st, err := readStatus(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procfs.ReadStatus(pid)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("no process with pid %d: %w", pid, dbg.ErrNoProcess)
@@ -102,7 +104,7 @@ func Check(pid int) error {
 // check as ptrace attach (uid, CAP_SYS_PTRACE, Yama), so a refusal shows up here
 // rather than in the middle of a freeze.
 func (p *Process) checkReadable() error {
-	maps, err := readMappings(p.pid)
+	maps, err := procfs.Maps(p.pid)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
 			return permissionError(p.pid)
@@ -136,7 +138,7 @@ func (p *Process) Pid() int { return p.pid }
 func (p *Process) Exe() string { return fmt.Sprintf("/proc/%d/exe", p.pid) }
 
 // Mappings parses /proc/PID/maps.
-func (p *Process) Mappings() ([]dbg.Mapping, error) { return readMappings(p.pid) }
+func (p *Process) Mappings() ([]dbg.Mapping, error) { return procfs.Maps(p.pid) }
 
 // LastFreeze is how long the last freeze lasted, from the first thread interrupted to
 // the last thread detached (an upper bound of the time the target was stopped).
@@ -233,7 +235,7 @@ func (p *Process) Threads() ([]dbg.Thread, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.frozen {
-		tids, err := listTasks(p.pid)
+		tids, err := procfs.Tasks(p.pid)
 		if err != nil {
 			return nil, err
 		}
