@@ -57,13 +57,6 @@ func (o Options) progress(stage string, done, total int) {
 	}
 }
 
-// freezeTimer is implemented by backends that measure their own freeze (from the first
-// thread stopped to the last resumed); capture measures around Freeze/Thaw otherwise.
-type freezeTimer interface{ LastFreeze() time.Duration }
-
-// expirer is implemented by backends with a max-freeze watchdog.
-type expirer interface{ Expired() bool }
-
 // Take snapshots the goroutines of t. The executable is read from t.Exe().
 func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 	if opt.Freeze == "" {
@@ -243,7 +236,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 			return err // nothing ran, so nothing was stopped
 		}
 		snap.Source.FreezeMicros = time.Since(start).Microseconds()
-		if ft, ok := t.(freezeTimer); ok && ft.LastFreeze() > 0 {
+		if ft, ok := t.(dbg.FreezeTimer); ok && ft.LastFreeze() > 0 {
 			snap.Source.FreezeMicros = ft.LastFreeze().Microseconds()
 		}
 		return err
@@ -279,7 +272,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 	}
 	phase("read labels of %d goroutines", len(c.labels))
 	expired := false
-	if ex, ok := t.(expirer); ok && ex.Expired() {
+	if ex, ok := t.(dbg.Expirer); ok && ex.Expired() {
 		expired = true
 		c.partial = "the target stayed frozen past --max-freeze and was released early: this snapshot may mix states from before and after"
 	}

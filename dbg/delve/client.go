@@ -3,11 +3,12 @@ package delve
 import (
 	"errors"
 	"fmt"
-	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 	"net"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 
 	"github.com/go-delve/delve/service/api"
 	"github.com/go-delve/delve/service/rpc2"

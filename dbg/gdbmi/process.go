@@ -53,11 +53,7 @@ type Process struct {
 	stopped     bool          // the target was stopped (State T) before the attach
 
 	// The watchdog (watchdog.go).
-	gen          uint64        // counts freezes
-	timer        *time.Timer   // the watchdog of the current freeze
-	hold         atomic.Uint64 // gen of the freeze on, 0 once a thaw or the watchdog took it
-	since        atomic.Int64  // UnixNano when the freeze on began, 0 when none is
-	expired      atomic.Bool
+	watchdog     dbg.Watchdog  // of ProcessOptions.MaxFreeze
 	released     atomic.Bool   // the watchdog killed GDB: reads go to /proc/PID/mem
 	releasedDone chan struct{} // closed once the watchdog let the target go
 	lastHard     atomic.Int64  // the freeze the watchdog ended, as a time.Duration
@@ -91,7 +87,7 @@ func Attach(pid int, opts ProcessOptions) (*Process, error) {
 	if st.TracerPid != 0 {
 		return nil, fmt.Errorf("attach %d: process %d already traces it (a debugger?): detach it first: %w", pid, st.TracerPid, dbg.ErrPermission)
 	}
-	p := &Process{pid: pid, opts: opts, running: map[string]int{}, changed: make(chan struct{}, 1),
+	p := &Process{pid: pid, opts: opts, watchdog: dbg.Watchdog{Max: opts.MaxFreeze}, running: map[string]int{}, changed: make(chan struct{}, 1),
 		releasedDone: make(chan struct{}), stopped: procfs.JobStopped(pid)}
 	if p.g, err = stopguard.Start(pid, "gorigin-gdb-guard"); err != nil {
 		return nil, fmt.Errorf("attach %d: %w", pid, err)
@@ -268,9 +264,8 @@ func (p *Process) Freeze() error {
 		return nil
 	}
 	p.freezeStart = time.Now()
-	p.since.Store(p.freezeStart.UnixNano())
 	p.frozen = true
-	p.startWatchdog()
+	p.watchdog.Start(p.freezeStart, p.expire)
 	if _, _, err := p.run("-exec-interrupt --all"); err != nil {
 		return p.freezeError(fmt.Errorf("freeze %d: %w", p.pid, err))
 	}
@@ -317,12 +312,7 @@ func (p *Process) thaw() error {
 		return nil
 	}
 	p.frozen = false
-	if p.timer != nil {
-		p.timer.Stop()
-		p.timer = nil
-	}
-	p.since.Store(0)
-	if !p.hold.CompareAndSwap(p.gen, 0) {
+	if !p.watchdog.Stop() {
 		<-p.releasedDone // the watchdog is ending GDB
 		p.lastFreeze = time.Duration(p.lastHard.Load())
 		return nil

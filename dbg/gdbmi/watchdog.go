@@ -31,17 +31,8 @@ import (
 // kills GDB.
 const watchdogGrace = 100 * time.Millisecond
 
-// startWatchdog arms the watchdog of the freeze that began at p.freezeStart. p.mu is held.
-func (p *Process) startWatchdog() {
-	p.gen++
-	gen := p.gen
-	p.hold.Store(gen)
-	p.expired.Store(false)
-	p.timer = time.AfterFunc(p.opts.MaxFreeze-time.Since(p.freezeStart), func() { p.watchdog(gen) })
-}
-
-// watchdog lets the freeze numbered gen go if it is still on.
-func (p *Process) watchdog(gen uint64) {
+// expire lets the freeze numbered gen go if it is still on: the watchdog fired.
+func (p *Process) expire(gen uint64) {
 	deadline := time.Now().Add(watchdogGrace)
 	for !p.mu.TryLock() {
 		if time.Now().After(deadline) {
@@ -51,13 +42,9 @@ func (p *Process) watchdog(gen uint64) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	defer p.mu.Unlock()
-	if p.closed || !p.frozen || p.hold.Load() != gen {
+	if p.closed || !p.frozen || !p.watchdog.Take(gen) {
 		return
 	}
-	if !p.hold.CompareAndSwap(gen, 0) {
-		return
-	}
-	p.expired.Store(true)
 	if _, _, err := p.c.Run(context.Background(), time.Second, "-target-detach"); err != nil {
 		p.release(gen, true) // GDB did not let it go: end GDB
 		return
@@ -79,13 +66,12 @@ func (p *Process) restop() {
 // release kills GDB to let the freeze numbered gen go, unless a thaw took it already
 // (owned: the caller's thaw took it, and failed).
 func (p *Process) release(gen uint64, owned bool) {
-	if !owned && !p.hold.CompareAndSwap(gen, 0) {
+	if !owned && !p.watchdog.Take(gen) {
 		return // thawed meanwhile
 	}
 	if p.released.Swap(true) {
 		return
 	}
-	p.expired.Store(true)
 	p.c.Kill()
 	select {
 	case <-p.c.Dead():
@@ -104,13 +90,7 @@ func (p *Process) release(gen uint64, owned bool) {
 
 // Expired reports whether the watchdog let the last freeze go because it outlasted
 // ProcessOptions.MaxFreeze, or whether it is still on past that limit.
-func (p *Process) Expired() bool {
-	if p.expired.Load() {
-		return true
-	}
-	since := p.since.Load()
-	return since != 0 && time.Since(time.Unix(0, since)) > p.opts.MaxFreeze
-}
+func (p *Process) Expired() bool { return p.watchdog.Expired() }
 
 // tracerOf is the TracerPid of pid (0: untraced or gone).
 func tracerOf(pid int) int {

@@ -36,13 +36,11 @@ type Process struct {
 	tr      *tracer    // nil until the first Freeze, and after the tracer retired
 	threads []tracee   // seized by the current freeze; empty when thawed
 	frozen  bool
-	start   time.Time   // when the current freeze sent its first interrupt
-	gen     uint64      // counts freezes, so a late watchdog cannot thaw a newer one
-	timer   *time.Timer // the MaxFreeze watchdog of the current freeze
+	start   time.Time // when the current freeze sent its first interrupt
 	closed  bool
 
+	watchdog   dbg.Watchdog // of Options.MaxFreeze
 	lastFreeze atomic.Int64 // time.Duration
-	expired    atomic.Bool
 }
 
 var _ dbg.Target = (*Process)(nil)
@@ -79,7 +77,7 @@ func Attach(pid int, opts Options) (*Process, error) {
 	case st.TracerPid != 0:
 		return nil, tracedError(pid, st.TracerPid)
 	}
-	p := &Process{pid: pid, opts: opts}
+	p := &Process{pid: pid, opts: opts, watchdog: dbg.Watchdog{Max: opts.MaxFreeze}}
 	if err := p.checkReadable(); err != nil {
 		return nil, err
 	}
@@ -144,10 +142,10 @@ func (p *Process) Mappings() ([]dbg.Mapping, error) { return procfs.Maps(p.pid) 
 // the last thread detached (an upper bound of the time the target was stopped).
 func (p *Process) LastFreeze() time.Duration { return time.Duration(p.lastFreeze.Load()) }
 
-// Expired reports whether the watchdog thawed the target because the last freeze
-// outlasted Options.MaxFreeze. Memory read after that is no longer a consistent
+// Expired reports whether the last freeze outlasted Options.MaxFreeze: the watchdog
+// thawed the target, or is about to. Memory read after that is no longer a consistent
 // snapshot. ReadBatch keeps working.
-func (p *Process) Expired() bool { return p.expired.Load() }
+func (p *Process) Expired() bool { return p.watchdog.Expired() }
 
 // Freeze stops every thread of the process (see freezeThreads). It is a no-op when
 // already frozen. On error nothing stays stopped.
@@ -163,9 +161,6 @@ func (p *Process) Freeze() error {
 	if p.tr == nil {
 		p.tr = startTracer()
 	}
-	p.expired.Store(false)
-	p.gen++
-	gen := p.gen
 	deadline := time.Now().Add(p.opts.MaxFreeze)
 	var err error
 	p.tr.do(func() bool {
@@ -179,16 +174,15 @@ func (p *Process) Freeze() error {
 		}
 		return err
 	}
-	p.timer = time.AfterFunc(p.opts.MaxFreeze-time.Since(p.start), func() { p.watchdog(gen) })
+	p.watchdog.Start(p.start, p.expire)
 	return nil
 }
 
-// watchdog thaws the freeze numbered gen if it is still on.
-func (p *Process) watchdog(gen uint64) {
+// expire thaws the freeze numbered gen if it is still on: the watchdog fired.
+func (p *Process) expire(gen uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.frozen && p.gen == gen {
-		p.expired.Store(true)
+	if p.frozen && p.watchdog.Take(gen) {
 		p.thawLocked()
 	}
 }
@@ -205,10 +199,7 @@ func (p *Process) thawLocked() error {
 	if !p.frozen {
 		return nil
 	}
-	if p.timer != nil {
-		p.timer.Stop()
-		p.timer = nil
-	}
+	p.watchdog.Stop()
 	var stuck []int
 	tr := p.tr
 	retired := tr.do(func() bool {

@@ -287,9 +287,10 @@ func TestWatchdogThaws(t *testing.T) {
 	outer := time.Now()
 	freeze(t, p)
 	checkFrozen(t, tg.pid)
-	// The watchdog's timer fires when the machine gets to it: wait for it (a test
+	// The watchdog's timer fires when the machine gets to it: wait for it to have thawed
+	// the target (Expired is true from the limit on, LastFreeze once thawed; a test
 	// timeout, not a wall-clock bound, catches one that never fires).
-	for !p.Expired() {
+	for !p.Expired() || p.LastFreeze() == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	expired := time.Since(outer)
