@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg/procfs"
+	"golang.org/x/sys/unix"
 
 	"github.com/gorigin-dev/gorigin/dbg"
 )
@@ -39,7 +40,7 @@ func freezeThreads(pid int, deadline time.Time) (threads []tracee, start time.Ti
 				continue
 			}
 			seen[tid] = true
-			if e := ptrace(ptraceSeize, tid, 0, 0); e != 0 {
+			if e := ptrace(unix.PTRACE_SEIZE, tid, 0, 0); e != 0 {
 				if e == syscall.ESRCH || threadGone(pid, tid) {
 					continue // exited since the listing
 				}
@@ -50,7 +51,7 @@ func freezeThreads(pid int, deadline time.Time) (threads []tracee, start time.Ti
 				start = time.Now()
 			}
 			// ESRCH here means the thread is exiting; waiting reports its exit.
-			ptrace(ptraceInterrupt, tid, 0, 0)
+			ptrace(unix.PTRACE_INTERRUPT, tid, 0, 0)
 			threads = append(threads, tracee{tid: tid})
 		}
 		// Wait for the ones just seized even after an error: only stopped threads can

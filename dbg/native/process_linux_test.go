@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg/procfs"
+	"golang.org/x/sys/unix"
 
 	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/internal/testenv"
@@ -463,7 +464,7 @@ func TestThawReleasesUnstoppedThreads(t *testing.T) {
 	p.tr = startTracer()
 	var e syscall.Errno
 	p.tr.do(func() bool {
-		e = ptrace(ptraceSeize, tg.pid, 0, 0) // no interrupt: it runs on, traced
+		e = ptrace(unix.PTRACE_SEIZE, tg.pid, 0, 0) // no interrupt: it runs on, traced
 		return false
 	})
 	p.threads = []tracee{{tid: tg.pid}}
