@@ -11,6 +11,10 @@ import (
 	"github.com/gorigin-dev/gorigin/capture"
 )
 
+// dlvGuardCmd is the hidden command that runs the guard of a dlv session gorigin halts
+// (see delve.SessionOptions.Guard).
+const dlvGuardCmd = "__dlv-guard"
+
 // checkBackend validates --backend and --dlv: native, gdb, delve, or dlv=HOST:PORT
 // (--dlv HOST:PORT is the same).
 func checkBackend(f *flags) error {

@@ -6,6 +6,7 @@ import (
 	"debug/buildinfo"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/gorigin-dev/gorigin/capture"
@@ -24,7 +25,7 @@ func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
 	var sess *delve.Session
 	if addr := dlvAddr(f); addr != "" {
 		backend = "dlv"
-		s, err := delve.Dial(addr, pid, delve.SessionOptions{})
+		s, err := delve.Dial(addr, pid, delve.SessionOptions{Guard: []string{"/proc/self/exe", dlvGuardCmd}})
 		if errors.Is(err, delve.ErrNoDlv) || errors.Is(err, delve.ErrNotMulticlient) || errors.Is(err, delve.ErrOtherProcess) {
 			return nil, usageError{err.Error()}
 		}
@@ -33,14 +34,14 @@ func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
 		}
 		pid, t, sess = s.Pid(), s, s
 	} else {
-		p, err := delve.Attach(pid, delve.Options{MaxFreeze: f.maxFreeze})
+		p, err := delve.Attach(pid, delve.Options{MaxFreeze: f.maxFreeze, HoldBreakpoints: envDuration("GORIGIN_TEST_HOLD_BREAKPOINTS")})
 		if err != nil {
 			return nil, delveFailed(err, fmt.Sprintf("/proc/%d/exe", pid))
 		}
 		t = p
 	}
 	defer t.Close()
-	snap, err := capture.Take(t, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: backend, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze})
+	snap, err := capture.Take(t, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: backend, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze, HoldFreeze: holdFreeze()})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
 			return nil, fmt.Errorf("pid %d %s while gorigin was reading it (%v): run gorigin again: %w", pid, why, err, dbg.ErrExited)
@@ -118,4 +119,14 @@ func delveHint(err error, goVersion string) error {
 	lo, hi := delve.SupportedGo()
 	return fmt.Errorf("%w (Delve %s supports Go 1.%d to 1.%d and the target was built by %s: use --backend native, which supports Go 1.20 to 1.27)",
 		err, delve.Version(), lo, hi, goVersion)
+}
+
+// runDlvGuard is the hidden command "gorigin __dlv-guard ADDR": the guard that continues
+// the dlv session at ADDR if the gorigin that started it dies holding it halted
+// (delve.RunGuard, reading that gorigin's pipe on stdin).
+func runDlvGuard(args []string, stdin io.Reader, stderr io.Writer) int {
+	if len(args) != 1 {
+		return exitStatus(usageError{dlvGuardCmd + " ADDR: gorigin runs it itself, with a pipe on stdin"}, stderr)
+	}
+	return delve.RunGuard(args[0], stdin, stderr)
 }

@@ -20,6 +20,11 @@ import (
 type SessionOptions struct {
 	// Timeout bounds connecting and every request to dlv (0 = 30s).
 	Timeout time.Duration
+	// Guard is the command that runs the continue guard (guard.go): the executable and its
+	// arguments, to which the dlv address is appended; it must call RunGuard with that
+	// address and its stdin. gorigin's is its own executable with a hidden command. A
+	// Session without one refuses to halt a running session.
+	Guard []string
 }
 
 // Session is a process debugged by a running headless dlv, reached through its JSON-RPC
@@ -399,7 +404,7 @@ func (s *Session) Close() error {
 // is owed from now on. gorigin does not halt without a guard.
 func (s *Session) owe() error {
 	if s.guard == nil {
-		g, err := startGuard(s.addr)
+		g, err := startGuard(s.opts.Guard, s.addr)
 		if err != nil {
 			return fmt.Errorf("dlv at %s: not halting pid %d: %w", s.addr, s.pid, err)
 		}

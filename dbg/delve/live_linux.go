@@ -3,7 +3,6 @@ package delve
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -27,6 +26,11 @@ type Options struct {
 	// and cannot be cut short: if it alone outlasts MaxFreeze, Freeze detaches as soon as
 	// it returns, reads go through process_vm_readv, and Expired reports true.
 	MaxFreeze time.Duration
+	// HoldBreakpoints, for tests, keeps the breakpoints Delve's attach sets in place this
+	// long: the moment in which a SIGKILL leaves Delve's int3s in the target
+	// (integration/reliability's TestDelveKilledWithBreakpoints; gorigin's cli takes it
+	// from $GORIGIN_TEST_HOLD_BREAKPOINTS).
+	HoldBreakpoints time.Duration
 }
 
 // Process is a live Linux process behind Delve's native backend.
@@ -179,10 +183,8 @@ func (p *Process) Freeze() error {
 		return attachError(p.pid, err)
 	}
 	p.grp, p.tgt = grp, grp.Selected
-	if d, err := time.ParseDuration(os.Getenv("GORIGIN_TEST_HOLD_BREAKPOINTS")); err == nil {
-		// For tests: the moment in which a SIGKILL leaves Delve's int3s in the target
-		// (integration/reliability's TestDelveKilledWithBreakpoints).
-		time.Sleep(d)
+	if p.opts.HoldBreakpoints > 0 {
+		time.Sleep(p.opts.HoldBreakpoints)
 	}
 	for addr := range p.tgt.Breakpoints().M {
 		p.tgt.ClearBreakpoint(addr) // restores the original instruction

@@ -21,7 +21,7 @@ import (
 type ProcessOptions struct {
 	// GDB is the gdb executable ("" = gdb on PATH).
 	GDB string
-	// Timeout bounds every MI command (0 = DefaultTimeout()).
+	// Timeout bounds every MI command (0 = DefaultTimeout).
 	Timeout time.Duration
 	// MaxFreeze bounds a freeze (0 = 2s): how long Freeze waits for every thread to stop,
 	// and, from the interrupt on, how long the target stays stopped before a watchdog lets
@@ -66,7 +66,7 @@ var _ dbg.Target = (*Process)(nil)
 // GDB does not load the executable's symbols (gorigin reads them itself).
 func Attach(pid int, opts ProcessOptions) (*Process, error) {
 	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout()
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.MaxFreeze <= 0 {
 		opts.MaxFreeze = 2 * time.Second

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 	"github.com/gorigin-dev/gorigin/dbg/procfs"
 
 	"github.com/gorigin-dev/gorigin/dbg"
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 func runFreezer(arg string) {
+	onsignal.Install() // as gorigin's cli does
 	pid, err := strconv.Atoi(arg)
 	if err == nil {
 		var p *Process

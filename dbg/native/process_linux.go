@@ -46,8 +46,8 @@ type Process struct {
 var _ dbg.Target = (*Process)(nil)
 
 // Attach checks that pid is a process this program may read and trace, and registers
-// it so that SIGINT, SIGTERM and SIGHUP thaw it before the program exits (see
-// handleSignals). It does not stop the process.
+// it so that SIGINT, SIGTERM and SIGHUP thaw it before the program exits (once the
+// program called onsignal.Install). It does not stop the process.
 func Attach(pid int, opts Options) (*Process, error) {
 	if opts.MaxFreeze <= 0 {
 		opts.MaxFreeze = defaultMaxFreeze
