@@ -9,9 +9,8 @@ import (
 	"runtime/pprof"
 	"strings"
 
-	"github.com/gorigin-dev/gorigin/internal/goversion"
-
 	"github.com/gorigin-dev/gorigin/dump"
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"slices"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/gstruct"
-	"golang.org/x/sys/unix"
 )
 
 // The g structs live in heap spans of one size class, many to a span, so sorting their

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/internal/goversion"
-
 	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 

@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/gorigin-dev/gorigin/internal/goversion"
-
 	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 

@@ -13,9 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorigin-dev/gorigin/internal/goversion"
-
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 )
 
 func TestOpenErrors(t *testing.T) {

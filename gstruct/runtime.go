@@ -15,9 +15,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/gorigin-dev/gorigin/internal/goversion"
-
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 )
 
 // ErrStripped is returned (wrapped) by Open for a stripped Go executable that gstruct cannot

@@ -8,12 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/dbg/onsignal"
-
 	"github.com/go-delve/delve/service/api"
 	"github.com/go-delve/delve/service/rpc2"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 )
 
 // SessionOptions tune a Session.

@@ -8,14 +8,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/dbg/onsignal"
-	"github.com/gorigin-dev/gorigin/dbg/procfs"
-	"github.com/gorigin-dev/gorigin/dbg/stopguard"
-
 	"github.com/go-delve/delve/pkg/proc"
 	"github.com/go-delve/delve/pkg/proc/native"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/onsignal"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
+	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 )
 
 // Options tune a Process.

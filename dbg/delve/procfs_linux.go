@@ -54,5 +54,5 @@ func readMappings(pid int) ([]dbg.Mapping, error) {
 }
 
 func permissionError(pid int) error {
-	return fmt.Errorf("attach %d: %w: run as root or grant CAP_SYS_PTRACE (see /proc/sys/kernel/yama/ptrace_scope)", pid, dbg.ErrPermission)
+	return fmt.Errorf("attach %d: %w: %s", pid, dbg.ErrPermission, dbg.PtraceRemedy())
 }

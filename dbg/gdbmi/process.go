@@ -11,9 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/dbg/procfs"
-
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 )
 

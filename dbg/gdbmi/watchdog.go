@@ -22,9 +22,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/dbg/procfs"
-
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 )
 
 // watchdogGrace is how long the watchdog waits for the command in flight before it

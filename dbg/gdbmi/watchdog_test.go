@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/dbg/procfs"
-
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 )
 
 // watchedTarget starts a process for GDB to attach to (sleep: it neither forks nor

@@ -5,10 +5,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/dbg/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 )
 
 // maxRounds bounds the "list threads, stop the new ones" loop against a target that

@@ -13,10 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 	"github.com/gorigin-dev/gorigin/dbg/procfs"
-
-	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 

@@ -10,9 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/dbg/procfs"
-
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 )
 
 // Options tune a Process.

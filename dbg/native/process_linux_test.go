@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/dbg/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 

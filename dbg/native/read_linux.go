@@ -7,8 +7,9 @@ import (
 	"syscall"
 	"unsafe"
 
-	"github.com/gorigin-dev/gorigin/dbg"
 	"golang.org/x/sys/unix"
+
+	"github.com/gorigin-dev/gorigin/dbg"
 )
 
 const (

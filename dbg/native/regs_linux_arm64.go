@@ -4,8 +4,9 @@ import (
 	"syscall"
 	"unsafe"
 
-	"github.com/gorigin-dev/gorigin/dbg"
 	"golang.org/x/sys/unix"
+
+	"github.com/gorigin-dev/gorigin/dbg"
 )
 
 const archSupported = true
