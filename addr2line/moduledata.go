@@ -3,8 +3,8 @@ package addr2line
 import (
 	"encoding/binary"
 	"fmt"
-	"strconv"
-	"strings"
+
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 )
 
 // moduleLayout gives the word positions of the runtime.moduledata fields
@@ -13,7 +13,7 @@ import (
 // pctab 10, pclntable 13, ftab 16, findfunctab 19, minpc 20, maxpc 21,
 // text 22, etext 23.
 type moduleLayout struct {
-	since  int // first Go 1.x release with this layout
+	since  goversion.Version // first release with this layout
 	rodata int
 	gofunc int
 }
@@ -37,34 +37,17 @@ var moduleLayouts = []moduleLayout{
 // first; the others follow, to be tried when the version is unknown or the
 // preferred layout does not validate.
 func layoutsFor(goVersion string) []moduleLayout {
-	minor := goMinor(goVersion)
+	release := goversion.Parse(goVersion)
 	out := make([]moduleLayout, 0, len(moduleLayouts))
 	var rest []moduleLayout
 	for _, l := range moduleLayouts {
-		if minor >= l.since && len(out) == 0 {
+		if release.Known() && release >= l.since && len(out) == 0 {
 			out = append(out, l)
 		} else {
 			rest = append(rest, l)
 		}
 	}
 	return append(out, rest...)
-}
-
-// goMinor returns N for "go1.N", "go1.N.P" or "go1.NrcK", or -1.
-func goMinor(v string) int {
-	rest, ok := strings.CutPrefix(v, "go1.")
-	if !ok {
-		return -1
-	}
-	end := 0
-	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-		end++
-	}
-	n, err := strconv.Atoi(rest[:end])
-	if err != nil {
-		return -1
-	}
-	return n
 }
 
 // moduledata holds the runtime.firstmoduledata fields addr2line needs.

@@ -50,8 +50,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -60,7 +60,7 @@ type Options struct {
 	// Dir is the directory the snapshot files go to (gorigin-PID-TIME.json); it is created
 	// if missing. Empty: no signal is watched and no file is written.
 	Dir string
-	// Signal triggers a snapshot file; default SIGUSR1. Pick one the service does not use
+	// Signal triggers a snapshot file; default SIGUSR1 (none on Windows). Pick one the service does not use
 	// itself: os/signal delivers it to every channel that asked for it, but a service that
 	// exits or reloads on SIGUSR1 would do so too. Never SIGQUIT/SIGINT/SIGTERM.
 	Signal os.Signal
@@ -112,10 +112,9 @@ var (
 // Stop it with Stop.
 func Start(opt Options) (*Agent, error) {
 	if opt.Signal == nil {
-		opt.Signal = syscall.SIGUSR1
+		opt.Signal = defaultSignal
 	}
-	switch opt.Signal {
-	case syscall.SIGQUIT, syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL, syscall.SIGSTOP:
+	if slices.Contains(refusedSignals, opt.Signal) {
 		return nil, fmt.Errorf("agent: signal %v ends or stops processes; use SIGUSR1, SIGUSR2 or a real-time signal", opt.Signal)
 	}
 	if opt.Keep <= 0 {
@@ -156,7 +155,7 @@ func Start(opt Options) (*Agent, error) {
 		done: make(chan struct{}),
 	}
 	a.handler = newHandler(a, opt.MinInterval)
-	if opt.Dir != "" {
+	if opt.Dir != "" && opt.Signal != nil {
 		a.sig = make(chan os.Signal, 1)
 		signal.Notify(a.sig, opt.Signal)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gorigin-dev/gorigin/dump"
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -31,30 +32,14 @@ import (
 // A //go:debug or go.mod godebug line is not seen; a snapshot that has labels anyway
 // is taken as it is.
 func tracebackShowsLabels() bool {
-	on := goMinor(runtime.Version()) >= 27
+	release := goversion.Parse(runtime.Version())
+	on := !release.Known() || release >= 27 // a development build counts as the newest
 	for _, kv := range strings.Split(os.Getenv("GODEBUG"), ",") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(kv), "tracebacklabels="); ok {
 			on = v == "1"
 		}
 	}
 	return on
-}
-
-// goMinor is the minor version of a release "go1.N[.P]"; a development build
-// ("devel …") counts as the newest.
-func goMinor(v string) int {
-	rest, ok := strings.CutPrefix(v, "go1.")
-	if !ok {
-		return 1 << 30
-	}
-	n := 0
-	for _, c := range rest {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
 
 // mergeLabels adds labels from the goroutine profile to s when its traceback had none.

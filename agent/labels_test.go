@@ -96,11 +96,3 @@ func TestSnapshotLabels(t *testing.T) {
 		})
 	}
 }
-
-func TestGoMinor(t *testing.T) {
-	for v, want := range map[string]int{"go1.20.14": 20, "go1.26.8": 26, "go1.27rc1": 27, "go1.27": 27, "devel go1.28-abc": 1 << 30} {
-		if got := goMinor(v); got != want {
-			t.Errorf("goMinor(%q) = %d, want %d", v, got, want)
-		}
-	}
-}

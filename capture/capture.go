@@ -10,8 +10,10 @@ package capture
 import (
 	"debug/elf"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorigin-dev/gorigin/addr2line"
@@ -47,8 +49,9 @@ type Options struct {
 	// Progress, when set, hears how long work goes (for a progress bar): the stage, and
 	// done of total units (total 0: unknown). It is never called while the target is frozen.
 	Progress func(stage string, done, total int)
-	// hold keeps the target frozen this long after freezing (tests kill gorigin mid-freeze).
-	hold time.Duration
+	// HoldFreeze keeps the target frozen this long after freezing, for tests that kill
+	// gorigin mid-freeze (gorigin's cli takes it from $GORIGIN_TEST_HOLD_FREEZE).
+	HoldFreeze time.Duration
 }
 
 func (o Options) progress(stage string, done, total int) {
@@ -56,13 +59,6 @@ func (o Options) progress(stage string, done, total int) {
 		o.Progress(stage, done, total)
 	}
 }
-
-// freezeTimer is implemented by backends that measure their own freeze (from the first
-// thread stopped to the last resumed); capture measures around Freeze/Thaw otherwise.
-type freezeTimer interface{ LastFreeze() time.Duration }
-
-// expirer is implemented by backends with a max-freeze watchdog.
-type expirer interface{ Expired() bool }
 
 // Take snapshots the goroutines of t. The executable is read from t.Exe().
 func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
@@ -74,9 +70,6 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 	}
 	if opt.Kind == "" {
 		opt.Kind = "live"
-	}
-	if d, err := time.ParseDuration(os.Getenv("GORIGIN_TEST_HOLD_FREEZE")); err == nil {
-		opt.hold = d
 	}
 	exe := t.Exe()
 	opt.progress("reading the target", 0, 0)
@@ -243,7 +236,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 			return err // nothing ran, so nothing was stopped
 		}
 		snap.Source.FreezeMicros = time.Since(start).Microseconds()
-		if ft, ok := t.(freezeTimer); ok && ft.LastFreeze() > 0 {
+		if ft, ok := t.(dbg.FreezeTimer); ok && ft.LastFreeze() > 0 {
 			snap.Source.FreezeMicros = ft.LastFreeze().Microseconds()
 		}
 		return err
@@ -254,8 +247,8 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		}
 	}()
 	phase = tracer("frozen")
-	if opt.hold > 0 {
-		time.Sleep(opt.hold)
+	if opt.HoldFreeze > 0 {
+		time.Sleep(opt.HoldFreeze)
 	}
 	c = &copied{now: monotonicNow(opt), takenAt: time.Now().UTC()}
 	addrs, err := rt.AllGs(t)
@@ -279,7 +272,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 	}
 	phase("read labels of %d goroutines", len(c.labels))
 	expired := false
-	if ex, ok := t.(expirer); ok && ex.Expired() {
+	if ex, ok := t.(dbg.Expirer); ok && ex.Expired() {
 		expired = true
 		c.partial = "the target stayed frozen past --max-freeze and was released early: this snapshot may mix states from before and after"
 	}
@@ -351,16 +344,31 @@ func decodeAll(rt *gstruct.Runtime, addrs []uint64, raws [][]byte) []gstruct.G {
 // Tracer is tracer for the other stages of a command (rendering, ...).
 func Tracer(name string) func(format string, args ...any) { return tracer(name) }
 
-// tracer returns a function that prints, when GORIGIN_TRACE is set, how long each phase
-// took since the previous one: the way to see where a freeze went.
+// traceOut is where the tracers write; nil: tracing is off.
+var traceOut atomic.Pointer[io.Writer]
+
+// SetTrace has every tracer write to w from now on (nil: off, the default): how long each
+// phase of a snapshot took, the way to see where a freeze went. gorigin's cli sets it
+// from $GORIGIN_TRACE.
+func SetTrace(w io.Writer) {
+	if w == nil {
+		traceOut.Store(nil)
+		return
+	}
+	traceOut.Store(&w)
+}
+
+// tracer returns a function that prints, when tracing is on (SetTrace), how long each
+// phase took since the previous one.
 func tracer(name string) func(format string, args ...any) {
-	if os.Getenv("GORIGIN_TRACE") == "" {
+	out := traceOut.Load()
+	if out == nil {
 		return func(string, ...any) {}
 	}
 	last := time.Now()
 	return func(format string, args ...any) {
 		now := time.Now()
-		fmt.Fprintf(os.Stderr, "gorigin: %s: %-28s %8.3f ms\n", name, fmt.Sprintf(format, args...), float64(now.Sub(last).Microseconds())/1000)
+		fmt.Fprintf(*out, "gorigin: %s: %-28s %8.3f ms\n", name, fmt.Sprintf(format, args...), float64(now.Sub(last).Microseconds())/1000)
 		last = now
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"syscall"
-	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/gstruct"
@@ -267,9 +267,8 @@ func monotonicNow(opt Options) int64 {
 	if opt.Now != nil {
 		return opt.Now()
 	}
-	var ts syscall.Timespec
-	const clockMonotonic = 1
-	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockMonotonic, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
 		return 0
 	}
 	return ts.Nano()

@@ -21,6 +21,7 @@ import (
 	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/dbg/gdbmi"
 	"github.com/gorigin-dev/gorigin/dbg/native"
+	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 	"github.com/gorigin-dev/gorigin/gstruct"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
@@ -40,6 +41,8 @@ func (e usageError) Error() string { return e.msg }
 
 // Run runs the gorigin command with args (without the program name) and returns the exit status.
 func Run(args []string, stdout, stderr io.Writer) int {
+	onsignal.Install() // a terminating signal lets every target gorigin holds go
+	setTrace(stderr)
 	if len(args) == 0 {
 		printOverview(stderr)
 		return exitUsage
@@ -75,6 +78,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		err = runDAP(args[1:], os.Stdin, stdout, stderr)
 	case demoTargetCmd:
 		err = runDemoTarget(args[1:], stdout)
+	case dlvGuardCmd:
+		return runDlvGuard(args[1:], os.Stdin, stderr)
 	case "version", "--version":
 		fmt.Fprint(stdout, version())
 		return exitOK
@@ -297,7 +302,7 @@ func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
 	var proc dbg.Target
 	var err error
 	if f.backend == "gdb" {
-		proc, err = gdbmi.Attach(pid, gdbmi.ProcessOptions{MaxFreeze: f.maxFreeze})
+		proc, err = gdbmi.Attach(pid, gdbmi.ProcessOptions{MaxFreeze: f.maxFreeze, Timeout: gdbTimeout()})
 	} else {
 		proc, err = native.Attach(pid, native.Options{MaxFreeze: f.maxFreeze})
 	}
@@ -310,7 +315,7 @@ func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
 	defer proc.Close()
 	progress := f.progress()
 	defer progress.Clear()
-	snap, err := capture.Take(proc, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: f.backend, Progress: progress.Update, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze})
+	snap, err := capture.Take(proc, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: f.backend, Progress: progress.Update, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze, HoldFreeze: holdFreeze()})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
 			return nil, fmt.Errorf("pid %d %s while gorigin was reading it (%v): run gorigin again: %w", pid, why, err, dbg.ErrExited)

@@ -99,7 +99,7 @@ func openGDBCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 	}
 	exe = nc.Exe()
 	nc.Close()
-	c, err := gdbmi.OpenCore(path, exe, gdbmi.CoreOptions{})
+	c, err := gdbmi.OpenCore(path, exe, gdbmi.CoreOptions{Timeout: gdbTimeout()})
 	if err != nil {
 		if errors.Is(err, gdbmi.ErrCoreRefused) {
 			return nil, usageError{err.Error()}

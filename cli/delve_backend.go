@@ -3,8 +3,10 @@
 package cli
 
 import (
+	"debug/buildinfo"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/gorigin-dev/gorigin/capture"
@@ -23,7 +25,7 @@ func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
 	var sess *delve.Session
 	if addr := dlvAddr(f); addr != "" {
 		backend = "dlv"
-		s, err := delve.Dial(addr, pid, delve.SessionOptions{})
+		s, err := delve.Dial(addr, pid, delve.SessionOptions{Guard: []string{"/proc/self/exe", dlvGuardCmd}})
 		if errors.Is(err, delve.ErrNoDlv) || errors.Is(err, delve.ErrNotMulticlient) || errors.Is(err, delve.ErrOtherProcess) {
 			return nil, usageError{err.Error()}
 		}
@@ -32,14 +34,14 @@ func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
 		}
 		pid, t, sess = s.Pid(), s, s
 	} else {
-		p, err := delve.Attach(pid, delve.Options{MaxFreeze: f.maxFreeze})
+		p, err := delve.Attach(pid, delve.Options{MaxFreeze: f.maxFreeze, HoldBreakpoints: envDuration("GORIGIN_TEST_HOLD_BREAKPOINTS")})
 		if err != nil {
 			return nil, delveFailed(err, fmt.Sprintf("/proc/%d/exe", pid))
 		}
 		t = p
 	}
 	defer t.Close()
-	snap, err := capture.Take(t, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: backend, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze})
+	snap, err := capture.Take(t, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: backend, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze, HoldFreeze: holdFreeze()})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
 			return nil, fmt.Errorf("pid %d %s while gorigin was reading it (%v): run gorigin again: %w", pid, why, err, dbg.ErrExited)
@@ -86,4 +88,45 @@ func openDelveCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 	}
 	delveVersionNote(snap)
 	return snap, nil
+}
+
+// delveVersionNote warns when the target's Go release is one Delve itself does not support:
+// gorigin used Delve only to stop the process and read memory, so the snapshot stands.
+func delveVersionNote(snap *snapshot.Snapshot) {
+	if !delve.Supports(snap.Source.GoVersion) {
+		lo, hi := delve.SupportedGo()
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf(
+			"Delve %s supports Go 1.%d to 1.%d and the target is %s: gorigin used Delve only to stop the process and read its memory, and decoded the runtime itself (--backend native does without Delve)",
+			delve.Version(), lo, hi, snap.Source.GoVersion))
+	}
+}
+
+// delveFailed adds to an error of Delve's on the executable exe, when exe was built by a
+// Go release Delve does not support, that this may be why and what to use instead.
+func delveFailed(err error, exe string) error {
+	info, berr := buildinfo.ReadFile(exe)
+	if berr != nil {
+		return err
+	}
+	return delveHint(err, info.GoVersion)
+}
+
+// delveHint is delveFailed for a target built by goVersion.
+func delveHint(err error, goVersion string) error {
+	if delve.Supports(goVersion) {
+		return err
+	}
+	lo, hi := delve.SupportedGo()
+	return fmt.Errorf("%w (Delve %s supports Go 1.%d to 1.%d and the target was built by %s: use --backend native, which supports Go 1.20 to 1.27)",
+		err, delve.Version(), lo, hi, goVersion)
+}
+
+// runDlvGuard is the hidden command "gorigin __dlv-guard ADDR": the guard that continues
+// the dlv session at ADDR if the gorigin that started it dies holding it halted
+// (delve.RunGuard, reading that gorigin's pipe on stdin).
+func runDlvGuard(args []string, stdin io.Reader, stderr io.Writer) int {
+	if len(args) != 1 {
+		return exitStatus(usageError{dlvGuardCmd + " ADDR: gorigin runs it itself, with a pipe on stdin"}, stderr)
+	}
+	return delve.RunGuard(args[0], stdin, stderr)
 }

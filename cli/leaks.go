@@ -134,7 +134,7 @@ func attachLeaks(pid int, f *flags) (*snapshot.Snapshot, *leaks.Result, error) {
 	}
 	defer s.Close()
 	phase("planned (%s)", s.Mode())
-	snap, err := capture.Take(s, capture.Options{Freeze: capture.FreezeAlways, Stacks: f.stacks, Backend: "native", Progress: progress.Update, DebugFile: f.debugFile})
+	snap, err := capture.Take(s, capture.Options{Freeze: capture.FreezeAlways, Stacks: f.stacks, Backend: "native", Progress: progress.Update, DebugFile: f.debugFile, HoldFreeze: holdFreeze()})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
 			return nil, nil, fmt.Errorf("pid %d %s while gorigin was reading it (%v): run gorigin again: %w", pid, why, err, dbg.ErrExited)

@@ -9,6 +9,7 @@ package dbg
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Region is one read: fill Buf from target memory starting at Addr.
@@ -66,6 +67,25 @@ type Target interface {
 	Threads() ([]Thread, error)
 	// Close thaws and detaches. It is safe to call more than once and on every path.
 	Close() error
+}
+
+// Optional methods. A backend implements them when it can; capture asks for them with a
+// type assertion.
+
+// FreezeTimer is a Target that measures its freezes (the live backends); for the others
+// capture measures around Freeze and Thaw.
+type FreezeTimer interface {
+	// LastFreeze is how long the target was stopped for the last freeze (an upper bound:
+	// from the first thread stopped to the last let go), or 0 if it never was.
+	LastFreeze() time.Duration
+}
+
+// Expirer is a Target with a max-freeze watchdog (see Watchdog).
+type Expirer interface {
+	// Expired reports whether the last freeze outlasted the backend's MaxFreeze: the
+	// watchdog let the target go (memory read since is no longer a consistent snapshot;
+	// ReadBatch keeps working), or it is still stopped past that limit.
+	Expired() bool
 }
 
 // ReadError reports the regions a ReadBatch could not read.

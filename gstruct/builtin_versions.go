@@ -12,7 +12,7 @@ type BuiltinLayout struct {
 func BuiltinLayouts() []BuiltinLayout {
 	out := make([]BuiltinLayout, len(generatedLayouts))
 	for i, v := range generatedLayouts {
-		out[i] = BuiltinLayout{Arch: v.arch, Minor: v.minor, Toolchain: v.toolchain}
+		out[i] = BuiltinLayout{Arch: v.arch, Minor: int(v.release), Toolchain: v.toolchain}
 	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
@@ -92,7 +93,7 @@ func checkFixture(t *testing.T, bin, symsBin string, pie bool) fixtureSummary {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Logf("%s: %s", rt.GoVersion(), rt.Source())
-	minor := goMinor(rt.GoVersion())
+	minor := goversion.Parse(rt.GoVersion())
 	if minor < 20 {
 		t.Fatalf("GoVersion %q: want go1.20 or later", rt.GoVersion())
 	}

@@ -3,6 +3,8 @@ package gstruct
 import (
 	"fmt"
 	"maps"
+
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 )
 
 //go:generate go test -run ^TestBuiltinLayouts$ -update-layouts
@@ -11,7 +13,7 @@ import (
 // DWARF of a program built by that release describes it (layouts_generated.go).
 type versionLayout struct {
 	arch      string // GOARCH
-	minor     int    // Go 1.minor
+	release   goversion.Version
 	toolchain string // the release whose DWARF it was read from
 	l         layout
 }
@@ -20,22 +22,22 @@ type versionLayout struct {
 // executable's architecture and Go minor version. It is used only when the executable has
 // no DWARF.
 func builtinLayout(arch, goVersion string) (*layout, error) {
-	minor := goMinor(goVersion)
-	lo, hi := 0, 0
+	release := goversion.Parse(goVersion)
+	var lo, hi goversion.Version
 	for i := range generatedLayouts {
 		v := &generatedLayouts[i]
 		if v.arch != arch {
 			continue
 		}
-		if v.minor == minor {
+		if v.release == release {
 			l := v.l
 			l.statuses = maps.Clone(v.l.statuses) // the caller may not share the table
 			return &l, nil
 		}
-		if lo == 0 || v.minor < lo {
-			lo = v.minor
+		if lo == 0 || v.release < lo {
+			lo = v.release
 		}
-		hi = max(hi, v.minor)
+		hi = max(hi, v.release)
 	}
 	switch {
 	case hi == 0:

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 )
 
 // dwarfIndex is what one pass over the target's DWARF finds: the runtime's constants and
@@ -93,9 +95,9 @@ func constValue(v any) (int64, bool) {
 // that large.
 const maxGSize = 64 << 10
 
-// layoutFromDWARF fills a layout from the target's DWARF. minor is the Go 1.x minor
-// version from the build info (0 when unknown), used only where DWARF may not say.
-func layoutFromDWARF(d *dwarf.Data, ptrSize int, order binary.ByteOrder, minor int) (*layout, error) {
+// layoutFromDWARF fills a layout from the target's DWARF. release is the Go release from
+// the build info (0 when unknown), used only where DWARF may not say.
+func layoutFromDWARF(d *dwarf.Data, ptrSize int, order binary.ByteOrder, release goversion.Version) (*layout, error) {
 	ix, err := indexDWARF(d)
 	if err != nil {
 		return nil, err
@@ -157,7 +159,7 @@ func layoutFromDWARF(d *dwarf.Data, ptrSize int, order binary.ByteOrder, minor i
 		}
 	}
 
-	l.labelMap = labelLayoutFromDWARF(d, ix, ptrSize, minor)
+	l.labelMap = labelLayoutFromDWARF(d, ix, ptrSize, release)
 	return l, nil
 }
 
@@ -186,10 +188,10 @@ func (l *layout) statusesFromConsts(consts map[string]int64) error {
 	return nil
 }
 
-func labelLayoutFromDWARF(d *dwarf.Data, ix *dwarfIndex, ptrSize, minor int) labelLayout {
+func labelLayoutFromDWARF(d *dwarf.Data, ix *dwarfIndex, ptrSize int, release goversion.Version) labelLayout {
 	ll := classicMapLayout(ptrSize)
 	ll.form = labelsSlice
-	if minor != 0 && minor < 24 {
+	if release.Known() && release < 24 {
 		ll.form = labelsMap
 	}
 	if off, ok := ix.types[typeLabelMap]; ok {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
@@ -46,9 +47,9 @@ func TestBuiltinLayouts(t *testing.T) {
 				if *updateLayouts {
 					return
 				}
-				i := slices.IndexFunc(generatedLayouts, func(g versionLayout) bool { return g.arch == arch && g.minor == v.minor })
+				i := slices.IndexFunc(generatedLayouts, func(g versionLayout) bool { return g.arch == arch && g.release == v.release })
 				if i < 0 {
-					t.Fatalf("no built-in layout for %s Go 1.%d: run go generate ./gstruct", arch, v.minor)
+					t.Fatalf("no built-in layout for %s %s: run go generate ./gstruct", arch, v.release)
 				}
 				if g := generatedLayouts[i]; !reflect.DeepEqual(g, v) {
 					t.Errorf("built-in layout differs from the DWARF of %s (run go generate ./gstruct):\nbuilt in: %s\nDWARF:    %s", tc, layoutSource(g), layoutSource(v))
@@ -114,16 +115,18 @@ func dwarfVersionLayout(t *testing.T, tc, arch string) versionLayout {
 	if err != nil {
 		t.Fatalf("%s %s: %v", tc, arch, err)
 	}
-	return versionLayout{arch: arch, minor: goMinor(tc), toolchain: tc, l: *l}
+	return versionLayout{arch: arch, release: goversion.Parse(tc), toolchain: tc, l: *l}
 }
 
-// layoutSource writes a versionLayout as a Go composite literal.
+// layoutSource writes a versionLayout as a Go composite literal, one field (and one map
+// entry) per line, so that a new release or a moved field is a readable diff.
 func layoutSource(v versionLayout) string {
-	return fmt.Sprintf("{arch: %q, minor: %d, toolchain: %q, l: %s}", v.arch, v.minor, v.toolchain, goLiteral(reflect.ValueOf(v.l)))
+	return fmt.Sprintf("{\narch: %q,\nrelease: %d,\ntoolchain: %q,\nl: %s,\n}", v.arch, v.release, v.toolchain, goLiteral(reflect.ValueOf(v.l)))
 }
 
 // goLiteral writes the value of a layout, a field, a labelLayout or one of their members
-// as Go source, unexported fields by name.
+// as Go source, unexported fields by name; structs and maps one member per line (gofmt
+// indents them).
 func goLiteral(v reflect.Value) string {
 	switch v.Type() {
 	case reflect.TypeFor[field]():
@@ -142,23 +145,25 @@ func goLiteral(v reflect.Value) string {
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		var parts []string
+		var b strings.Builder
+		b.WriteString(v.Type().Name() + "{\n")
 		for i := 0; i < v.NumField(); i++ {
 			f := v.Field(i)
 			if f.IsZero() {
 				continue
 			}
-			parts = append(parts, v.Type().Field(i).Name+": "+goLiteral(f))
+			fmt.Fprintf(&b, "%s: %s,\n", v.Type().Field(i).Name, goLiteral(f))
 		}
-		return v.Type().Name() + "{" + strings.Join(parts, ", ") + "}"
+		return b.String() + "}"
 	case reflect.Map:
 		keys := v.MapKeys()
 		slices.SortFunc(keys, func(a, b reflect.Value) int { return int(a.Uint()) - int(b.Uint()) })
-		var parts []string
+		var b strings.Builder
+		b.WriteString("map[uint32]string{\n")
 		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("%d: %q", k.Uint(), v.MapIndex(k).String()))
+			fmt.Fprintf(&b, "%d: %q,\n", k.Uint(), v.MapIndex(k).String())
 		}
-		return "map[uint32]string{" + strings.Join(parts, ", ") + "}"
+		return b.String() + "}"
 	case reflect.Int:
 		return fmt.Sprint(v.Int())
 	case reflect.Uint8, reflect.Uint32:

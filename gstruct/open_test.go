@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 )
 
 func TestOpenErrors(t *testing.T) {
@@ -58,7 +59,7 @@ func TestOpenStripped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	minor := strconv.Itoa(goMinor(full.GoVersion()))
+	minor := strconv.Itoa(int(goversion.Parse(full.GoVersion())))
 	tests := []struct {
 		ldflags, source string
 	}{
@@ -148,7 +149,7 @@ func TestLayoutPerVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			minor := goMinor(r.GoVersion())
+			minor := goversion.Parse(r.GoVersion())
 			if tc != "local" && r.GoVersion() != tc {
 				t.Errorf("GoVersion = %q, want %q", r.GoVersion(), tc)
 			}

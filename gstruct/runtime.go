@@ -14,10 +14,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 )
 
 // ErrStripped is returned (wrapped) by Open for a stripped Go executable that gstruct cannot
@@ -133,7 +132,7 @@ func OpenWith(exe string, opt OpenOptions) (*Runtime, error) {
 		if r.l, err = builtinLayout(goArch(f), r.goVersion); err != nil {
 			return nil, fmt.Errorf("%s has no DWARF, and %w: %w", exe, err, ErrStripped)
 		}
-		r.source = "built-in layout go1." + strconv.Itoa(goMinor(r.goVersion))
+		r.source = "built-in layout " + goversion.Parse(r.goVersion).String()
 	}
 
 	if !haveSyms {
@@ -183,7 +182,7 @@ func dwarfLayout(f *elf.File, goVersion string, waitReasonSymSize uint64) (*layo
 	if f.Class == elf.ELFCLASS32 {
 		ptrSize = 4
 	}
-	l, err := layoutFromDWARF(d, ptrSize, f.ByteOrder, goMinor(goVersion))
+	l, err := layoutFromDWARF(d, ptrSize, f.ByteOrder, goversion.Parse(goVersion))
 	if err != nil {
 		return nil, err
 	}
@@ -233,18 +232,3 @@ func (r *Runtime) GoVersion() string { return r.goVersion }
 
 // GSize is the size in bytes of a runtime.g; Decode wants that many bytes.
 func (r *Runtime) GSize() int { return r.l.gSize }
-
-var goMinorRE = regexp.MustCompile(`go1\.(\d+)`)
-
-// goMinor returns the minor version of a Go version string ("go1.24.13" → 24), or 0.
-func goMinor(v string) int {
-	m := goMinorRE.FindStringSubmatch(v)
-	if m == nil {
-		return 0
-	}
-	n, err := strconv.Atoi(m[1])
-	if err != nil {
-		return 0
-	}
-	return n
-}

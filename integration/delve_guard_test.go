@@ -117,12 +117,13 @@ const guardWatchForTest = 2 * time.Second
 // checkNoGuards requires that no continue guard for the dlv at addr is left running.
 func checkNoGuards(t *testing.T, addr string) {
 	t.Helper()
-	want := []byte("GORIGIN_DLV_CONTINUE_GUARD=" + addr + "\x00")
+	// The guard is gorigin's hidden command, named gorigin-dlv-guard in ps.
+	want := []byte("gorigin-dlv-guard\x00__dlv-guard\x00" + addr + "\x00")
 	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		var left []string
-		procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 		for _, p := range procs {
-			if env, err := os.ReadFile(p); err == nil && bytes.Contains(env, want) {
+			if cmdline, err := os.ReadFile(p); err == nil && bytes.Equal(cmdline, want) {
 				left = append(left, filepath.Base(filepath.Dir(p)))
 			}
 		}

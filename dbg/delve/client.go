@@ -3,7 +3,6 @@ package delve
 import (
 	"errors"
 	"fmt"
-	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 	"net"
 	"os"
 	"sync"
@@ -13,12 +12,18 @@ import (
 	"github.com/go-delve/delve/service/rpc2"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 )
 
 // SessionOptions tune a Session.
 type SessionOptions struct {
 	// Timeout bounds connecting and every request to dlv (0 = 30s).
 	Timeout time.Duration
+	// Guard is the command that runs the continue guard (guard.go): the executable and its
+	// arguments, to which the dlv address is appended; it must call RunGuard with that
+	// address and its stdin. gorigin's is its own executable with a hidden command. A
+	// Session without one refuses to halt a running session.
+	Guard []string
 }
 
 // Session is a process debugged by a running headless dlv, reached through its JSON-RPC
@@ -398,7 +403,7 @@ func (s *Session) Close() error {
 // is owed from now on. gorigin does not halt without a guard.
 func (s *Session) owe() error {
 	if s.guard == nil {
-		g, err := startGuard(s.addr)
+		g, err := startGuard(s.opts.Guard, s.addr)
 		if err != nil {
 			return fmt.Errorf("dlv at %s: not halting pid %d: %w", s.addr, s.pid, err)
 		}

@@ -3,15 +3,13 @@ package delve
 // The continue guard: a headless dlv keeps a session halted until a client continues it,
 // so if gorigin dies (SIGKILL, OOM killer) between halting a running session and
 // continuing it, the debugged process would stay stopped for good. Before its first halt
-// a Session starts a guard: the same executable run again (/proc/self/exe, recognised in
-// this package's init by an environment variable), reading a pipe whose write end only
-// gorigin holds. gorigin writes "owe" before each halt, "paid" once the session runs
+// a Session starts a guard: the command SessionOptions.Guard names (gorigin's is its own
+// executable run again with a hidden command that calls RunGuard), reading a pipe whose
+// write end only gorigin holds. gorigin writes "owe" before each halt, "paid" once the session runs
 // again and "done" when it closes. If the pipe ends while a continue is owed, gorigin is
 // gone: the guard connects to dlv and continues the session if it is halted, then exits.
 // A session that was halted when gorigin came is never halted by gorigin, so no guard
-// ever continues it. In any program that links this package the guard is that program run
-// again, and this package's init takes it over before main (package inits that run
-// earlier run in the guard too: keep them free of side effects).
+// ever continues it.
 
 import (
 	"bufio"
@@ -27,17 +25,8 @@ import (
 	"github.com/go-delve/delve/service/rpc2"
 )
 
-// guardEnv carries the dlv address to the guard process.
-const guardEnv = "GORIGIN_DLV_CONTINUE_GUARD"
-
 // guardName is the guard's argv[0], as ps shows it.
 const guardName = "gorigin-dlv-guard"
-
-func init() {
-	if addr := os.Getenv(guardEnv); addr != "" && len(os.Args) > 0 && os.Args[0] == guardName {
-		os.Exit(runGuard(addr, os.Stdin, os.Stderr))
-	}
-}
 
 // continueGuard is gorigin's end of a running guard.
 type continueGuard struct {
@@ -45,12 +34,15 @@ type continueGuard struct {
 	w   io.WriteCloser
 }
 
-// startGuard starts a guard for the dlv at addr. Its stderr is gorigin's, so that what
-// it does after gorigin died is seen where gorigin's output was.
-func startGuard(addr string) (*continueGuard, error) {
-	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = []string{guardName}
-	cmd.Env = append(os.Environ(), guardEnv+"="+addr)
+// startGuard starts a guard for the dlv at addr with the command argv (the address
+// appended). Its stderr is gorigin's, so that what it does after gorigin died is seen where
+// gorigin's output was.
+func startGuard(argv []string, addr string) (*continueGuard, error) {
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("no guard to continue the dlv session if gorigin dies (SessionOptions.Guard)")
+	}
+	cmd := exec.Command(argv[0], append(argv[1:len(argv):len(argv)], addr)...)
+	cmd.Args[0] = guardName
 	cmd.Stderr = os.Stderr
 	// Its own process group: a Ctrl-C meant for gorigin (which continues the session
 	// itself) does not end the guard first.
@@ -82,8 +74,9 @@ func (g *continueGuard) release() {
 // request gorigin sent just before dying may still be on its way into dlv.
 const guardWatch = time.Second
 
-// runGuard is the guard process: it returns its exit status.
-func runGuard(addr string, in io.Reader, stderr io.Writer) int {
+// RunGuard is the guard process of the dlv session at addr: it reads gorigin's pipe on in
+// and returns its exit status. The command SessionOptions.Guard names calls it.
+func RunGuard(addr string, in io.Reader, stderr io.Writer) int {
 	owed := false
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {

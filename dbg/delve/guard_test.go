@@ -29,7 +29,7 @@ func TestGuardProtocol(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var stderr strings.Builder
-			if got := runGuard(free, strings.NewReader(c.lines), &stderr); got != c.status {
+			if got := RunGuard(free, strings.NewReader(c.lines), &stderr); got != c.status {
 				t.Errorf("exit status %d, want %d", got, c.status)
 			}
 			if c.says == "" && stderr.Len() > 0 || !strings.Contains(stderr.String(), c.says) {

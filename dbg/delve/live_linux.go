@@ -3,9 +3,6 @@ package delve
 import (
 	"errors"
 	"fmt"
-	"github.com/gorigin-dev/gorigin/dbg/onsignal"
-	"github.com/gorigin-dev/gorigin/dbg/stopguard"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,6 +12,9 @@ import (
 	"github.com/go-delve/delve/pkg/proc/native"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/onsignal"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
+	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 )
 
 // Options tune a Process.
@@ -25,6 +25,11 @@ type Options struct {
 	// and cannot be cut short: if it alone outlasts MaxFreeze, Freeze detaches as soon as
 	// it returns, reads go through process_vm_readv, and Expired reports true.
 	MaxFreeze time.Duration
+	// HoldBreakpoints, for tests, keeps the breakpoints Delve's attach sets in place this
+	// long: the moment in which a SIGKILL leaves Delve's int3s in the target
+	// (integration/reliability's TestDelveKilledWithBreakpoints; gorigin's cli takes it
+	// from $GORIGIN_TEST_HOLD_BREAKPOINTS).
+	HoldBreakpoints time.Duration
 }
 
 // Process is a live Linux process behind Delve's native backend.
@@ -63,19 +68,16 @@ type Process struct {
 	pid  int
 	opts Options
 
-	mu      sync.Mutex // serialises everything below and every use of grp
-	grp     *proc.TargetGroup
-	tgt     *proc.Target
-	guard   *stopguard.Guard
-	start   time.Time
-	gen     uint64
-	timer   *time.Timer
-	closed  bool
-	last    atomic.Int64 // time.Duration of the last freeze
-	expired atomic.Bool
-	since   atomic.Int64 // UnixNano when the current freeze began, 0 when not frozen
-	stopped bool         // the process was stopped (State T) before the attach: left stopped
-	crash   []codePatch  // the code Delve's attach writes breakpoints into, for the guard
+	mu       sync.Mutex // serialises everything below and every use of grp
+	grp      *proc.TargetGroup
+	tgt      *proc.Target
+	guard    *stopguard.Guard
+	start    time.Time
+	closed   bool
+	watchdog dbg.Watchdog // of Options.MaxFreeze
+	last     atomic.Int64 // time.Duration of the last freeze
+	stopped  bool         // the process was stopped (State T) before the attach: left stopped
+	crash    []codePatch  // the code Delve's attach writes breakpoints into, for the guard
 }
 
 var _ dbg.Target = (*Process)(nil)
@@ -105,7 +107,7 @@ func Attach(pid int, opts Options) (*Process, error) {
 			break
 		}
 	}
-	p := &Process{pid: pid, opts: opts}
+	p := &Process{pid: pid, opts: opts, watchdog: dbg.Watchdog{Max: opts.MaxFreeze}}
 	onsignal.Register(p)
 	return p, nil
 }
@@ -126,13 +128,7 @@ func (p *Process) LastFreeze() time.Duration { return time.Duration(p.last.Load(
 // Expired reports whether the last freeze outlasted Options.MaxFreeze: the watchdog let
 // the process go, or it is still frozen past the limit (the watchdog is about to fire,
 // waiting for a read to end).
-func (p *Process) Expired() bool {
-	if p.expired.Load() {
-		return true
-	}
-	since := p.since.Load()
-	return since != 0 && time.Since(time.Unix(0, since)) > p.opts.MaxFreeze
-}
+func (p *Process) Expired() bool { return p.watchdog.Expired() }
 
 // ReadBatch reads through Delve while frozen, with process_vm_readv otherwise.
 func (p *Process) ReadBatch(regions []dbg.Region) error {
@@ -166,19 +162,14 @@ func (p *Process) Freeze() error {
 		g.RestoreOnDeath(c.addr, c.code)
 	}
 	p.guard = g
-	p.expired.Store(false)
-	p.stopped = jobStopped(p.pid)
-	p.gen++
-	gen := p.gen
+	p.stopped = procfs.JobStopped(p.pid)
 	// The freeze clock starts before Delve's attach: its PTRACE_ATTACH stops the process
 	// first thing, and the process stays stopped while Delve loads the debug information.
 	p.start = time.Now()
-	p.since.Store(p.start.UnixNano())
-	p.timer = time.AfterFunc(p.opts.MaxFreeze, func() { p.watchdog(gen) })
+	p.watchdog.Start(p.start, p.expire)
 	grp, err := native.Attach(p.pid, nil, nil)
 	if err != nil {
-		p.timer.Stop()
-		p.since.Store(0)
+		p.watchdog.Stop()
 		p.last.Store(int64(time.Since(p.start)))
 		if traced(p.pid) {
 			// Delve failed after attaching and could not detach: the guard's job.
@@ -191,10 +182,8 @@ func (p *Process) Freeze() error {
 		return attachError(p.pid, err)
 	}
 	p.grp, p.tgt = grp, grp.Selected
-	if d, err := time.ParseDuration(os.Getenv("GORIGIN_TEST_HOLD_BREAKPOINTS")); err == nil {
-		// For tests: the moment in which a SIGKILL leaves Delve's int3s in the target
-		// (integration/reliability's TestDelveKilledWithBreakpoints).
-		time.Sleep(d)
+	if p.opts.HoldBreakpoints > 0 {
+		time.Sleep(p.opts.HoldBreakpoints)
 	}
 	for addr := range p.tgt.Breakpoints().M {
 		p.tgt.ClearBreakpoint(addr) // restores the original instruction
@@ -204,7 +193,7 @@ func (p *Process) Freeze() error {
 	// process go now rather than after the reads. They then go through process_vm_readv,
 	// and the snapshot is marked partial.
 	if time.Since(p.start) > p.opts.MaxFreeze {
-		p.expired.Store(true)
+		p.watchdog.Expire()
 		return p.thawLocked()
 	}
 	return nil
@@ -229,12 +218,11 @@ func attachError(pid int, err error) error {
 	return fmt.Errorf("attach %d with delve: %w", pid, err)
 }
 
-// watchdog lets the freeze numbered gen go if it is still on.
-func (p *Process) watchdog(gen uint64) {
+// expire lets the freeze numbered gen go if it is still on: the watchdog fired.
+func (p *Process) expire(gen uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.grp != nil && p.gen == gen {
-		p.expired.Store(true)
+	if p.grp != nil && p.watchdog.Take(gen) {
 		p.thawLocked()
 	}
 }
@@ -247,16 +235,12 @@ func (p *Process) Thaw() error {
 }
 
 func (p *Process) thawLocked() error {
-	if p.timer != nil {
-		p.timer.Stop()
-		p.timer = nil
-	}
+	p.watchdog.Stop()
 	if p.grp == nil {
 		return nil
 	}
 	err := p.grp.Detach(false)
 	p.last.Store(int64(time.Since(p.start)))
-	p.since.Store(0)
 	p.grp, p.tgt = nil, nil
 	if err != nil {
 		p.guard.Resume()

@@ -17,7 +17,7 @@ import (
 type CoreOptions struct {
 	// GDB is the gdb executable ("" = gdb on PATH).
 	GDB string
-	// Timeout bounds every MI command (0 = DefaultTimeout()).
+	// Timeout bounds every MI command (0 = DefaultTimeout).
 	Timeout time.Duration
 }
 
@@ -45,7 +45,7 @@ var ErrCoreRefused = errors.New("gdb cannot open it as a core of that executable
 // GDB runs with auto-load off, so nothing either embeds is executed.
 func OpenCore(corePath, exePath string, opts CoreOptions) (*Core, error) {
 	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout()
+		opts.Timeout = DefaultTimeout
 	}
 	if exePath == "" {
 		return nil, fmt.Errorf("open core %s with gdb: the executable is needed: pass --exe", corePath)

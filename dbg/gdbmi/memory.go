@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"time"
@@ -13,15 +12,10 @@ import (
 	"github.com/gorigin-dev/gorigin/dbg"
 )
 
-// DefaultTimeout bounds one MI command: $GORIGIN_GDB_TIMEOUT (a Go duration) if set, else
-// 30s (an attach to a process with a large binary is slow). A GDB that does not answer
-// in time is killed, which detaches it from the target.
-func DefaultTimeout() time.Duration {
-	if d, err := time.ParseDuration(os.Getenv("GORIGIN_GDB_TIMEOUT")); err == nil && d > 0 {
-		return d
-	}
-	return 30 * time.Second
-}
+// DefaultTimeout bounds one MI command when the options give no Timeout (gorigin's cli
+// passes $GORIGIN_GDB_TIMEOUT): an attach to a process with a large binary is slow. A GDB
+// that does not answer in time is killed, which detaches it from the target.
+const DefaultTimeout = 30 * time.Second
 
 // StartupTimeout is the least time the commands that start a session (GDB's own start,
 // the attach, opening a core) get, whatever the command timeout: on a loaded machine GDB

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 	"github.com/gorigin-dev/gorigin/dbg/stopguard"
 )
 
@@ -19,7 +20,7 @@ import (
 type ProcessOptions struct {
 	// GDB is the gdb executable ("" = gdb on PATH).
 	GDB string
-	// Timeout bounds every MI command (0 = DefaultTimeout()).
+	// Timeout bounds every MI command (0 = DefaultTimeout).
 	Timeout time.Duration
 	// MaxFreeze bounds a freeze (0 = 2s): how long Freeze waits for every thread to stop,
 	// and, from the interrupt on, how long the target stays stopped before a watchdog lets
@@ -51,11 +52,7 @@ type Process struct {
 	stopped     bool          // the target was stopped (State T) before the attach
 
 	// The watchdog (watchdog.go).
-	gen          uint64        // counts freezes
-	timer        *time.Timer   // the watchdog of the current freeze
-	hold         atomic.Uint64 // gen of the freeze on, 0 once a thaw or the watchdog took it
-	since        atomic.Int64  // UnixNano when the freeze on began, 0 when none is
-	expired      atomic.Bool
+	watchdog     dbg.Watchdog  // of ProcessOptions.MaxFreeze
 	released     atomic.Bool   // the watchdog killed GDB: reads go to /proc/PID/mem
 	releasedDone chan struct{} // closed once the watchdog let the target go
 	lastHard     atomic.Int64  // the freeze the watchdog ended, as a time.Duration
@@ -68,7 +65,7 @@ var _ dbg.Target = (*Process)(nil)
 // GDB does not load the executable's symbols (gorigin reads them itself).
 func Attach(pid int, opts ProcessOptions) (*Process, error) {
 	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout()
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.MaxFreeze <= 0 {
 		opts.MaxFreeze = 2 * time.Second
@@ -79,18 +76,18 @@ func Attach(pid int, opts ProcessOptions) (*Process, error) {
 	if pid == os.Getpid() {
 		return nil, fmt.Errorf("attach %d: that is gorigin itself", pid)
 	}
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procfs.ReadStatus(pid)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no process with pid %d: %w", pid, dbg.ErrNoProcess)
 		}
 		return nil, fmt.Errorf("attach %d: %w", pid, err)
 	}
-	if tp := statusField(string(st), "TracerPid"); tp != "" && tp != "0" {
-		return nil, fmt.Errorf("attach %d: process %s already traces it (a debugger?): detach it first: %w", pid, tp, dbg.ErrPermission)
+	if st.TracerPid != 0 {
+		return nil, fmt.Errorf("attach %d: process %d already traces it (a debugger?): detach it first: %w", pid, st.TracerPid, dbg.ErrPermission)
 	}
-	p := &Process{pid: pid, opts: opts, running: map[string]int{}, changed: make(chan struct{}, 1),
-		releasedDone: make(chan struct{}), stopped: jobStopped(pid)}
+	p := &Process{pid: pid, opts: opts, watchdog: dbg.Watchdog{Max: opts.MaxFreeze}, running: map[string]int{}, changed: make(chan struct{}, 1),
+		releasedDone: make(chan struct{}), stopped: procfs.JobStopped(pid)}
 	if p.g, err = stopguard.Start(pid, "gorigin-gdb-guard"); err != nil {
 		return nil, fmt.Errorf("attach %d: %w", pid, err)
 	}
@@ -174,15 +171,6 @@ func attachError(pid int, err error, out string) error {
 		}
 	}
 	return fmt.Errorf("attach %d with gdb: %w %s", pid, err, strings.TrimSpace(out))
-}
-
-func statusField(status, name string) string {
-	for _, line := range strings.Split(status, "\n") {
-		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
 
 func (p *Process) run(cmd string) (Record, string, error) {
@@ -275,9 +263,8 @@ func (p *Process) Freeze() error {
 		return nil
 	}
 	p.freezeStart = time.Now()
-	p.since.Store(p.freezeStart.UnixNano())
 	p.frozen = true
-	p.startWatchdog()
+	p.watchdog.Start(p.freezeStart, p.expire)
 	if _, _, err := p.run("-exec-interrupt --all"); err != nil {
 		return p.freezeError(fmt.Errorf("freeze %d: %w", p.pid, err))
 	}
@@ -324,12 +311,7 @@ func (p *Process) thaw() error {
 		return nil
 	}
 	p.frozen = false
-	if p.timer != nil {
-		p.timer.Stop()
-		p.timer = nil
-	}
-	p.since.Store(0)
-	if !p.hold.CompareAndSwap(p.gen, 0) {
+	if !p.watchdog.Stop() {
 		<-p.releasedDone // the watchdog is ending GDB
 		p.lastFreeze = time.Duration(p.lastHard.Load())
 		return nil
@@ -396,40 +378,7 @@ func (p *Process) ReadBatch(regions []dbg.Region) error {
 }
 
 // Mappings reads /proc/PID/maps.
-func (p *Process) Mappings() ([]dbg.Mapping, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.pid))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("read the mappings of %d: %w", p.pid, dbg.ErrExited)
-		}
-		return nil, fmt.Errorf("read the mappings of %d: %w", p.pid, err)
-	}
-	return ParseMaps(string(b)), nil
-}
-
-// ParseMaps parses the text of /proc/PID/maps; malformed lines are skipped.
-func ParseMaps(text string) []dbg.Mapping {
-	var out []dbg.Mapping
-	for _, line := range strings.Split(text, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		lo, hi, ok := strings.Cut(f[0], "-")
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		off, err3 := strconv.ParseUint(f[2], 16, 64)
-		if !ok || err1 != nil || err2 != nil || err3 != nil || end < start {
-			continue
-		}
-		m := dbg.Mapping{Start: start, End: end, Offset: off, Perm: f[1]}
-		if len(f) >= 6 {
-			m.Path = strings.Join(f[5:], " ")
-		}
-		out = append(out, m)
-	}
-	return out
-}
+func (p *Process) Mappings() ([]dbg.Mapping, error) { return procfs.Maps(p.pid) }
 
 // Threads lists the threads GDB knows, with the PC of each stopped one (from
 // -thread-info; SP, BP and FS are not read).

@@ -19,28 +19,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 )
 
 // watchdogGrace is how long the watchdog waits for the command in flight before it
 // kills GDB.
 const watchdogGrace = 100 * time.Millisecond
 
-// startWatchdog arms the watchdog of the freeze that began at p.freezeStart. p.mu is held.
-func (p *Process) startWatchdog() {
-	p.gen++
-	gen := p.gen
-	p.hold.Store(gen)
-	p.expired.Store(false)
-	p.timer = time.AfterFunc(p.opts.MaxFreeze-time.Since(p.freezeStart), func() { p.watchdog(gen) })
-}
-
-// watchdog lets the freeze numbered gen go if it is still on.
-func (p *Process) watchdog(gen uint64) {
+// expire lets the freeze numbered gen go if it is still on: the watchdog fired.
+func (p *Process) expire(gen uint64) {
 	deadline := time.Now().Add(watchdogGrace)
 	for !p.mu.TryLock() {
 		if time.Now().After(deadline) {
@@ -50,13 +41,9 @@ func (p *Process) watchdog(gen uint64) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	defer p.mu.Unlock()
-	if p.closed || !p.frozen || p.hold.Load() != gen {
+	if p.closed || !p.frozen || !p.watchdog.Take(gen) {
 		return
 	}
-	if !p.hold.CompareAndSwap(gen, 0) {
-		return
-	}
-	p.expired.Store(true)
 	if _, _, err := p.c.Run(context.Background(), time.Second, "-target-detach"); err != nil {
 		p.release(gen, true) // GDB did not let it go: end GDB
 		return
@@ -78,19 +65,18 @@ func (p *Process) restop() {
 // release kills GDB to let the freeze numbered gen go, unless a thaw took it already
 // (owned: the caller's thaw took it, and failed).
 func (p *Process) release(gen uint64, owned bool) {
-	if !owned && !p.hold.CompareAndSwap(gen, 0) {
+	if !owned && !p.watchdog.Take(gen) {
 		return // thawed meanwhile
 	}
 	if p.released.Swap(true) {
 		return
 	}
-	p.expired.Store(true)
 	p.c.Kill()
 	select {
 	case <-p.c.Dead():
 	case <-time.After(2 * time.Second):
 	}
-	for i := 0; i < 200 && tracerOf(p.pid) > 0; i++ {
+	for i := 0; i < 200 && tracerOf(p.pid) != 0; i++ {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if !p.stopped {
@@ -103,29 +89,12 @@ func (p *Process) release(gen uint64, owned bool) {
 
 // Expired reports whether the watchdog let the last freeze go because it outlasted
 // ProcessOptions.MaxFreeze, or whether it is still on past that limit.
-func (p *Process) Expired() bool {
-	if p.expired.Load() {
-		return true
-	}
-	since := p.since.Load()
-	return since != 0 && time.Since(time.Unix(0, since)) > p.opts.MaxFreeze
-}
+func (p *Process) Expired() bool { return p.watchdog.Expired() }
 
 // tracerOf is the TracerPid of pid (0: untraced or gone).
 func tracerOf(pid int) int {
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	var n int
-	fmt.Sscanf(statusField(string(st), "TracerPid"), "%d", &n)
-	return n
-}
-
-// jobStopped reports whether pid is stopped by a signal (State T), not by a tracer.
-func jobStopped(pid int) bool {
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	return err == nil && statusField(string(st), "State") != "" && statusField(string(st), "State")[0] == 'T'
+	st, _ := procfs.ReadStatus(pid)
+	return st.TracerPid
 }
 
 // readMem reads regions from /proc/PID/mem, after the watchdog ended GDB.
@@ -158,15 +127,13 @@ func readMem(pid int, regions []dbg.Region) error {
 
 // tracingStops counts the threads of pid in a tracing stop (State t).
 func tracingStops(pid int) (int, error) {
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	ents, err := os.ReadDir(dir)
+	tids, err := procfs.Tasks(pid)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, e := range ents {
-		st, err := os.ReadFile(dir + "/" + e.Name() + "/status")
-		if err == nil && strings.HasPrefix(statusField(string(st), "State"), "t") {
+	for _, tid := range tids {
+		if st, err := procfs.ReadTaskStatus(pid, tid); err == nil && st.State == 't' {
 			n++
 		}
 	}

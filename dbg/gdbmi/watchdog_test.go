@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 )
 
 // watchedTarget starts a process for GDB to attach to (sleep: it neither forks nor
@@ -38,13 +39,12 @@ func watchedTarget(t *testing.T, maxFreeze time.Duration) (*Process, int) {
 
 // free says why pid is not running freely (traced or stopped), or "".
 func free(pid int) string {
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procfs.ReadStatus(pid)
 	if err != nil {
 		return err.Error()
 	}
-	state, tracer := statusField(string(st), "State"), statusField(string(st), "TracerPid")
-	if tracer != "0" || strings.HasPrefix(state, "t") || strings.HasPrefix(state, "T") {
-		return fmt.Sprintf("state %s, tracer %s", state, tracer)
+	if st.TracerPid != 0 || st.State == 't' || st.State == 'T' {
+		return fmt.Sprintf("state %c, tracer %d", st.State, st.TracerPid)
 	}
 	return ""
 }

@@ -14,7 +14,8 @@ var attached struct {
 	pids map[int]bool
 }
 
-// register records p and has a terminating signal thaw and detach it (package onsignal).
+// register records p and has a terminating signal thaw and detach it (package onsignal,
+// once the program installed it).
 func register(p *Process) error {
 	attached.mu.Lock()
 	defer attached.mu.Unlock()

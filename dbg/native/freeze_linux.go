@@ -5,7 +5,10 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 )
 
 // maxRounds bounds the "list threads, stop the new ones" loop against a target that
@@ -27,7 +30,7 @@ type tracee struct {
 func freezeThreads(pid int, deadline time.Time) (threads []tracee, start time.Time, err error) {
 	seen := make(map[int]bool)
 	for round := 0; ; round++ {
-		tids, lerr := listTasks(pid)
+		tids, lerr := procfs.Tasks(pid)
 		if lerr != nil {
 			return threads, start, lerr
 		}
@@ -37,7 +40,7 @@ func freezeThreads(pid int, deadline time.Time) (threads []tracee, start time.Ti
 				continue
 			}
 			seen[tid] = true
-			if e := ptrace(ptraceSeize, tid, 0, 0); e != 0 {
+			if e := ptrace(unix.PTRACE_SEIZE, tid, 0, 0); e != 0 {
 				if e == syscall.ESRCH || threadGone(pid, tid) {
 					continue // exited since the listing
 				}
@@ -48,7 +51,7 @@ func freezeThreads(pid int, deadline time.Time) (threads []tracee, start time.Ti
 				start = time.Now()
 			}
 			// ESRCH here means the thread is exiting; waiting reports its exit.
-			ptrace(ptraceInterrupt, tid, 0, 0)
+			ptrace(unix.PTRACE_INTERRUPT, tid, 0, 0)
 			threads = append(threads, tracee{tid: tid})
 		}
 		// Wait for the ones just seized even after an error: only stopped threads can
@@ -82,7 +85,7 @@ func seizeError(pid, tid int, e syscall.Errno) error {
 	if e != syscall.EPERM {
 		return fmt.Errorf("attach %d (thread %d): %w", pid, tid, e)
 	}
-	if st, err := readStatus(fmt.Sprintf("/proc/%d/status", pid)); err == nil && st.TracerPid != 0 {
+	if st, err := procfs.ReadStatus(pid); err == nil && st.TracerPid != 0 {
 		return tracedError(pid, st.TracerPid)
 	}
 	return permissionError(pid)
@@ -94,7 +97,7 @@ func permissionError(pid int) error {
 
 // tracedError names the process that traces pid; TracerPid is the tracing thread.
 func tracedError(pid, tracer int) error {
-	if st, err := readStatus(fmt.Sprintf("/proc/%d/status", tracer)); err == nil && st.Tgid > 0 {
+	if st, err := procfs.ReadStatus(tracer); err == nil && st.Tgid > 0 {
 		tracer = st.Tgid
 	}
 	return fmt.Errorf("attach %d: %w: pid %d is already traced by pid %d (a debugger?): detach it first",
@@ -219,7 +222,7 @@ func waitUntraced(pid int, tids []int, tracerTid int, limit time.Duration) error
 	end := time.Now().Add(limit)
 	for _, tid := range tids {
 		for {
-			st, err := readStatus(fmt.Sprintf("/proc/%d/task/%d/status", pid, tid))
+			st, err := procfs.ReadTaskStatus(pid, tid)
 			if err != nil || st.TracerPid != tracerTid {
 				break
 			}

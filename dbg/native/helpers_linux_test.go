@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/onsignal"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
@@ -30,6 +32,7 @@ func TestMain(m *testing.M) {
 }
 
 func runFreezer(arg string) {
+	onsignal.Install() // as gorigin's cli does
 	pid, err := strconv.Atoi(arg)
 	if err == nil {
 		var p *Process
@@ -176,7 +179,7 @@ func checkRunning(tb testing.TB, pid int) {
 }
 
 func notStopped(pid int, states []taskState) error {
-	st, err := readStatus(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procfs.ReadStatus(pid)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
 )
 
 // Options tune a Process.
@@ -34,20 +35,18 @@ type Process struct {
 	tr      *tracer    // nil until the first Freeze, and after the tracer retired
 	threads []tracee   // seized by the current freeze; empty when thawed
 	frozen  bool
-	start   time.Time   // when the current freeze sent its first interrupt
-	gen     uint64      // counts freezes, so a late watchdog cannot thaw a newer one
-	timer   *time.Timer // the MaxFreeze watchdog of the current freeze
+	start   time.Time // when the current freeze sent its first interrupt
 	closed  bool
 
+	watchdog   dbg.Watchdog // of Options.MaxFreeze
 	lastFreeze atomic.Int64 // time.Duration
-	expired    atomic.Bool
 }
 
 var _ dbg.Target = (*Process)(nil)
 
 // Attach checks that pid is a process this program may read and trace, and registers
-// it so that SIGINT, SIGTERM and SIGHUP thaw it before the program exits (see
-// handleSignals). It does not stop the process.
+// it so that SIGINT, SIGTERM and SIGHUP thaw it before the program exits (once the
+// program called onsignal.Install). It does not stop the process.
 func Attach(pid int, opts Options) (*Process, error) {
 	if opts.MaxFreeze <= 0 {
 		opts.MaxFreeze = defaultMaxFreeze
@@ -61,7 +60,7 @@ func Attach(pid int, opts Options) (*Process, error) {
 	if pid == os.Getpid() {
 		return nil, fmt.Errorf("attach %d: that is gorigin itself; a process cannot trace itself", pid)
 	}
-	st, err := readStatus(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procfs.ReadStatus(pid)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("no process with pid %d: %w", pid, dbg.ErrNoProcess)
@@ -77,7 +76,7 @@ func Attach(pid int, opts Options) (*Process, error) {
 	case st.TracerPid != 0:
 		return nil, tracedError(pid, st.TracerPid)
 	}
-	p := &Process{pid: pid, opts: opts}
+	p := &Process{pid: pid, opts: opts, watchdog: dbg.Watchdog{Max: opts.MaxFreeze}}
 	if err := p.checkReadable(); err != nil {
 		return nil, err
 	}
@@ -102,7 +101,7 @@ func Check(pid int) error {
 // check as ptrace attach (uid, CAP_SYS_PTRACE, Yama), so a refusal shows up here
 // rather than in the middle of a freeze.
 func (p *Process) checkReadable() error {
-	maps, err := readMappings(p.pid)
+	maps, err := procfs.Maps(p.pid)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
 			return permissionError(p.pid)
@@ -136,16 +135,16 @@ func (p *Process) Pid() int { return p.pid }
 func (p *Process) Exe() string { return fmt.Sprintf("/proc/%d/exe", p.pid) }
 
 // Mappings parses /proc/PID/maps.
-func (p *Process) Mappings() ([]dbg.Mapping, error) { return readMappings(p.pid) }
+func (p *Process) Mappings() ([]dbg.Mapping, error) { return procfs.Maps(p.pid) }
 
 // LastFreeze is how long the last freeze lasted, from the first thread interrupted to
 // the last thread detached (an upper bound of the time the target was stopped).
 func (p *Process) LastFreeze() time.Duration { return time.Duration(p.lastFreeze.Load()) }
 
-// Expired reports whether the watchdog thawed the target because the last freeze
-// outlasted Options.MaxFreeze. Memory read after that is no longer a consistent
+// Expired reports whether the last freeze outlasted Options.MaxFreeze: the watchdog
+// thawed the target, or is about to. Memory read after that is no longer a consistent
 // snapshot. ReadBatch keeps working.
-func (p *Process) Expired() bool { return p.expired.Load() }
+func (p *Process) Expired() bool { return p.watchdog.Expired() }
 
 // Freeze stops every thread of the process (see freezeThreads). It is a no-op when
 // already frozen. On error nothing stays stopped.
@@ -161,9 +160,6 @@ func (p *Process) Freeze() error {
 	if p.tr == nil {
 		p.tr = startTracer()
 	}
-	p.expired.Store(false)
-	p.gen++
-	gen := p.gen
 	deadline := time.Now().Add(p.opts.MaxFreeze)
 	var err error
 	p.tr.do(func() bool {
@@ -177,16 +173,15 @@ func (p *Process) Freeze() error {
 		}
 		return err
 	}
-	p.timer = time.AfterFunc(p.opts.MaxFreeze-time.Since(p.start), func() { p.watchdog(gen) })
+	p.watchdog.Start(p.start, p.expire)
 	return nil
 }
 
-// watchdog thaws the freeze numbered gen if it is still on.
-func (p *Process) watchdog(gen uint64) {
+// expire thaws the freeze numbered gen if it is still on: the watchdog fired.
+func (p *Process) expire(gen uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.frozen && p.gen == gen {
-		p.expired.Store(true)
+	if p.frozen && p.watchdog.Take(gen) {
 		p.thawLocked()
 	}
 }
@@ -203,10 +198,7 @@ func (p *Process) thawLocked() error {
 	if !p.frozen {
 		return nil
 	}
-	if p.timer != nil {
-		p.timer.Stop()
-		p.timer = nil
-	}
+	p.watchdog.Stop()
 	var stuck []int
 	tr := p.tr
 	retired := tr.do(func() bool {
@@ -233,7 +225,7 @@ func (p *Process) Threads() ([]dbg.Thread, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.frozen {
-		tids, err := listTasks(p.pid)
+		tids, err := procfs.Tasks(p.pid)
 		if err != nil {
 			return nil, err
 		}

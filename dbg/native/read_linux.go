@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gorigin-dev/gorigin/dbg"
 )
 
@@ -158,7 +160,7 @@ func (p *reader) readv(regions []dbg.Region) (done int, short bool, e syscall.Er
 	if n == 0 {
 		return len(regions), false, 0 // nothing but empty regions
 	}
-	got, _, e := syscall.Syscall6(sysProcessVMReadv, uintptr(p.pid),
+	got, _, e := syscall.Syscall6(unix.SYS_PROCESS_VM_READV, uintptr(p.pid),
 		uintptr(unsafe.Pointer(&p.local[0])), uintptr(n),
 		uintptr(unsafe.Pointer(&p.remote[0])), uintptr(n), 0)
 	runtime.KeepAlive(regions)

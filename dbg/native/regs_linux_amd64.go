@@ -7,10 +7,7 @@ import (
 	"github.com/gorigin-dev/gorigin/dbg"
 )
 
-const (
-	archSupported     = true
-	sysProcessVMReadv = 310 // the syscall package's amd64 table predates it
-)
+const archSupported = true
 
 // getRegs fills th's registers (all of them in Regs) with PTRACE_GETREGS. It runs on the
 // tracer thread while th is stopped.

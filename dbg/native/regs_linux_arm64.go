@@ -4,14 +4,12 @@ import (
 	"syscall"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gorigin-dev/gorigin/dbg"
 )
 
-const (
-	archSupported     = true
-	sysProcessVMReadv = syscall.SYS_PROCESS_VM_READV
-	ntARMTLS          = 0x401 // regset holding TPIDR_EL0
-)
+const archSupported = true
 
 // getRegs fills th's registers: PC, SP, the frame pointer (x29) and in Regs x0…x30, sp
 // and pc from NT_PRSTATUS, and the thread pointer TPIDR_EL0 (in FS) from NT_ARM_TLS. It
@@ -28,7 +26,7 @@ func getRegs(th *dbg.Thread) error {
 	iov := syscall.Iovec{Base: (*byte)(unsafe.Pointer(&tls))}
 	iov.SetLen(int(unsafe.Sizeof(tls)))
 	_, _, e := syscall.Syscall6(syscall.SYS_PTRACE, syscall.PTRACE_GETREGSET, uintptr(th.TID),
-		ntARMTLS, uintptr(unsafe.Pointer(&iov)), 0, 0)
+		unix.NT_ARM_TLS, uintptr(unsafe.Pointer(&iov)), 0, 0)
 	if e == 0 {
 		th.FS = tls
 	}

@@ -9,9 +9,6 @@ import (
 )
 
 // The native backend supports amd64 and arm64; elsewhere Attach says so.
-const (
-	archSupported     = false
-	sysProcessVMReadv = 0
-)
+const archSupported = false
 
 func getRegs(th *dbg.Thread) error { return syscall.ENOSYS }

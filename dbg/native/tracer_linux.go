@@ -6,13 +6,6 @@ import (
 	"unsafe"
 )
 
-// Requests the syscall package does not name.
-const (
-	ptraceSeize     = 0x4206
-	ptraceInterrupt = 0x4207
-	ptraceEventStop = 128 // status>>16 of an interrupt stop or a group stop
-)
-
 // tracer is the one goroutine, locked to its OS thread, that makes every ptrace call
 // for a Process: the kernel ties a tracee to the thread that attached it, so
 // PTRACE_INTERRUPT, GETREGS and DETACH must come from that same thread.

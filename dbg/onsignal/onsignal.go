@@ -1,9 +1,11 @@
-// Package onsignal lets every target gorigin holds go when gorigin is told to stop. While
-// at least one target is registered, SIGINT, SIGTERM and SIGHUP close them all (thaw and
-// detach, or continue a debugger session gorigin halted), waiting a bounded time, and then
-// exit with status 128+signal: 130, 143, 129. With nothing registered the signals keep
-// their usual handling, so a program embedding a backend must close its targets before it
-// handles these signals itself.
+// Package onsignal lets every target gorigin holds go when gorigin is told to stop. Once a
+// program has called Install (gorigin's cli does, first thing), and while at least one
+// target is registered, SIGINT, SIGTERM and SIGHUP close them all (thaw and detach, or
+// continue a debugger session gorigin halted), waiting a bounded time, and then exit with
+// status 128+signal: 130, 143, 129. With nothing registered the signals keep their usual
+// handling. The backends register their targets whether or not Install was called: a
+// program embedding a backend that does not call it handles these signals itself and
+// must close its targets first.
 package onsignal
 
 import (
@@ -21,12 +23,25 @@ import (
 const closeWait = 3 * time.Second
 
 var registry struct {
-	mu      sync.Mutex
-	targets map[io.Closer]struct{}
-	sigs    chan os.Signal // non-nil while a target is registered
+	mu        sync.Mutex
+	installed bool
+	targets   map[io.Closer]struct{}
+	sigs      chan os.Signal // non-nil while installed and a target is registered
 }
 
-// Register adds a target; the first one starts the signal handler.
+// Install has SIGINT, SIGTERM and SIGHUP let the registered targets go and exit, from now
+// on, while any is registered. It is for the program's main package (or its command
+// line) to call, once.
+func Install() {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	registry.installed = true
+	if len(registry.targets) > 0 {
+		startLocked()
+	}
+}
+
+// Register adds a target; once installed, the first one starts the signal handler.
 func Register(c io.Closer) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
@@ -34,6 +49,12 @@ func Register(c io.Closer) {
 		registry.targets = map[io.Closer]struct{}{}
 	}
 	registry.targets[c] = struct{}{}
+	if registry.installed {
+		startLocked()
+	}
+}
+
+func startLocked() {
 	if registry.sigs == nil {
 		registry.sigs = make(chan os.Signal, 1)
 		signal.Notify(registry.sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A Thread is what /proc/PID/task/TID/status says about one thread.
@@ -203,8 +205,7 @@ func ptraceUnavailable() string {
 	defer cmd.Process.Kill()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	const ptraceSeize = 0x4206
-	if _, _, e := syscall.Syscall6(syscall.SYS_PTRACE, ptraceSeize, uintptr(cmd.Process.Pid), 0, 0, 0, 0); e != 0 {
+	if _, _, e := syscall.Syscall6(syscall.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(cmd.Process.Pid), 0, 0, 0, 0); e != 0 {
 		return fmt.Sprintf("PTRACE_SEIZE of a child process fails: %v (a seccomp profile? run with --cap-add=SYS_PTRACE or --privileged)", e)
 	}
 	return ""

@@ -1,14 +1,18 @@
+//go:build !nodelve
+
 package cli
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/gorigin-dev/gorigin/dbg/delve"
 )
 
-// TestDelveVersions: Delve v1.27.2 supports Go 1.25 to 1.27 (pkg/goversion); a failure of
-// Delve on a target built by another release says so and names --backend native, and
-// one on a supported release is left as it is.
+// TestDelveVersions: Delve v1.27.2 supports Go 1.25 to 1.27 (pkg/goversion, read by
+// dbg/delve); a failure of Delve on a target built by another release says so and names
+// --backend native, and one on a supported release is left as it is.
 func TestDelveVersions(t *testing.T) {
 	delveErr := errors.New("attach 42 with delve: could not read debug info")
 	for _, c := range []struct {
@@ -19,8 +23,8 @@ func TestDelveVersions(t *testing.T) {
 		{"go1.25.9", true}, {"go1.26.8", true}, {"go1.27.3", true},
 		{"go1.28rc1", false}, {"devel +abc", true}, {"", true},
 	} {
-		if got := delveSupports(c.goVersion); got != c.supported {
-			t.Errorf("delveSupports(%q) = %v, want %v", c.goVersion, got, c.supported)
+		if got := delve.Supports(c.goVersion); got != c.supported {
+			t.Errorf("delve.Supports(%q) = %v, want %v", c.goVersion, got, c.supported)
 		}
 		err := delveHint(delveErr, c.goVersion)
 		if !errors.Is(err, delveErr) {
