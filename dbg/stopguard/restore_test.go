@@ -101,7 +101,7 @@ func TestRestoreLineEscapesEveryByte(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mem.Close()
-	at := int64(mappingStart(t, pid, "r--p")) + 256
+	at := int64(mappingStart(t, pid, "[stack]")) + 256
 	orig := make([]byte, 256)
 	if _, err := mem.ReadAt(orig, at); err != nil {
 		t.Fatal(err)

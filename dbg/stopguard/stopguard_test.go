@@ -1,6 +1,7 @@
 package stopguard
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -31,6 +32,11 @@ func startStopped(t *testing.T) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// Stop it only once it sleeps: stopped while the dynamic loader still runs, it would
+	// read the headers a test overwrites and crash when resumed.
+	for !strings.Contains(readFile(fmt.Sprintf("/proc/%d/wchan", cmd.Process.Pid)), "sleep") {
+		time.Sleep(time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGSTOP)
 	for i := 0; i < 100 && state(t, cmd.Process.Pid) != "T"; i++ {
 		time.Sleep(10 * time.Millisecond)
@@ -89,4 +95,10 @@ func TestGuardReleased(t *testing.T) {
 	if s := state(t, debugger.Process.Pid); s != "T" {
 		t.Errorf("the debugger's group member is %q, want left alone", s)
 	}
+}
+
+// readFile is the content of path, or "" if it cannot be read.
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
 }
