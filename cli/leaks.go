@@ -60,7 +60,7 @@ func runLeaks(args []string, stdout, stderr io.Writer) error {
 		if snap, err = openCore(pos[0], exe, f); err != nil {
 			return err
 		}
-		res, err = analyzeCore(pos[0], exe)
+		res, err = analyzeCore(pos[0], exe, f.debugFile)
 	}
 	if err != nil {
 		return err
@@ -97,7 +97,7 @@ func withLeaks(snap *snapshot.Snapshot, corePath, exe string, f *flags) error {
 	if f.backend != "native" {
 		return usageError{"--leaks reads the heap with the native backend only: leave out --backend"}
 	}
-	res, err := analyzeCore(corePath, exe)
+	res, err := analyzeCore(corePath, exe, f.debugFile)
 	if err != nil {
 		return err
 	}
@@ -167,24 +167,24 @@ func leakError(pid int, err error) error {
 	return fmt.Errorf("pid %d: leak analysis: %w", pid, err)
 }
 
-func analyzeCore(path, exe string) (*leaks.Result, error) {
+func analyzeCore(path, exe, debugFile string) (*leaks.Result, error) {
 	c, err := openNativeCore(path, exe)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	res, err := analyze(c)
+	res, err := analyze(c, debugFile)
 	if err != nil {
 		return nil, fmt.Errorf("core %s: leak analysis: %w", path, err)
 	}
 	return res, nil
 }
 
-func analyze(t dbg.Target) (*leaks.Result, error) {
+func analyze(t dbg.Target, debugFile string) (*leaks.Result, error) {
 	progress := report.NewProgress(os.Stderr) // a bar on a terminal only
 	defer progress.Clear()
 	phase := capture.Tracer("leaks")
-	res, err := leaks.Analyze(t, leaks.Options{Progress: progress.Update})
+	res, err := leaks.Analyze(t, leaks.Options{Progress: progress.Update, DebugFile: debugFile})
 	if errors.Is(err, leaks.ErrNoDWARF) {
 		return nil, usageError{err.Error()}
 	}

@@ -31,6 +31,8 @@ type layout struct {
 	waitReasonCount int // length of runtime.waitReasonStrings
 
 	labelMap labelLayout
+
+	heap HeapLayout // what package leaks reads (Runtime.Heap)
 }
 
 // labelForm is how runtime/pprof stores a goroutine's labels behind g.labels.

@@ -4,6 +4,7 @@ import (
 	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gorigin-dev/gorigin/internal/goversion"
@@ -65,14 +66,13 @@ func indexUnits(d *dwarf.Data, runtimeOnly bool) (*dwarfIndex, error) {
 				}
 			}
 		case dwarf.TagVariable:
-			if name == varWaitStrs {
+			if name == varWaitStrs || name == "runtime.semtable" {
 				if t, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
 					ix.vars[name] = t
 				}
 			}
 		case dwarf.TagStructType, dwarf.TagTypedef:
-			switch name {
-			case typeG, typeHmap, typeBucket, typeLabelMap:
+			if name == typeG || name == typeHmap || name == typeBucket || name == typeLabelMap || slices.Contains(heapTypes, name) {
 				if _, seen := ix.types[name]; !seen || e.Tag == dwarf.TagStructType {
 					ix.types[name] = e.Offset
 				}
@@ -160,6 +160,7 @@ func layoutFromDWARF(d *dwarf.Data, ptrSize int, order binary.ByteOrder, release
 	}
 
 	l.labelMap = labelLayoutFromDWARF(d, ix, ptrSize, release)
+	l.heap = heapFromDWARF(d, ix)
 	return l, nil
 }
 

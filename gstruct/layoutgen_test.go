@@ -131,6 +131,8 @@ func goLiteral(v reflect.Value) string {
 	switch v.Type() {
 	case reflect.TypeFor[field]():
 		return fmt.Sprintf("field{%d, %d}", v.Field(0).Int(), v.Field(1).Int())
+	case reflect.TypeFor[Field]():
+		return fmt.Sprintf("Field{%d, %d}", v.Field(0).Int(), v.Field(1).Int())
 	case reflect.TypeFor[binary.ByteOrder]():
 		switch {
 		case v.IsNil():

@@ -53,7 +53,9 @@
 // not fit in the memory gorigin may use (memoryRoom) the marking runs while frozen
 // (ModeFrozen), as it does for a core.
 //
-// It needs the executable's DWARF (for the layouts of runtime.mspan, sudog and g.waiting);
-// for a stripped executable Analyze returns ErrNoDWARF. It reads memory only through
-// dbg.Memory and knows nothing of how a target is stopped, symbolised or rendered.
+// The layouts of runtime.mspan, sudog, g.waiting and the rest come from gstruct (DWARF, a
+// debug file, or the built-in layout of the target's Go version) and the heap's variables
+// from the symbol table (of the executable or its debug file); without them Begin and
+// Analyze return an error wrapping ErrNoDWARF. It reads memory only through dbg.Memory and
+// knows nothing of how a target is stopped, symbolised or rendered.
 package leaks

@@ -63,11 +63,11 @@ func Begin(t dbg.Target, opt Options) (*Session, error) {
 	}
 	exe := t.Exe()
 	progress("reading the executable", 0, 0)
-	l, err := readLayout(exe)
+	rt, err := gstruct.OpenWith(exe, gstruct.OpenOptions{DebugFile: opt.DebugFile})
 	if err != nil {
 		return nil, err
 	}
-	rt, err := gstruct.OpenWith(exe, gstruct.OpenOptions{DebugFile: opt.DebugFile})
+	l, err := readLayout(exe, rt)
 	if err != nil {
 		return nil, err
 	}

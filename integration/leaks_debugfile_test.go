@@ -1,0 +1,96 @@
+package integration
+
+// Leak analysis without the executable's own DWARF: gstruct owns the runtime's offsets,
+// so gorigin leaks works on a stripped fixture given its debug file (objcopy
+// --only-keep-debug), and on one without DWARF but with its symbol table (objcopy
+// --strip-debug, like -ldflags=-w) from the built-in layouts of its Go version. The
+// oracle is the fixture's LEAK/NOLEAK markers (checkLeaks), and the verdicts must be the
+// unstripped build's, go statement by go statement.
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorigin-dev/gorigin/internal/testenv"
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+// leakCounts is how many of the fixture's goroutines each go statement line has, by
+// verdict: "main.go:57 leaked" → 100.
+func leakCounts(snap *snapshot.Snapshot, main string) map[string]int {
+	out := map[string]int{}
+	for _, g := range snap.Goroutines {
+		if g.Origin != nil && g.Origin.File == main {
+			out[fmt.Sprintf("main.go:%d %s", g.Origin.Line, g.Leak)]++
+		}
+	}
+	return out
+}
+
+func TestLeaksDebugFileAndBuiltinLayouts(t *testing.T) {
+	needGorigin(t)
+	testenv.NeedPtrace(t)
+	if _, err := exec.LookPath("objcopy"); err != nil {
+		t.Skip("objcopy (binutils) is not installed: .ci/run installs it")
+	}
+	dir := leakFixtureDir(t)
+	markers := leakMarkers(t, dir)
+	main := filepath.Join(dir, "main.go")
+	vs := leakVariants
+	if testing.Short() {
+		vs = []variant{hostVariant(t)}
+	}
+	prebuild(dir, vs)
+	for _, v := range vs {
+		t.Run(v.String(), func(t *testing.T) {
+			bin := programBinary(t, dir, v)
+			f := startFixture(t, bin)
+			full, _ := leaksJSON(t, strconv.Itoa(f.Pid))
+			checkLeaks(t, full, markers, dir)
+			want := leakCounts(full, main)
+
+			stripped, debug := splitDebug(t, bin)
+			noDWARF := filepath.Join(t.TempDir(), filepath.Base(bin)+"-nodwarf")
+			if out, err := exec.Command("objcopy", "--strip-debug", bin, noDWARF).CombinedOutput(); err != nil {
+				t.Fatalf("objcopy --strip-debug: %v\n%s", err, out)
+			}
+			runs := []struct {
+				name, bin string
+				flags     []string
+			}{
+				{"stripped + --debug-file", stripped, []string{"--debug-file", debug}},
+				{"no DWARF, symbols (built-in layout)", noDWARF, nil},
+			}
+			for _, r := range runs {
+				f := startFixture(t, r.bin)
+				snap, _ := leaksJSON(t, strconv.Itoa(f.Pid), r.flags...)
+				testenv.CheckRunsFreely(t, f.Pid, time.Second)
+				checkLeaks(t, snap, markers, dir)
+				got := leakCounts(snap, main)
+				for k, n := range want {
+					if strings.HasSuffix(k, " leaked") && got[k] != n {
+						t.Errorf("%s: %s: %d goroutines, the unstripped build's analysis %d", r.name, k, got[k], n)
+					}
+				}
+				for k, n := range got {
+					if strings.HasSuffix(k, " leaked") && want[k] == 0 {
+						t.Errorf("%s: %s: %d goroutines, the unstripped build's analysis none", r.name, k, n)
+					}
+				}
+			}
+
+			// Stripped and no debug file: nothing to find mheap_ by. A clear error, exit 2.
+			f2 := startFixture(t, stripped)
+			res := runGorigin(t, nil, "leaks", strconv.Itoa(f2.Pid))
+			if res.Code != 2 || !strings.Contains(string(res.Stderr), "--debug-file") {
+				t.Errorf("leaks on a stripped target without its debug file: want exit 2 naming --debug-file, got %v", res)
+			}
+			testenv.CheckRunsFreely(t, f2.Pid, time.Second)
+		})
+	}
+}
