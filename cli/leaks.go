@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +71,9 @@ func runLeaks(args []string, stdout, stderr io.Writer) error {
 		return render(snap, f, stdout)
 	}
 	fmt.Fprintln(stdout, leakSummary(res, snap.Source.Kind == "live"))
+	for _, d := range snap.Leaks.ByDesign {
+		fmt.Fprintf(stdout, "goroutine %d: %s, not a leak to fix\n", d.ID, d.Why)
+	}
 	shown := *snap
 	if !all {
 		shown.Goroutines = nil
@@ -198,6 +200,7 @@ func analyze(t dbg.Target, debugFile string) (*leaks.Result, error) {
 // applyLeaks sets each goroutine's Leak from the analysis, by id; a goroutine the analysis
 // did not see (none, when both read the same freeze or core) is unknown.
 func applyLeaks(snap *snapshot.Snapshot, res *leaks.Result) {
+	snap.Leaks = leakReport(snap, res, snap.Source.Kind == "live")
 	for i := range snap.Goroutines {
 		g := &snap.Goroutines[i]
 		if v, ok := res.Verdicts[g.ID]; ok {
@@ -223,6 +226,9 @@ func leakSummary(res *leaks.Result, live bool) string {
 	return out
 }
 
+// maxWhyObjects bounds the wait objects listed for one group of the text "why" section.
+const maxWhyObjects = 8
+
 // writeLeakReasons prints, for each group of the table, what its goroutines wait on and
 // why the analysis calls them leaked.
 func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, f *flags) error {
@@ -237,27 +243,16 @@ func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, 
 	var b strings.Builder
 	b.WriteString("\nwhy:\n")
 	for _, g := range groups {
-		why := map[string]int{}
-		var objs []string
-		for _, m := range g.Members {
-			v := res.Verdicts[shown.Goroutines[m].ID]
-			why[v.Leak+": "+v.Why]++
-			for _, o := range v.WaitOn {
-				if len(objs) < 4 {
-					objs = append(objs, o.String()+" in "+o.Where)
-				}
-			}
-		}
 		fmt.Fprintf(&b, "  %s (%d)\n", report.Printable(g.Key), g.Count)
-		if len(objs) > 0 {
-			fmt.Fprintf(&b, "    waits on %s\n", report.Printable(strings.Join(objs, ", ")))
+		objs := waitObjects(shown, res, g.Members)
+		for i, o := range objs {
+			if i == maxWhyObjects {
+				fmt.Fprintf(&b, "    and %d more objects\n", len(objs)-i)
+				break
+			}
+			fmt.Fprintf(&b, "    waits on %s\n", report.Printable(waitObjectText(o)))
 		}
-		reasons := make([]string, 0, len(why))
-		for r := range why {
-			reasons = append(reasons, r)
-		}
-		sort.Strings(reasons)
-		for _, r := range reasons {
+		for _, r := range leakWhys(shown, res, g.Members) {
 			fmt.Fprintf(&b, "    %s\n", report.Printable(r))
 		}
 	}

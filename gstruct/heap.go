@@ -1,10 +1,12 @@
 package gstruct
 
 import (
+	"cmp"
 	"debug/dwarf"
 	"debug/elf"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // ErrNoHeapLayout is returned (wrapped) by Runtime.Heap when the executable carries
@@ -51,7 +53,7 @@ type HeapLayout struct {
 	FinBlock, CleanupBlock                           BlockLayout
 	CleanupAll                                       Field // cleanupQueue.all
 	SemtableSize                                     int   // sizeof(runtime.semtable)
-	TypeSize, TypeKind, TypeTflag, TypeStr           Field // abi.Type (runtime._type)
+	TypeTflag, TypeStr                               Field // abi.Type (runtime._type)
 	ModuleTypes                                      Field // moduledata.types
 }
 
@@ -59,10 +61,11 @@ type HeapLayout struct {
 type Heap struct {
 	HeapLayout
 	// Link-time addresses (add the load bias); 0: not found (optional ones only).
-	Mheap, Allm, Allp, Semtable, Allfin, GcCleanups, Firstmoduledata uint64
-	Gwaiting, Gleaked                                                uint32
-	HasGleaked                                                       bool
-	GStatus, GWaitreason                                             Field // runtime.g's
+	Mheap, Allm, Allp, Semtable, Allfin, GcCleanups uint64
+	Types                                           uint64 // runtime.types
+	Gwaiting, Gleaked                               uint32
+	HasGleaked                                      bool
+	GStatus, GWaitreason                            Field // runtime.g's
 }
 
 // Heap says where package leaks finds the runtime's heap: the layout (DWARF or built in)
@@ -77,7 +80,8 @@ func (r *Runtime) Heap() (*Heap, error) {
 	}
 	h := &Heap{HeapLayout: r.l.heap}
 	v := r.vars
-	h.Mheap, h.Allm, h.Allp, h.Semtable, h.Allfin, h.GcCleanups, h.Firstmoduledata = v.Mheap, v.Allm, v.Allp, v.Semtable, v.Allfin, v.GcCleanups, v.Firstmoduledata
+	h.Mheap, h.Allm, h.Allp, h.Semtable, h.Allfin, h.GcCleanups = v.Mheap, v.Allm, v.Allp, v.Semtable, v.Allfin, v.GcCleanups
+	h.Types = v.Types
 	if v.SemtableSize > 0 {
 		h.SemtableSize = int(v.SemtableSize)
 	}
@@ -93,7 +97,8 @@ func (r *Runtime) Heap() (*Heap, error) {
 
 // heapVars are the link-time addresses of the runtime's heap variables, by symbol.
 type heapVars struct {
-	Mheap, Allm, Allp, Semtable, SemtableSize, Allfin, GcCleanups, Firstmoduledata uint64
+	Mheap, Allm, Allp, Semtable, SemtableSize, Allfin, GcCleanups uint64
+	Types                                                         uint64 // runtime.types: type names are at offsets from it
 }
 
 func (v *heapVars) take(s elf.Symbol) {
@@ -110,8 +115,8 @@ func (v *heapVars) take(s elf.Symbol) {
 		v.Allfin = s.Value
 	case "runtime.gcCleanups":
 		v.GcCleanups = s.Value
-	case "runtime.firstmoduledata":
-		v.Firstmoduledata = s.Value
+	case "runtime.types":
+		v.Types = s.Value
 	}
 }
 
@@ -119,7 +124,7 @@ func (v *heapVars) take(s elf.Symbol) {
 var heapTypes = []string{
 	"runtime.mheap", "runtime.mspan", "runtime.sudog", "runtime.special", "runtime.hchan",
 	"runtime.p", "runtime.m", "runtime.finblock", "runtime.finBlock", "runtime.cleanupBlock",
-	"runtime.cleanupQueue", "runtime._type", "internal/abi.Type", "runtime.moduledata",
+	"runtime.cleanupQueue", "runtime._type", "internal/abi.Type",
 }
 
 // heapFromDWARF reads the heap layout from DWARF. What is missing stays zero: gstruct's
@@ -205,14 +210,6 @@ func heapFromDWARF(d *dwarf.Data, ix *dwarfIndex) HeapLayout {
 		typ = st("runtime._type")
 	}
 	if typ != nil {
-		leaf(&h.TypeSize, typ, "Size_")
-		if !h.TypeSize.OK() {
-			leaf(&h.TypeSize, typ, "size")
-		}
-		leaf(&h.TypeKind, typ, "Kind_")
-		if !h.TypeKind.OK() {
-			leaf(&h.TypeKind, typ, "kind")
-		}
 		leaf(&h.TypeTflag, typ, "TFlag")
 		if !h.TypeTflag.OK() {
 			leaf(&h.TypeTflag, typ, "tflag")
@@ -221,9 +218,6 @@ func heapFromDWARF(d *dwarf.Data, ix *dwarfIndex) HeapLayout {
 		if !h.TypeStr.OK() {
 			leaf(&h.TypeStr, typ, "str")
 		}
-	}
-	if s := st("runtime.moduledata"); s != nil {
-		leaf(&h.ModuleTypes, s, "types")
 	}
 	if t, ok := ix.vars["runtime.semtable"]; ok {
 		if typ, err := d.Type(t); err == nil && typ.Size() > 0 {
@@ -302,4 +296,46 @@ func LeafAt(st *dwarf.StructType, path string) (Field, error) {
 		return Field{}, fmt.Errorf("member %s: size %d is not a word", path, size)
 	}
 	return Field{off, size}, nil
+}
+
+// dataSym is a variable of the executable's symbol table: link-time address, size, name.
+type dataSym struct {
+	addr, size uint64
+	name       string
+}
+
+// maxDataSyms bounds the variables kept for DataSymbol; maxSymName a name's length.
+const (
+	maxDataSyms = 1 << 20
+	maxSymName  = 512
+)
+
+// takeDataSyms keeps the symbol table's variables, sorted, for DataSymbol.
+func (r *Runtime) takeDataSyms(syms []elf.Symbol) {
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_OBJECT || s.Size == 0 || len(r.dataSyms) >= maxDataSyms {
+			continue
+		}
+		name := s.Name
+		if len(name) > maxSymName {
+			name = name[:maxSymName]
+		}
+		r.dataSyms = append(r.dataSyms, dataSym{s.Value, s.Size, name})
+	}
+	slices.SortFunc(r.dataSyms, func(a, b dataSym) int { return cmp.Compare(a.addr, b.addr) })
+}
+
+// DataSymbol names the variable holding the link-time address addr ("main.mu") and the
+// offset of addr in it, from the symbol table of the executable or its debug file.
+func (r *Runtime) DataSymbol(addr uint64) (name string, off uint64, ok bool) {
+	i, _ := slices.BinarySearchFunc(r.dataSyms, addr, func(s dataSym, a uint64) int {
+		if s.addr <= a {
+			return -1
+		}
+		return 1
+	})
+	if i--; i < 0 || addr-r.dataSyms[i].addr >= r.dataSyms[i].size {
+		return "", 0, false
+	}
+	return r.dataSyms[i].name, addr - r.dataSyms[i].addr, true
 }

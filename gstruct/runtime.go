@@ -36,7 +36,8 @@ type Runtime struct {
 	allgs, allglen    uint64
 	waitReasonStrings uint64
 	waitReasonSymSize uint64
-	vars              heapVars // the heap's variables, for package leaks (Heap)
+	vars              heapVars  // the heap's variables, for package leaks (Heap)
+	dataSyms          []dataSym // the symbol table's variables, for DataSymbol
 
 	l      *layout
 	source string // what Source returns
@@ -156,6 +157,7 @@ func OpenWith(exe string, opt OpenOptions) (*Runtime, error) {
 
 // takeSymbols notes the addresses of the runtime variables gstruct reads.
 func (r *Runtime) takeSymbols(syms []elf.Symbol) {
+	r.takeDataSyms(syms)
 	for _, s := range syms {
 		r.vars.take(s)
 		switch s.Name {

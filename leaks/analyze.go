@@ -3,6 +3,7 @@ package leaks
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorigin-dev/gorigin/capture"
@@ -45,6 +46,9 @@ type Verdict struct {
 	Leak   string       // Leaked, Live or Unknown
 	Why    string       // one sentence
 	WaitOn []WaitObject // what it waits on, when the analysis found it
+	// ByDesign marks the main goroutine parked in select {}: reported apart, counted as
+	// live, not a leak to fix.
+	ByDesign bool
 }
 
 // WaitObject is a channel, semaphore (a sync.Mutex, RWMutex or WaitGroup) or Cond a
@@ -54,11 +58,21 @@ type WaitObject struct {
 	Addr     uint64
 	ElemSize uint64 // a channel's element size (from hchan.elemsize), when known
 	Where    string // "heap", "global", "stack of goroutine N", "unknown"
+	// Type is the object's type where known: "chan *main.T" (from the channel's element
+	// type), "sync.Mutex", "sync.WaitGroup", ... (from the wait reason).
+	Type string
+	// Object says which variable or heap object holds it: "main.mu" (a global, by
+	// symbol), "+8 in a 24-byte heap object at 0xc000010000".
+	Object string
 }
 
 func (w WaitObject) String() string {
-	s := fmt.Sprintf("%s %#x", w.Kind, w.Addr)
-	if w.Kind == "chan" && w.ElemSize > 0 {
+	t := w.Type
+	if t == "" {
+		t = w.Kind
+	}
+	s := fmt.Sprintf("%s %#x", t, w.Addr)
+	if w.Kind == "chan" && w.ElemSize > 0 && !strings.HasPrefix(w.Type, "chan ") {
 		s += fmt.Sprintf(" (%d-byte elements)", w.ElemSize)
 	}
 	return s
@@ -73,6 +87,7 @@ type Stats struct {
 	Rounds, Fixpoint           int
 	Freeze, Total              time.Duration
 	Leaked, LiveCount, NotSure int
+	ByDesign                   int // of LiveCount: main parked in select {}
 	// Mode is how the marking ran: ModeCopy (on a copy, after the thaw) or ModeFrozen.
 	Mode string
 	// Copied is how many bytes of the target the copy held (ModeCopy).
@@ -133,6 +148,7 @@ type analysis struct {
 	l        *layout
 	rt       *gstruct.Runtime
 	maps     []dbg.Mapping
+	types    *typeNamer // names channel element types (nil: none)
 	bias     uint64
 	progress func(string, int, int)
 

@@ -48,11 +48,10 @@ type layout struct {
 	// Queues of finalizers and cleanups waiting to run: the runtime's own roots
 	// (allfin; gcCleanups.all, Go 1.25+), outside the heap.
 	finalizerQueue, cleanupQueue blockList
-	// abi.Type's size, kind, tflag and name offset, and firstmoduledata.types: to name a
-	// channel's element type.
-	typeSize, typeKind, typeTflag, typeStr field
-	firstmoduledata                        uint64
-	moduleTypes                            field
+	// abi.Type's tflag and name offset, and runtime.types (names are at offsets from
+	// it): to name a channel's element type.
+	typeTflag, typeStr field
+	types              uint64
 }
 
 // blockList is a runtime list of fixed-size blocks outside the heap, each holding count
@@ -95,8 +94,7 @@ func readLayout(path string, rt *gstruct.Runtime) (*layout, error) {
 		allp: h.Allp, allm: h.Allm,
 		mG0: fieldOf(h.MG0), mGsignal: fieldOf(h.MGsignal), mAlllink: fieldOf(h.MAlllink), mSize: h.MSize,
 		pWbBuf: fieldOf(h.PWbBuf), elemtype: fieldOf(h.HchanElemtype), elemsize16: fieldOf(h.HchanElemsize),
-		typeSize: fieldOf(h.TypeSize), typeKind: fieldOf(h.TypeKind), typeTflag: fieldOf(h.TypeTflag), typeStr: fieldOf(h.TypeStr),
-		firstmoduledata: h.Firstmoduledata, moduleTypes: fieldOf(h.ModuleTypes),
+		typeTflag: fieldOf(h.TypeTflag), typeStr: fieldOf(h.TypeStr), types: h.Types,
 	}
 	if h.KindCleanup != 0 {
 		l.specialRootKinds[uint64(h.KindCleanup)] = true

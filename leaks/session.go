@@ -78,7 +78,7 @@ func Begin(t dbg.Target, opt Options) (*Session, error) {
 	if err := rt.Bind(t, maps, exe); err != nil {
 		return nil, err
 	}
-	s.a = &analysis{t: t, m: t, l: l, rt: rt, maps: maps, bias: rt.LoadBias(), progress: progress}
+	s.a = &analysis{t: t, m: t, l: l, rt: rt, maps: maps, bias: rt.LoadBias(), progress: progress, types: newTypeNamer(exe, l, rt.LoadBias())}
 	if s.mode == ModeFrozen {
 		return s, nil
 	}
@@ -290,6 +290,7 @@ func (s *Session) Finish() (*Result, error) {
 	if s.state == running {
 		return nil, errors.New("leak analysis: the target was never frozen")
 	}
+	defer s.a.types.close()
 	if s.err != nil {
 		return nil, s.err
 	}

@@ -3,6 +3,9 @@ package leaks
 import (
 	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/gorigin-dev/gorigin/dbg"
 )
 
 // sudog is the part of a runtime.sudog the analysis uses.
@@ -143,16 +146,28 @@ func (a *analysis) locate() {
 	for _, g := range a.gs {
 		for i := range g.waits {
 			w := &g.waits[i]
-			if obj, _, _, ok := a.h.find(w.Addr); ok {
+			if w.Kind != "chan" {
+				w.Type = syncType(g.reason)
+			}
+			if obj, base, size, ok := a.h.find(w.Addr); ok {
 				w.Where, w.obj = "heap", obj
+				if w.Kind != "chan" {
+					w.Object = fmt.Sprintf("+%d in a %d-byte heap object at %#x", w.Addr-base, size, base)
+				}
 				if w.Kind == "chan" && a.l.elemsize16.ok() {
-					chans = append(chans, item{w.Addr, a.l.elemsize16.off + a.l.elemsize16.size})
+					chans = append(chans, item{w.Addr, max(a.l.elemsize16.off+a.l.elemsize16.size, a.l.elemtype.off+a.l.elemtype.size)})
 					chanRefs = append(chanRefs, w)
 				}
 				continue
 			}
 			if a.global(w.Addr) {
 				w.Where = "global"
+				if name, off, ok := a.rt.DataSymbol(w.Addr - a.bias); ok {
+					w.Object = sanitize(name)
+					if off > 0 {
+						w.Object += fmt.Sprintf("+%d", off)
+					}
+				}
 				continue
 			}
 			if i, ok := a.stackOf(w.Addr); ok {
@@ -168,9 +183,37 @@ func (a *analysis) locate() {
 			g.root = true
 		}
 	}
-	readMany(a.m, chans, func(i int, b []byte) {
-		chanRefs[i].ElemSize = word(b, a.l.elemsize16)
-	})
+	// A channel of pointer-free elements is one noscan object the copy does not hold: its
+	// header is read from the target (after the thaw, a leaked channel's header stays as it
+	// was: the blocked goroutines' sudogs keep it alive and nothing can reach it).
+	read := func(m dbg.Memory) {
+		readMany(m, chans, func(i int, b []byte) {
+			if w := chanRefs[i]; w.ElemSize == 0 && w.Type == "" {
+				w.ElemSize = word(b, a.l.elemsize16)
+				if a.types != nil && a.l.elemtype.ok() {
+					if t := a.types.name(word(b, a.l.elemtype)); t != "" {
+						w.Type = "chan " + t
+					}
+				}
+			}
+		})
+	}
+	read(a.m)
+	if a.m != dbg.Memory(a.t) {
+		read(a.t)
+	}
+}
+
+// syncType names the type a goroutine waits on from its wait reason: "sync.Mutex" for
+// "sync.Mutex.Lock", "semaphore" for a bare semacquire.
+func syncType(reason string) string {
+	if i := strings.LastIndexByte(reason, '.'); strings.HasPrefix(reason, "sync.") && i > 0 {
+		return reason[:i]
+	}
+	if reason == "semacquire" {
+		return "semaphore"
+	}
+	return ""
 }
 
 func (a *analysis) global(addr uint64) bool {
@@ -242,6 +285,11 @@ func (a *analysis) result() *Result {
 					break
 				}
 			}
+		case g.g.ID == 1 && g.reason == "select (no cases)":
+			// The main goroutine parked for good while the rest of the program works: an
+			// idiom, not a leak to fix.
+			v.Leak, v.Why, v.ByDesign = Live, "main parked in select {} — by design", true
+			st.ByDesign++
 		case len(g.waits) == 0:
 			v.Leak, v.Why = Leaked, fmt.Sprintf("it waits on %q with no channel: nothing can ever wake it", g.reason)
 		default:

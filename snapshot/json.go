@@ -53,6 +53,13 @@ func Encode(w io.Writer, s *Snapshot) error {
 		}
 		fmt.Fprintf(bw, ",\n  \"warnings\": %s", ws)
 	}
+	if s.Leaks != nil {
+		ls, err := json.MarshalIndent(s.Leaks, "  ", "  ")
+		if err != nil {
+			return fmt.Errorf("encode snapshot: %w", err)
+		}
+		fmt.Fprintf(bw, ",\n  \"leaks\": %s", ls)
+	}
 	bw.WriteString("\n}\n")
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)

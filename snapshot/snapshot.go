@@ -22,6 +22,8 @@ type Snapshot struct {
 	// Warnings are things the user should know about this snapshot (a partial read,
 	// goroutines that changed during a non-freezing read, ...).
 	Warnings []string `json:"warnings,omitempty"`
+	// Leaks is the leak analysis' report, when it ran.
+	Leaks *LeakReport `json:"leaks,omitempty"`
 }
 
 // Source says where a snapshot came from and what it cost the target.

@@ -229,6 +229,7 @@ func main() {
 	idle := flag.Int("idle", 0, "extra goroutines blocked on live channels")
 	churn := flag.Int("churn", 0, "pairs of goroutines that block and wake all the time, and a spawner of short-lived ones")
 	gaps := flag.Bool("gap", false, "watch for pauses: GET /gap answers the longest since the last GET, in ns")
+	parkMain := flag.Bool("parkmain", false, "once ready, park main in select {} (a deliberate idiom, no leak) and exit when stdin closes")
 	flag.Parse()
 	if *gaps {
 		go watchGaps() // NOLEAK gapwatch
@@ -265,6 +266,16 @@ func main() {
 	}
 	time.Sleep(100 * time.Millisecond) // let every goroutine block
 	fmt.Printf("ready pid=%d addr=%s\n", os.Getpid(), ln.Addr())
+	if *parkMain {
+		// A main parked for good no longer holds m (its frame is dead): a global does, so
+		// that the NOLEAK map goroutine stays live in this mode too.
+		sink = []any{sink, m}
+		go func() { // NOLEAK stdinwatch
+			io.Copy(io.Discard, os.Stdin)
+			os.Exit(0)
+		}()
+		select {}
+	}
 	io.Copy(io.Discard, os.Stdin)
 	fmt.Fprintln(os.Stderr, len(m), idleCh != nil)
 }
