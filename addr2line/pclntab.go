@@ -133,6 +133,7 @@ func (t *pclntab) findFunc(off uint64) (int, bool) {
 type funcInfo struct {
 	entryOff  uint32
 	nameOff   int32
+	args      int32 // the size of the arguments on the stack
 	pcsp      uint32
 	pcfile    uint32
 	pcln      uint32
@@ -153,6 +154,7 @@ func (t *pclntab) funcInfo(i int) (funcInfo, error) {
 	f := funcInfo{
 		entryOff:  o.Uint32(p[0:]),
 		nameOff:   int32(o.Uint32(p[4:])),
+		args:      int32(o.Uint32(p[8:])),
 		pcsp:      o.Uint32(p[16:]),
 		pcfile:    o.Uint32(p[20:]),
 		pcln:      o.Uint32(p[24:]),

@@ -54,7 +54,6 @@ type HeapLayout struct {
 	CleanupAll                                       Field // cleanupQueue.all
 	SemtableSize                                     int   // sizeof(runtime.semtable)
 	TypeTflag, TypeStr                               Field // abi.Type (runtime._type)
-	ModuleTypes                                      Field // moduledata.types
 }
 
 // Heap is the heap layout and where the runtime's heap variables are in one executable.
@@ -63,9 +62,12 @@ type Heap struct {
 	// Link-time addresses (add the load bias); 0: not found (optional ones only).
 	Mheap, Allm, Allp, Semtable, Allfin, GcCleanups uint64
 	Types                                           uint64 // runtime.types
-	Gwaiting, Gleaked                               uint32
-	HasGleaked                                      bool
-	GStatus, GWaitreason                            Field // runtime.g's
+	// The pointer maps of .data and .bss, as GC programs: [Data, Edata) described by
+	// the GcdataSize bytes at Gcdata, [Bss, Ebss) by those at Gcbss (0: unknown).
+	Data, Edata, Bss, Ebss, Gcdata, GcdataSize, Gcbss, GcbssSize uint64
+	Gwaiting, Gleaked                                            uint32
+	HasGleaked                                                   bool
+	GStatus, GWaitreason, GStackLo, GStackHi                     Field // runtime.g's
 }
 
 // Heap says where package leaks finds the runtime's heap: the layout (DWARF or built in)
@@ -82,11 +84,13 @@ func (r *Runtime) Heap() (*Heap, error) {
 	v := r.vars
 	h.Mheap, h.Allm, h.Allp, h.Semtable, h.Allfin, h.GcCleanups = v.Mheap, v.Allm, v.Allp, v.Semtable, v.Allfin, v.GcCleanups
 	h.Types = v.Types
+	h.Data, h.Edata, h.Bss, h.Ebss, h.Gcdata, h.GcdataSize, h.Gcbss, h.GcbssSize = v.Data, v.Edata, v.Bss, v.Ebss, v.Gcdata, v.GcdataSize, v.Gcbss, v.GcbssSize
 	if v.SemtableSize > 0 {
 		h.SemtableSize = int(v.SemtableSize)
 	}
 	h.Gwaiting = r.l.gwaiting
 	h.GStatus, h.GWaitreason = Field{r.l.status.off, r.l.status.size}, Field{r.l.waitreason.off, r.l.waitreason.size}
+	h.GStackLo, h.GStackHi = Field{r.l.stackLo.off, r.l.stackLo.size}, Field{r.l.stackHi.off, r.l.stackHi.size}
 	for v, name := range r.l.statuses {
 		if name == "leaked" {
 			h.Gleaked, h.HasGleaked = v, true
@@ -99,6 +103,7 @@ func (r *Runtime) Heap() (*Heap, error) {
 type heapVars struct {
 	Mheap, Allm, Allp, Semtable, SemtableSize, Allfin, GcCleanups uint64
 	Types                                                         uint64 // runtime.types: type names are at offsets from it
+	Data, Edata, Bss, Ebss, Gcdata, GcdataSize, Gcbss, GcbssSize  uint64 // the GC programs of .data and .bss
 }
 
 func (v *heapVars) take(s elf.Symbol) {
@@ -117,6 +122,18 @@ func (v *heapVars) take(s elf.Symbol) {
 		v.GcCleanups = s.Value
 	case "runtime.types":
 		v.Types = s.Value
+	case "runtime.data":
+		v.Data = s.Value
+	case "runtime.edata":
+		v.Edata = s.Value
+	case "runtime.bss":
+		v.Bss = s.Value
+	case "runtime.ebss":
+		v.Ebss = s.Value
+	case "runtime.gcdata":
+		v.Gcdata, v.GcdataSize = s.Value, s.Size
+	case "runtime.gcbss":
+		v.Gcbss, v.GcbssSize = s.Value, s.Size
 	}
 }
 

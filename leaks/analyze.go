@@ -149,6 +149,7 @@ type analysis struct {
 	rt       *gstruct.Runtime
 	maps     []dbg.Mapping
 	types    *typeNamer // names channel element types (nil: none)
+	frames   *frameMaps // the compiler's stack maps (nil: stacks are scanned conservatively)
 	bias     uint64
 	progress func(string, int, int)
 
@@ -319,10 +320,29 @@ func (a *analysis) scanGoroutine(g *gor) {
 	if g.g.Status != "running" && g.g.Status != "syscall" && g.g.SchedSP > lo && g.g.SchedSP < hi {
 		lo = g.g.SchedSP
 	}
-	if hi > lo && hi-lo <= 1<<30 {
+	// A parked goroutine's frames all stand at safe points, and so do those of one in a
+	// system call above the stack pointer it saved entering it (g.sched): the compiler's
+	// maps say which words hold live pointers. Otherwise (running, runnable: its innermost
+	// frame may be anywhere), or without maps, every word counts.
+	parked := g.g.Status == "waiting" || g.g.Status == "leaked" || g.g.Status == "syscall"
+	if !(parked && a.preciseStack(g)) && hi > lo && hi-lo <= 1<<30 {
 		a.k.root(lo, hi-lo)
 	}
-	a.k.root(g.g.Addr, uint64(a.rt.GSize()))
+	a.rootG(g.g.Addr)
+}
+
+// rootG queues a g struct as a root but for its stack bounds: uintptrs the garbage
+// collector does not follow, and stack.hi, one past the stack's end, may be the address
+// of a heap object that happens to follow the stack (seen on Go 1.20: a leaked
+// goroutine's sudog, which kept its RWMutex "live").
+func (a *analysis) rootG(addr uint64) {
+	size := uint64(a.rt.GSize())
+	lo, hi := a.l.gStackLo, a.l.gStackHi
+	if !lo.ok() || !hi.ok() || lo.off != 0 || hi.off != 8 {
+		a.k.root(addr, size)
+		return
+	}
+	a.k.root(addr+16, size-16)
 }
 
 // roots queues every root: the executable's .data and .bss (but the semaphore table,
@@ -331,12 +351,20 @@ func (a *analysis) scanGoroutine(g *gor) {
 func (a *analysis) roots() {
 	// The runtime's .noptrdata and .noptrbss hold no pointers (the compiler puts only
 	// pointer-free globals there), and the garbage collector does not scan them either.
-	for _, p := range a.l.pointerful {
+	globals := a.l.pointerful
+	if a.l.globalPtrs != nil {
+		globals = a.l.globalPtrs // only the words the linker says hold pointers
+	}
+	for _, p := range globals {
 		lo, hi := p[0]+a.bias, p[1]+a.bias
 		st, se := a.l.semtable+a.bias, a.l.semtable+a.l.semtableSize+a.bias
-		if a.l.semtable != 0 && st >= lo && se <= hi {
-			a.k.root(lo, st-lo)
-			a.k.root(se, hi-se)
+		if a.l.semtable != 0 && st < hi && se > lo {
+			if st > lo {
+				a.k.root(lo, st-lo)
+			}
+			if hi > se {
+				a.k.root(se, hi-se)
+			}
 		} else {
 			a.k.root(lo, hi-lo)
 		}
@@ -370,7 +398,7 @@ const atRegister = 1
 func (a *analysis) threadRoots(threads []dbg.Thread) {
 	sys := a.systemStacks()
 	for _, th := range threads {
-		a.threadStack(th.SP, sys)
+		a.threadStack(th, sys)
 		if i, ok := a.stackOf(th.SP); ok && a.gs[i].g.Status == "running" {
 			for _, r := range th.Regs {
 				a.k.markFrom(r, atRegister)
@@ -490,17 +518,29 @@ func (a *analysis) systemStacks() [][2]uint64 {
 // goroutine, g0 or signal stack it is on; on a stack gorigin does not know (the main
 // thread's, a C thread's), at most 64 KiB and never into a goroutine's stack, whose
 // contents must not count unless that goroutine can run.
-func (a *analysis) threadStack(sp uint64, sys [][2]uint64) {
+func (a *analysis) threadStack(th dbg.Thread, sys [][2]uint64) {
+	sp := th.SP
 	if sp == 0 {
 		return
 	}
 	if i, ok := a.stackOf(sp); ok {
-		a.k.root(sp, a.gs[i].g.StackHi-sp)
+		g := a.gs[i].g
+		if g.Status == "syscall" && g.SchedSP >= sp && g.SchedSP < g.StackHi {
+			// A thread in a system call on a goroutine's stack: above the stack pointer
+			// the goroutine saved entering it are its own frames, scanned with it.
+			a.k.root(sp, g.SchedSP-sp)
+			return
+		}
+		a.k.root(sp, g.StackHi-sp)
 		return
 	}
 	for _, s := range sys {
 		if sp >= s[0] && sp < s[1] {
-			a.k.root(sp, s[1]-sp)
+			// A thread on its system stack (g0, gsignal): its frames are the runtime's,
+			// with maps but for the innermost, stopped anywhere.
+			if a.frames == nil || s[1]-sp > maxPreciseStack || !a.stackRoots(sp, th.PC, s[1], true, nil) {
+				a.k.root(sp, s[1]-sp)
+			}
 			return
 		}
 	}

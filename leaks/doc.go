@@ -39,6 +39,11 @@
 // objects reached from runtime.allp in .bss); netpoll descriptors are persistent
 // allocations that hold only runtime pointers (a goroutine blocked on I/O is a root).
 //
+// Stacks of parked goroutines and of goroutines in a system call, and idle threads'
+// system stacks but for their innermost frame, are scanned precisely with the compiler's
+// stack maps (amd64; stackRoots), .data and .bss with the linker's GC programs; heap
+// objects, running goroutines, registers and frames without maps conservatively.
+//
 // Known over-estimates (a leak called live, never the reverse): the runtime packs
 // pointer-free objects smaller than 16 bytes (a bare sync.Mutex) into shared 16-byte
 // blocks, and a pointer to any of them marks the whole block; a register or a dead stack

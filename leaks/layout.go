@@ -35,6 +35,7 @@ type layout struct {
 	sudogSize                                int
 	sudogG, sudogElem, sudogWaitlink, sudogC field
 	gWaiting, gStatus, gWaitreason           field
+	gStackLo, gStackHi                       field // g.stack: bounds, not pointers
 	gwaiting, gleaked                        uint64
 	hasGLeaked                               bool
 	writable                                 []elf.ProgHeader // PT_LOAD segments with PF_W
@@ -52,6 +53,10 @@ type layout struct {
 	// it): to name a channel's element type.
 	typeTflag, typeStr field
 	types              uint64
+	amd64              bool // the frame layout preciseStack knows
+	// globalPtrs are the words of .data and .bss that hold pointers, merged into ranges
+	// (link-time), from the linker's GC programs; nil: scan pointerful whole.
+	globalPtrs [][2]uint64
 }
 
 // blockList is a runtime list of fixed-size blocks outside the heap, each holding count
@@ -89,7 +94,7 @@ func readLayout(path string, rt *gstruct.Runtime) (*layout, error) {
 		specialRootKinds: map[uint64]bool{uint64(h.KindFinalizer): true},
 		sudogSize:        h.SudogSize, sudogG: fieldOf(h.SudogG), sudogElem: fieldOf(h.SudogElem),
 		sudogWaitlink: fieldOf(h.SudogWaitlink), sudogC: fieldOf(h.SudogC),
-		gWaiting: fieldOf(h.GWaiting), gStatus: fieldOf(h.GStatus), gWaitreason: fieldOf(h.GWaitreason),
+		gWaiting: fieldOf(h.GWaiting), gStatus: fieldOf(h.GStatus), gWaitreason: fieldOf(h.GWaitreason), gStackLo: fieldOf(h.GStackLo), gStackHi: fieldOf(h.GStackHi),
 		gwaiting: uint64(h.Gwaiting), gleaked: uint64(h.Gleaked), hasGLeaked: h.HasGleaked,
 		allp: h.Allp, allm: h.Allm,
 		mG0: fieldOf(h.MG0), mGsignal: fieldOf(h.MGsignal), mAlllink: fieldOf(h.MAlllink), mSize: h.MSize,
@@ -107,6 +112,7 @@ func readLayout(path string, rt *gstruct.Runtime) (*layout, error) {
 		l.cleanupQueue = blockList{name: "cleanups queued to run", head: h.GcCleanups + uint64(h.CleanupAll.Off), size: b.Size,
 			alllink: fieldOf(b.Alllink), count: fieldOf(b.Count), arr: b.Arr, elem: b.Elem}
 	}
+	l.amd64 = f.Machine == elf.EM_X86_64
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_W != 0 && p.Memsz > 0 {
 			l.writable = append(l.writable, p.ProgHeader)
@@ -117,6 +123,7 @@ func readLayout(path string, rt *gstruct.Runtime) (*layout, error) {
 			l.pointerful = append(l.pointerful, [2]uint64{sec.Addr, sec.Addr + sec.Size})
 		}
 	}
+	l.globalPtrs = globalPointers(f, h)
 	if len(l.pointerful) == 0 { // no section headers: scan every writable segment
 		for _, p := range l.writable {
 			l.pointerful = append(l.pointerful, [2]uint64{p.Vaddr, p.Vaddr + p.Memsz})
@@ -135,4 +142,50 @@ func word(b []byte, f field) uint64 {
 		v = v<<8 | uint64(b[f.off+i])
 	}
 	return v
+}
+
+// maxGlobalWords bounds the words of .data or .bss a GC program may describe.
+const maxGlobalWords = 1 << 28
+
+// globalPointers runs the GC programs of .data and .bss (read from the executable) into
+// the ranges of words that hold pointers, as the garbage collector scans them; nil when
+// either is missing or does not run.
+func globalPointers(f *elf.File, h *gstruct.Heap) [][2]uint64 {
+	var out [][2]uint64
+	for _, sec := range []struct{ lo, hi, prog, size uint64 }{
+		{h.Data, h.Edata, h.Gcdata, h.GcdataSize},
+		{h.Bss, h.Ebss, h.Gcbss, h.GcbssSize},
+	} {
+		if sec.prog == 0 || sec.size == 0 || sec.size > 1<<24 || sec.hi < sec.lo {
+			return nil
+		}
+		prog := make([]byte, sec.size)
+		read := false
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_LOAD && sec.prog >= p.Vaddr && sec.prog+sec.size <= p.Vaddr+p.Filesz {
+				_, err := p.ReadAt(prog, int64(sec.prog-p.Vaddr))
+				read = err == nil
+			}
+		}
+		words := int((sec.hi - sec.lo) / 8)
+		if !read || words > maxGlobalWords {
+			return nil
+		}
+		bits, err := gcProgBits(prog, words+64)
+		if err != nil || len(bits) < words {
+			return nil
+		}
+		for i := 0; i < words; i++ {
+			if !bits[i] {
+				continue
+			}
+			at := sec.lo + uint64(i)*8
+			if n := len(out); n > 0 && out[n-1][1] == at {
+				out[n-1][1] = at + 8
+			} else {
+				out = append(out, [2]uint64{at, at + 8})
+			}
+		}
+	}
+	return out
 }

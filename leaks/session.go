@@ -78,7 +78,7 @@ func Begin(t dbg.Target, opt Options) (*Session, error) {
 	if err := rt.Bind(t, maps, exe); err != nil {
 		return nil, err
 	}
-	s.a = &analysis{t: t, m: t, l: l, rt: rt, maps: maps, bias: rt.LoadBias(), progress: progress, types: newTypeNamer(exe, l, rt.LoadBias())}
+	s.a = &analysis{t: t, m: t, l: l, rt: rt, maps: maps, bias: rt.LoadBias(), progress: progress, types: newTypeNamer(exe, l, rt.LoadBias()), frames: newFrameMaps(exe, l)}
 	if s.mode == ModeFrozen {
 		return s, nil
 	}

@@ -1,0 +1,3 @@
+module gorigin.test/leakmany
+
+go 1.20
