@@ -136,6 +136,19 @@ func decodeFields(dec *json.Decoder, budget int64) (*Snapshot, error) {
 			err = dec.Decode(&s.Warnings)
 		case strings.EqualFold(key, "goroutines"):
 			s.Goroutines, err = decodeGoroutines(dec, &kept, budget)
+		case strings.EqualFold(key, "leaks"):
+			var raw json.RawMessage
+			if err = dec.Decode(&raw); err != nil {
+				break
+			}
+			// The report holds about what its text does: counted as such.
+			if kept += int64(len(raw)); kept > budget {
+				return nil, fmt.Errorf("the leaks report of %d bytes takes the snapshot past %d MB: %w", len(raw), budget>>20, ErrTooLarge)
+			}
+			if string(raw) != "null" {
+				s.Leaks = new(LeakReport)
+				err = json.Unmarshal(raw, s.Leaks)
+			}
 		default:
 			var skip json.RawMessage
 			err = dec.Decode(&skip)
