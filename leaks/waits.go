@@ -121,6 +121,7 @@ func (a *analysis) searchSudogs(need map[uint64]*gor) error {
 			if _, _, _, alloc := a.h.find(addr); !alloc {
 				continue
 			}
+			g.sudogs = append(g.sudogs, addr) // its own: not scanned, as those found through g.waiting
 			if elem := word(o, a.l.sudogElem); elem != 0 {
 				g.waits = append(g.waits, waitRef{WaitObject: WaitObject{Kind: g.kind, Addr: elem}})
 			}
