@@ -224,17 +224,7 @@ func TestLeaksCoverRuntimeProfile(t *testing.T) {
 	testenv.NeedPtrace(t)
 	dir := leakFixtureDir(t)
 	markers := leakMarkers(t, dir)
-	v := variant{Toolchain: "go1.26.8"}
-	if why := toolchainMissing(v); why != "" {
-		t.Skip(why)
-	}
-	bin := filepath.Join(t.TempDir(), "leakfixture-goroutineleakprofile")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = dir
-	cmd.Env = append(buildEnv(v), "GOEXPERIMENT=goroutineleakprofile")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("GOEXPERIMENT=goroutineleakprofile go build: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t, testenv.Build{Dir: dir, Toolchain: testenv.Host, Env: []string{"CGO_ENABLED=0", "GOEXPERIMENT=goroutineleakprofile"}})
 	f := startFixture(t, bin)
 	body, err := f.get("/debug/pprof/goroutineleak?debug=2")
 	if err != nil {
