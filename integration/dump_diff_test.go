@@ -22,56 +22,16 @@ import (
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
-// leakyServer leaks one goroutine per request to /leak, at leakLine.
-const leakyServer = `package main
-
-import (
-	"fmt"
-	"net"
-	"net/http"
-	_ "net/http/pprof"
-	"os"
-	"io"
-)
-
-var never = make(chan int)
-
-func wait() { <-never }
-
-func main() {
-	for i := 0; i < 3; i++ {
-		go wait() // a steady pool
-	}
-	http.HandleFunc("/leak", func(w http.ResponseWriter, r *http.Request) {
-		go wait() // line 21: leaks
-		fmt.Fprintln(w, "ok")
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	go http.Serve(ln, nil)
-	fmt.Printf("ready addr=%s\n", ln.Addr())
-	io.Copy(io.Discard, os.Stdin)
-}
-`
-
+// testdata/leaky leaks one goroutine per request to /leak, at leakLine.
 const leakLine = 21
 
-// startLeaky builds and starts leakyServer and returns its address and a scratch dir.
+// startLeaky builds and starts testdata/leaky and returns its address and a scratch dir.
 func startLeaky(t *testing.T) (addr, dir string) {
 	t.Helper()
 	needGorigin(t)
-	v := hostVariant(t)
+	bin := testenv.Binary(t, testenv.Build{Dir: filepath.Join("testdata", "leaky"), Env: []string{"CGO_ENABLED=0"}})
 	dir = t.TempDir()
-	writeFile(t, dir+"/go.mod", "module leaky\n\ngo 1.20\n")
-	writeFile(t, dir+"/main.go", leakyServer)
-	build := exec.Command("go", "build", "-o", "leaky", ".")
-	build.Dir, build.Env = dir, buildEnv(v)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(filepath.Join(dir, "leaky"))
+	cmd := exec.Command(bin)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

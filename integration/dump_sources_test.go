@@ -9,8 +9,8 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
-	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,18 +135,8 @@ func TestDumpSIGQUIT(t *testing.T) {
 func TestDumpPanic(t *testing.T) {
 	for _, v := range dumpVariants {
 		t.Run(v.String(), func(t *testing.T) {
-			if why := toolchainMissing(v); why != "" {
-				t.Skipf("cannot build %s here: %s", v, why)
-			}
-			dir := t.TempDir()
-			writeFile(t, dir+"/go.mod", "module panicker\n\ngo 1.20\n")
-			writeFile(t, dir+"/main.go", panicProgram)
-			cmd := exec.Command("go", "build", "-o", "panicker", ".")
-			cmd.Dir, cmd.Env = dir, buildEnv(v)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("build: %v\n%s", err, out)
-			}
-			run := exec.Command(dir + "/panicker")
+			bin := programBinary(t, filepath.Join("testdata", "panicker"), v)
+			run := exec.Command(bin)
 			run.Env = append(buildEnv(v), "GOTRACEBACK=all")
 			var stderr bytes.Buffer
 			run.Stderr = &stderr
@@ -193,31 +183,8 @@ func TestDumpPanic(t *testing.T) {
 	}
 }
 
-// panicProgram starts three workers at panicWorkerLine and panics.
-const panicProgram = `package main
-
-import "time"
-
-func worker(c chan int) { <-c }
-
-func main() {
-	c := make(chan int)
-	for i := 0; i < 3; i++ {
-		go worker(c) // line 10
-	}
-	time.Sleep(100 * time.Millisecond)
-	panic("the workers are stuck")
-}
-`
-
+// testdata/panicker starts three workers at panicWorkerLine and panics.
 const panicWorkerLine = 10
-
-func writeFile(t *testing.T, path, text string) {
-	t.Helper()
-	if err := writeFileErr(path, text); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // parseDump reads data with the dump package and checks the snapshot's invariants.
 func parseDump(t *testing.T, data []byte) *snapshot.Snapshot {
@@ -374,8 +341,6 @@ func slicesContain(ss []string, s string) bool {
 	}
 	return false
 }
-
-func writeFileErr(path, text string) error { return os.WriteFile(path, []byte(text), 0o644) }
 
 // borrowLabels is a copy of d with the labels of the same goroutines in live.
 func borrowLabels(d, live *snapshot.Snapshot) *snapshot.Snapshot {

@@ -1,0 +1,3 @@
+module panicker
+
+go 1.20
