@@ -335,13 +335,10 @@ func TestBadDumps(t *testing.T) {
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
-			r := runGorigin(t, nil, nil, append([]string{"dump"}, row.args...)...)
+			r := runMeasured(t, append([]string{"dump"}, row.args...)...)
 			checkRun(t, r, 2, row.message)
 			if row.maxRSS > 0 {
-				t.Logf("peak RSS %d MB, %v", r.MaxRSS>>20, r.Elapsed.Round(time.Millisecond))
-				if r.MaxRSS > row.maxRSS {
-					t.Errorf("gorigin used %d MB reading it, more than %d MB", r.MaxRSS>>20, row.maxRSS>>20)
-				}
+				checkRSS(t, r, row.maxRSS)
 			}
 		})
 	}

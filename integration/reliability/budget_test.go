@@ -9,6 +9,7 @@ package reliability
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -42,12 +43,14 @@ func writeFile(t *testing.T, name string, b []byte) string {
 func runMeasured(t *testing.T, args ...string) *run {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/time"); err != nil {
-		r := runMeasured(t, args...)
+		r := runGorigin(t, nil, nil, args...)
 		r.MaxRSS = -1
 		return r
 	}
 	out := filepath.Join(t.TempDir(), "rss")
-	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", out, needGorigin(t)}, args...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // as runGorigin
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-f", "%M", "-o", out, needGorigin(t)}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

@@ -220,7 +220,7 @@ type run struct {
 	Stdout, Stderr []byte
 	Code           int // exit status; -1 when killed by a signal
 	Elapsed        time.Duration
-	MaxRSS         int64 // bytes
+	MaxRSS         int64 // gorigin's own peak, bytes: set only by runMeasured; -1 when not measured
 }
 
 func (r *run) String() string {
@@ -244,9 +244,6 @@ func runGorigin(t testing.TB, attr *syscall.SysProcAttr, env []string, args ...s
 	r := &run{Args: args, Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Elapsed: time.Since(start)}
 	if cmd.ProcessState != nil {
 		r.Code = cmd.ProcessState.ExitCode()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			r.MaxRSS = ru.Maxrss * 1024
-		}
 	}
 	var exit *exec.ExitError
 	switch {
