@@ -16,14 +16,8 @@
 //
 // Cost. The runtime stops the world while it writes the traceback, so one snapshot costs
 // a pause proportional to the goroutine count, and the profile read for labels as much
-// again in CPU (go test ./agent -run '^$' -bench Snapshot -benchtime 3x; 2-core VM shared
-// with other builds, load average 24-30, so these are upper bounds):
-//
-//	goroutines  GODEBUG             time/snapshot  world stopped  allocated
-//	10,000      tracebacklabels=0   0.20 s         69 ms          16 MB, 220k allocs
-//	10,000      tracebacklabels=1   0.11 s         83 ms           6 MB, 68 allocs
-//	100,000     tracebacklabels=0   3.8 s          1.3 s          158 MB, 2.2M allocs
-//	100,000     tracebacklabels=1   2.1 s          1.0 s           59 MB, 92 allocs
+// again in CPU; integration/BENCHMARKS.md has the figures, and
+// `go test ./agent -run '^$' -bench Snapshot` measures them on your machine.
 //
 // With tracebacklabels=1 the labels are exact and the second read is skipped. Keep
 // Options.Every at seconds or more on a service with many goroutines.
@@ -33,10 +27,9 @@
 // one being taken and share it, and its JSON, encoded once), and none within
 // Options.MinInterval (default 100 ms) of the last one, or within 4 times what the last
 // one took if that is longer — such requests get the last snapshot again. So N concurrent
-// GETs cost one pause and one snapshot's memory instead of N (5,000 parked goroutines: one
-// GET allocates about 20 MB, 64 concurrent ones 21 MB; go test ./agent -run
-// ConcurrentGETs -v), and a tight polling loop keeps the service stopped at most a fifth
-// of the time.
+// GETs cost one pause and one snapshot's memory instead of N (go test ./agent -run
+// ConcurrentGETs -v shows it), and a tight polling loop keeps the service stopped at most
+// a fifth of the time.
 //
 // Idle cost: one goroutine parked in a select, plus os/signal's own goroutine when a
 // signal is watched. The signal handler only wakes that goroutine; the snapshot and the
