@@ -54,6 +54,12 @@ type HeapLayout struct {
 	CleanupAll                                       Field // cleanupQueue.all
 	SemtableSize                                     int   // sizeof(runtime.semtable)
 	TypeTflag, TypeStr                               Field // abi.Type (runtime._type)
+	// The pointer maps of heap objects (see package leaks): abi.Type's size, pointer
+	// bytes, kind and GC bitmap; mspan.largeType (Go 1.22+, a large object's type);
+	// mheap.arenas (its first entry: the second-level array of heapArena pointers) and
+	// heapArena.bitmap, whole (Go 1.20-1.21: one bit per heap word).
+	TypeSize, TypePtrBytes, TypeKind, TypeGCData Field
+	SpanLargeType, Arenas, ArenaBitmap           Field
 }
 
 // Heap is the heap layout and where the runtime's heap variables are in one executable.
@@ -61,7 +67,7 @@ type Heap struct {
 	HeapLayout
 	// Link-time addresses (add the load bias); 0: not found (optional ones only).
 	Mheap, Allm, Allp, Semtable, Allfin, GcCleanups uint64
-	Types                                           uint64 // runtime.types
+	Types, Etypes                                   uint64 // runtime.types, runtime.etypes: the type descriptors
 	// The pointer maps of .data and .bss, as GC programs: [Data, Edata) described by
 	// the GcdataSize bytes at Gcdata, [Bss, Ebss) by those at Gcbss (0: unknown).
 	Data, Edata, Bss, Ebss, Gcdata, GcdataSize, Gcbss, GcbssSize uint64
@@ -83,7 +89,7 @@ func (r *Runtime) Heap() (*Heap, error) {
 	h := &Heap{HeapLayout: r.l.heap}
 	v := r.vars
 	h.Mheap, h.Allm, h.Allp, h.Semtable, h.Allfin, h.GcCleanups = v.Mheap, v.Allm, v.Allp, v.Semtable, v.Allfin, v.GcCleanups
-	h.Types = v.Types
+	h.Types, h.Etypes = v.Types, v.Etypes
 	h.Data, h.Edata, h.Bss, h.Ebss, h.Gcdata, h.GcdataSize, h.Gcbss, h.GcbssSize = v.Data, v.Edata, v.Bss, v.Ebss, v.Gcdata, v.GcdataSize, v.Gcbss, v.GcbssSize
 	if v.SemtableSize > 0 {
 		h.SemtableSize = int(v.SemtableSize)
@@ -102,7 +108,7 @@ func (r *Runtime) Heap() (*Heap, error) {
 // heapVars are the link-time addresses of the runtime's heap variables, by symbol.
 type heapVars struct {
 	Mheap, Allm, Allp, Semtable, SemtableSize, Allfin, GcCleanups uint64
-	Types                                                         uint64 // runtime.types: type names are at offsets from it
+	Types, Etypes                                                 uint64 // runtime.types: type names are at offsets from it
 	Data, Edata, Bss, Ebss, Gcdata, GcdataSize, Gcbss, GcbssSize  uint64 // the GC programs of .data and .bss
 }
 
@@ -122,6 +128,8 @@ func (v *heapVars) take(s elf.Symbol) {
 		v.GcCleanups = s.Value
 	case "runtime.types":
 		v.Types = s.Value
+	case "runtime.etypes":
+		v.Etypes = s.Value
 	case "runtime.data":
 		v.Data = s.Value
 	case "runtime.edata":
@@ -141,7 +149,7 @@ func (v *heapVars) take(s elf.Symbol) {
 var heapTypes = []string{
 	"runtime.mheap", "runtime.mspan", "runtime.sudog", "runtime.special", "runtime.hchan",
 	"runtime.p", "runtime.m", "runtime.finblock", "runtime.finBlock", "runtime.cleanupBlock",
-	"runtime.cleanupQueue", "runtime._type", "internal/abi.Type",
+	"runtime.cleanupQueue", "runtime._type", "internal/abi.Type", "runtime.heapArena",
 }
 
 // heapFromDWARF reads the heap layout from DWARF. What is missing stays zero: gstruct's
@@ -174,9 +182,22 @@ func heapFromDWARF(d *dwarf.Data, ix *dwarfIndex) HeapLayout {
 			{&h.StartAddr, "startAddr"}, {&h.Npages, "npages"}, {&h.Nelems, "nelems"},
 			{&h.Elemsize, "elemsize"}, {&h.Limit, "limit"}, {&h.Freeindex, "freeindex"},
 			{&h.AllocBits, "allocBits"}, {&h.Specials, "specials"}, {&h.State, "state"},
-			{&h.Spanclass, "spanclass"},
+			{&h.Spanclass, "spanclass"}, {&h.SpanLargeType, "largeType"},
 		} {
 			leaf(w.dst, s, w.path)
+		}
+	}
+	if s := st("runtime.mheap"); s != nil {
+		if off, t, err := MemberAt(s, "arenas"); err == nil && t.Size() == 8 {
+			h.Arenas = Field{off, 8} // [1]*[1 << arenaL2Bits]*heapArena: 64-bit Linux
+		}
+	}
+	if s := st("runtime.heapArena"); s != nil {
+		for _, path := range []string{"bitmap", "heapArenaPtrScalar.bitmap"} {
+			if off, t, err := MemberAt(s, path); err == nil && t.Size() > 0 {
+				h.ArenaBitmap = Field{off, int(t.Size())}
+				break
+			}
 		}
 	}
 	if s := st("runtime.special"); s != nil {
@@ -234,6 +255,17 @@ func heapFromDWARF(d *dwarf.Data, ix *dwarfIndex) HeapLayout {
 		leaf(&h.TypeStr, typ, "Str")
 		if !h.TypeStr.OK() {
 			leaf(&h.TypeStr, typ, "str")
+		}
+		for _, w := range []struct {
+			dst      *Field
+			new, old string
+		}{
+			{&h.TypeSize, "Size_", "size"}, {&h.TypePtrBytes, "PtrBytes", "ptrdata"},
+			{&h.TypeKind, "Kind_", "kind"}, {&h.TypeGCData, "GCData", "gcdata"},
+		} {
+			if leaf(w.dst, typ, w.new); !w.dst.OK() {
+				leaf(w.dst, typ, w.old)
+			}
 		}
 	}
 	if t, ok := ix.vars["runtime.semtable"]; ok {
