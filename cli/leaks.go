@@ -216,6 +216,9 @@ func leakSummary(res *leaks.Result, live bool) string {
 	s := res.Stats
 	out := fmt.Sprintf("leaks: %d leaked, %d live, %d unknown of %d goroutines; heap %d MB in %d objects (%d spans), %d marked, %d MB scanned in %d rounds",
 		s.Leaked, s.LiveCount, s.NotSure, s.Goroutines, s.HeapBytes>>20, s.Objects, s.Spans, s.Marked, s.ScannedBytes>>20, s.Rounds)
+	if heap := s.PreciseBytes + s.ConservativeBytes; heap > 0 {
+		out += fmt.Sprintf(" (heap objects: %d KB with the runtime's pointer maps, %d KB conservatively)", s.PreciseBytes>>10, s.ConservativeBytes>>10)
+	}
 	switch {
 	case !live:
 	case s.Mode == leaks.ModeCopy:

@@ -80,14 +80,17 @@ func (w WaitObject) String() string {
 
 // Stats say what the analysis read and how long it took.
 type Stats struct {
-	Goroutines, Candidates     int
-	Spans                      int
-	Objects, Marked            uint64
-	HeapBytes, ScannedBytes    uint64
-	Rounds, Fixpoint           int
-	Freeze, Total              time.Duration
-	Leaked, LiveCount, NotSure int
-	ByDesign                   int // of LiveCount: main parked in select {}
+	Goroutines, Candidates  int
+	Spans                   int
+	Objects, Marked         uint64
+	HeapBytes, ScannedBytes uint64
+	// Of ScannedBytes, the bytes of heap objects scanned with the runtime's own pointer
+	// maps, and without them (conservatively: every word counts).
+	PreciseBytes, ConservativeBytes uint64
+	Rounds, Fixpoint                int
+	Freeze, Total                   time.Duration
+	Leaked, LiveCount, NotSure      int
+	ByDesign                        int // of LiveCount: main parked in select {}
 	// Mode is how the marking ran: ModeCopy (on a copy, after the thaw) or ModeFrozen.
 	Mode string
 	// Copied is how many bytes of the target the copy held (ModeCopy).
@@ -189,6 +192,8 @@ func (a *analysis) setup() error {
 	}
 	a.h = h
 	phase("read %d spans, %d objects", len(h.spans), h.objects)
+	a.loadPointerBits()
+	phase("read the heap's pointer maps")
 	skip := make(map[uint64]bool, len(a.gs))
 	for _, g := range a.gs {
 		skip[g.g.Addr] = true
@@ -198,6 +203,9 @@ func (a *analysis) setup() error {
 	}}
 	if explaining() {
 		a.k.from = map[uint64]uint64{}
+	}
+	if a.types != nil {
+		a.k.types = a.types.gcType
 	}
 	if err := a.findPs(); err != nil {
 		return err

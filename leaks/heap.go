@@ -24,6 +24,11 @@ type span struct {
 	bit         uint64
 	specials    uint64
 	noscan      bool // its objects hold no pointers: never scanned (nor copied)
+	npages      uint64
+	class       uint8  // mspan.spanclass: size class << 1 | noscan
+	largeType   uint64 // mspan.largeType (Go 1.22+)
+	scan        int    // how its objects are scanned: scanWords, scanBits, ...
+	bits        []byte // scanBits: one pointer bit per word from base
 }
 
 // heap is the in-use heap of a frozen target: its spans, sorted by address, and two bits
@@ -82,8 +87,9 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 			base: word(b, l.startAddr), elemsize: word(b, l.elemsize), nelems: word(b, l.nelems),
 			limit: word(b, l.limit), specials: word(b, l.specials),
 			noscan: l.spanclass.ok() && word(b, l.spanclass)&1 != 0,
+			npages: word(b, l.npages), class: uint8(word(b, l.spanclass)), largeType: word(b, l.spanLargeType),
 		}
-		size := word(b, l.npages) << pageShift
+		size := s.npages << pageShift
 		if s.base == 0 || s.elemsize == 0 || size == 0 || size > maxSpanSize || s.nelems == 0 ||
 			s.nelems > size/min(s.elemsize, 8)+1 || s.nelems*s.elemsize > size || s.base+size < s.base {
 			return
@@ -173,20 +179,19 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 
 // find returns the allocated object holding addr: its index in the bitsets, base and size.
 func (h *heap) find(addr uint64) (obj, base, size uint64, ok bool) {
-	obj, base, size, _, ok = h.findSpan(addr)
+	_, obj, base, size, ok = h.findSpan(addr)
 	return obj, base, size, ok
 }
 
-// findSpan is find that also says whether the object's span holds no pointers.
-func (h *heap) findSpan(addr uint64) (obj, base, size uint64, noscan, ok bool) {
+// findSpan is find that also says which span (its index in h.spans) holds the object.
+func (h *heap) findSpan(addr uint64) (si int, obj, base, size uint64, ok bool) {
 	if addr < h.lo || addr >= h.hi {
-		return 0, 0, 0, false, false
+		return 0, 0, 0, 0, false
 	}
-	var si int
 	if h.pages != nil {
 		si = int(h.pages[(addr-h.lo)>>pageShift]) - 1
 		if si < 0 {
-			return 0, 0, 0, false, false
+			return 0, 0, 0, 0, false
 		}
 	} else {
 		si, _ = slices.BinarySearchFunc(h.spans, addr, func(s span, a uint64) int {
@@ -197,24 +202,24 @@ func (h *heap) findSpan(addr uint64) (obj, base, size uint64, noscan, ok bool) {
 		})
 		si--
 		if si < 0 {
-			return 0, 0, 0, false, false
+			return 0, 0, 0, 0, false
 		}
 	}
 	s := &h.spans[si]
 	if addr < s.base || addr >= s.base+s.nelems*s.elemsize {
-		return 0, 0, 0, false, false
+		return 0, 0, 0, 0, false
 	}
 	j := (addr - s.base) / s.elemsize
 	obj = s.bit + j
 	if !h.alloc.get(obj) {
-		return 0, 0, 0, false, false
+		return 0, 0, 0, 0, false
 	}
 	base = s.base + j*s.elemsize
 	size = s.elemsize
 	if s.nelems == 1 && s.limit > s.base {
 		size = min(size, s.limit-s.base) // a large object: its data ends at limit
 	}
-	return obj, base, size, s.noscan, true
+	return si, obj, base, size, true
 }
 
 type bitset []uint64

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gorigin-dev/gorigin/gstruct"
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 )
 
 // ErrNoDWARF is returned (wrapped) by Analyze and Begin when gorigin does not know the
@@ -54,6 +55,15 @@ type layout struct {
 	typeTflag, typeStr field
 	types              uint64
 	amd64              bool // the frame layout preciseStack knows
+	// The heap objects' pointer maps (heapbits.go): which scheme the target's runtime
+	// uses, abi.Type's fields, mspan.largeType, mheap.arenas, heapArena.bitmap, the
+	// module's type descriptors [types, etypes) and the Go minor version.
+	ptrScheme                                int
+	typeSize, typePtrBytes, typeKind, typeGC field
+	spanLargeType, arenas, arenaBitmap       field
+	etypes                                   uint64
+	goMinor                                  int
+	arenaBaseOffset                          uint64
 	// globalPtrs are the words of .data and .bss that hold pointers, merged into ranges
 	// (link-time), from the linker's GC programs; nil: scan pointerful whole.
 	globalPtrs [][2]uint64
@@ -101,6 +111,9 @@ func readLayout(path string, rt *gstruct.Runtime) (*layout, error) {
 		pWbBuf: fieldOf(h.PWbBuf), elemtype: fieldOf(h.HchanElemtype), elemsize16: fieldOf(h.HchanElemsize),
 		typeTflag: fieldOf(h.TypeTflag), typeStr: fieldOf(h.TypeStr), types: h.Types,
 	}
+	l.typeSize, l.typePtrBytes, l.typeKind, l.typeGC = fieldOf(h.TypeSize), fieldOf(h.TypePtrBytes), fieldOf(h.TypeKind), fieldOf(h.TypeGCData)
+	l.spanLargeType, l.arenas, l.arenaBitmap = fieldOf(h.SpanLargeType), fieldOf(h.Arenas), fieldOf(h.ArenaBitmap)
+	l.etypes, l.goMinor = h.Etypes, int(goversion.Parse(rt.GoVersion()))
 	if h.KindCleanup != 0 {
 		l.specialRootKinds[uint64(h.KindCleanup)] = true
 	}
@@ -113,6 +126,7 @@ func readLayout(path string, rt *gstruct.Runtime) (*layout, error) {
 			alllink: fieldOf(b.Alllink), count: fieldOf(b.Count), arr: b.Arr, elem: b.Elem}
 	}
 	l.amd64 = f.Machine == elf.EM_X86_64
+	l.ptrScheme = pointerScheme(l, f.Machine)
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_W != 0 && p.Memsz > 0 {
 			l.writable = append(l.writable, p.ProgHeader)

@@ -24,14 +24,16 @@ type typeNamer struct {
 	l      *layout
 	bias   uint64
 	cache  map[uint64]string
+	// gcTypes caches gcType by run-time address (nil: not usable).
+	gcTypes map[uint64]*gcType
 }
 
 func newTypeNamer(exe string, l *layout, bias uint64) *typeNamer {
-	return &typeNamer{exe: exe, l: l, bias: bias, cache: map[uint64]string{}}
+	return &typeNamer{exe: exe, l: l, bias: bias, cache: map[uint64]string{}, gcTypes: map[uint64]*gcType{}}
 }
 
 func (n *typeNamer) close() {
-	if n.f != nil {
+	if n != nil && n.f != nil {
 		n.f.Close()
 	}
 }
@@ -56,11 +58,7 @@ func (n *typeNamer) read(addr uint64, size int) []byte {
 // "int"), or "" when it cannot be read. The name is the target's: control characters are
 // escaped.
 func (n *typeNamer) name(typ uint64) string {
-	if !n.opened && n.l.typeStr.ok() && n.l.typeTflag.ok() && n.l.types != 0 {
-		n.f, _ = elf.Open(n.exe)
-	}
-	n.opened = true
-	if n.f == nil || typ < n.bias {
+	if !n.l.typeStr.ok() || !n.l.typeTflag.ok() || n.l.types == 0 || n.open() == nil || typ < n.bias {
 		return ""
 	}
 	if s, ok := n.cache[typ]; ok {

@@ -316,6 +316,7 @@ func (a *analysis) result() *Result {
 	st.Spans = len(a.h.spans)
 	st.Objects, st.Marked = a.h.count, a.k.marked
 	st.HeapBytes, st.ScannedBytes = a.h.bytes, a.k.scanned
+	st.PreciseBytes, st.ConservativeBytes = a.k.precise, a.k.conservative
 	st.Rounds, st.Fixpoint = a.k.rounds, a.iters
 	return res
 }
