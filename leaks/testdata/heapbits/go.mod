@@ -1,0 +1,3 @@
+module gorigin.test/heapbits
+
+go 1.20
