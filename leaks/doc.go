@@ -1,8 +1,9 @@
 // Package leaks proves goroutine leaks from the outside: it reads a frozen Go process's (or
-// a core's) heap span tables, marks every heap object reachable from the program's roots by
-// scanning memory conservatively (every word that points into an allocated heap object
-// counts as a pointer), and calls a blocked goroutine leaked when nothing that can still
-// run reaches the channel, mutex, WaitGroup or Cond it waits on.
+// a core's) heap span tables, marks every heap object reachable from the program's roots —
+// following the words the garbage collector's own pointer maps name, and every word that
+// points into an allocated heap object where there are none (conservatively) — and calls
+// a blocked goroutine leaked when nothing that can still run reaches the channel, mutex,
+// WaitGroup or Cond it waits on.
 //
 // Roots are the executable's writable segments, the stacks and g structs of every
 // goroutine that can run (running, runnable, in a syscall, sleeping, waiting on I/O or on
@@ -41,18 +42,24 @@
 //
 // Stacks of parked goroutines and of goroutines in a system call, and idle threads'
 // system stacks but for their innermost frame, are scanned precisely with the compiler's
-// stack maps (amd64; stackRoots), .data and .bss with the linker's GC programs; heap
-// objects, running goroutines, registers and frames without maps conservatively.
+// stack maps (amd64; stackRoots), .data and .bss with the linker's GC programs, and heap
+// objects with the heap's pointer maps (heapbits.go: heapArena bitmaps on Go 1.20–1.21;
+// span bits, malloc headers and mspan.largeType on Go 1.22+, the types' GC masks read from
+// the executable). Conservatively: running goroutines, registers, frames without maps, and
+// heap objects whose map is missing or does not make sense (a type built at run time, a
+// type pointer outside the module's types, bits that cannot be read), counted in
+// Stats.ConservativeBytes.
 //
 // Known over-estimates (a leak called live, never the reverse): the runtime packs
 // pointer-free objects smaller than 16 bytes (a bare sync.Mutex) into shared 16-byte
 // blocks, and a pointer to any of them marks the whole block; a register or a dead stack
-// slot may hold a stale pointer.
+// slot may hold a stale pointer; a pointer field the program no longer uses still counts,
+// as it does for the garbage collector.
 //
 // A live target is analysed in one freeze (Begin, Session): the freeze copies what the
 // marking reads — heap spans that can hold pointers (noscan spans are neither copied nor
-// scanned, as the garbage collector does not scan them), stacks, globals, the span
-// tables, and whatever else the analysis and the caller's snapshot read while frozen —
+// scanned, as the garbage collector does not scan them) and their pointer bits, stacks,
+// globals, the span tables, and whatever else the analysis and the caller's snapshot read while frozen —
 // and the marking runs on the copy after the thaw (image). The copy is planned and read
 // once while the target runs, so the frozen read goes at memory speed. When the copy does
 // not fit in the memory gorigin may use (memoryRoom) the marking runs while frozen
