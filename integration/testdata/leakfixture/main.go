@@ -15,11 +15,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -228,10 +231,11 @@ func main() {
 	ballast := flag.Int("ballast", 0, "MB of extra heap (small objects holding pointers)")
 	idle := flag.Int("idle", 0, "extra goroutines blocked on live channels")
 	churn := flag.Int("churn", 0, "pairs of goroutines that block and wake all the time, and a spawner of short-lived ones")
-	gaps := flag.Bool("gap", false, "watch for pauses: GET /gap answers the longest since the last GET, in ns")
+	gaps := flag.Bool("gap", false, "watch for pauses: GET /gap answers the longest since the last GET, in ns; GET /pauses the runtime's own stop-the-world counts")
 	parkMain := flag.Bool("parkmain", false, "once ready, park main in select {} (a deliberate idiom, no leak) and exit when stdin closes")
 	flag.Parse()
 	if *gaps {
+		http.HandleFunc("/pauses", pauses)
 		go watchGaps() // NOLEAK gapwatch
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -331,6 +335,38 @@ func watchGaps() {
 			longestGap.Store(d)
 		}
 		last = now
+	}
+}
+
+// pauses answers the runtime's own account of its stop-the-world pauses so far, for a
+// benchmark to subtract two readings: the GC cycles and their summed pauses (exact, from
+// ReadGCStats, which does not stop the world itself), then the cumulative histograms of
+// every stop (runtime/metrics, Go 1.22+), one line per non-empty bucket:
+//
+//	gc-cycles N
+//	gc-pause-total-ns NS
+//	stw gc|other UPPER-NS|inf COUNT
+func pauses(w http.ResponseWriter, _ *http.Request) {
+	var st debug.GCStats
+	debug.ReadGCStats(&st)
+	fmt.Fprintf(w, "gc-cycles %d\ngc-pause-total-ns %d\n", st.NumGC, st.PauseTotal.Nanoseconds())
+	samples := []metrics.Sample{{Name: "/sched/pauses/total/gc:seconds"}, {Name: "/sched/pauses/total/other:seconds"}}
+	metrics.Read(samples)
+	for i, kind := range []string{"gc", "other"} {
+		if samples[i].Value.Kind() != metrics.KindFloat64Histogram {
+			continue // before Go 1.22
+		}
+		h := samples[i].Value.Float64Histogram()
+		for j, c := range h.Counts {
+			if c == 0 {
+				continue
+			}
+			upper := "inf"
+			if u := h.Buckets[j+1]; !math.IsInf(u, 1) {
+				upper = fmt.Sprint(int64(math.Ceil(u * 1e9)))
+			}
+			fmt.Fprintf(w, "stw %s %s %d\n", kind, upper, c)
+		}
 	}
 }
 
