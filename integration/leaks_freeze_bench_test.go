@@ -224,7 +224,7 @@ func leakProfileOnce(b *testing.B, bin string, mb int) leaksRun {
 // pauseCounts is one reading of the fixture's /pauses.
 type pauseCounts struct {
 	cycles, totalNS int64
-	buckets         map[[2]string]int64 // {gc|other, upper bound in ns} → pauses so far
+	buckets         map[[3]string]int64 // {gc|other, lower, upper bound in ns} → pauses so far
 }
 
 func readPauses(b *testing.B, f *fixture) pauseCounts {
@@ -232,7 +232,7 @@ func readPauses(b *testing.B, f *fixture) pauseCounts {
 	if err != nil {
 		b.Fatalf("GET /pauses: %v", err)
 	}
-	p := pauseCounts{buckets: map[[2]string]int64{}}
+	p := pauseCounts{buckets: map[[3]string]int64{}}
 	for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n") {
 		fs := strings.Fields(line)
 		n, err := strconv.ParseInt(fs[len(fs)-1], 10, 64)
@@ -244,19 +244,22 @@ func readPauses(b *testing.B, f *fixture) pauseCounts {
 			p.cycles = n
 		case fs[0] == "gc-pause-total-ns":
 			p.totalNS = n
-		case fs[0] == "stw" && len(fs) == 4:
-			p.buckets[[2]string{fs[1], fs[2]}] = n
+		case fs[0] == "stw" && len(fs) == 5:
+			p.buckets[[3]string{fs[1], fs[2], fs[3]}] = n
 		}
 	}
 	return p
 }
 
 // stwDiff is what the runtime recorded between two readings: its GC cycles, their summed
-// stop-the-world time (exact), and how many stops of any kind, the longest no longer
-// than longest (the runtime's histogram buckets are a quarter of a power of two wide).
+// stop-the-world time (exact), and how many stops of any kind, the longest between
+// longestMin and longest (the runtime's histogram buckets are a quarter of a power of two
+// wide; when every stop was the GC's, the longest is also at most their sum).
 type stwDiff struct {
-	cycles, pauses int64
-	total, longest time.Duration
+	cycles, pauses      int64
+	total               time.Duration
+	longestMin, longest time.Duration
+	other               bool // stops that are not the GC's
 }
 
 func (p pauseCounts) since(q pauseCounts) stwDiff {
@@ -266,19 +269,28 @@ func (p pauseCounts) since(q pauseCounts) stwDiff {
 			continue
 		}
 		d.pauses += n
-		upper, err := strconv.ParseInt(k[1], 10, 64)
+		d.other = d.other || k[0] != "gc"
+		lower, _ := strconv.ParseInt(k[1], 10, 64)
+		upper, err := strconv.ParseInt(k[2], 10, 64)
 		if err != nil { // "inf"
 			upper = 1<<63 - 1
 		}
 		if time.Duration(upper) > d.longest {
-			d.longest = time.Duration(upper)
+			d.longestMin, d.longest = time.Duration(lower), time.Duration(upper)
 		}
+	}
+	if !d.other && d.total < d.longest {
+		d.longest = d.total
 	}
 	return d
 }
 
 func (d stwDiff) String() string {
-	return fmt.Sprintf("%d stops in %d GC cycle(s), longest ≤ %s, GC total %s", d.pauses, d.cycles, ms(d.longest), ms(d.total))
+	other := ""
+	if d.other {
+		other = " (some not the GC's)"
+	}
+	return fmt.Sprintf("%d stops%s in %d GC cycle(s), longest %s–%s, GC total %s", d.pauses, other, d.cycles, ms(d.longestMin), ms(d.longest), ms(d.total))
 }
 
 // resetPeakRSS resets pid's peak RSS to its RSS (clear_refs 5) and returns the RSS.

@@ -341,11 +341,11 @@ func watchGaps() {
 // pauses answers the runtime's own account of its stop-the-world pauses so far, for a
 // benchmark to subtract two readings: the GC cycles and their summed pauses (exact, from
 // ReadGCStats, which does not stop the world itself), then the cumulative histograms of
-// every stop (runtime/metrics, Go 1.22+), one line per non-empty bucket:
+// every stop (runtime/metrics, Go 1.22+), one line per non-empty bucket [LOWER, UPPER):
 //
 //	gc-cycles N
 //	gc-pause-total-ns NS
-//	stw gc|other UPPER-NS|inf COUNT
+//	stw gc|other LOWER-NS UPPER-NS|inf COUNT
 func pauses(w http.ResponseWriter, _ *http.Request) {
 	var st debug.GCStats
 	debug.ReadGCStats(&st)
@@ -361,11 +361,11 @@ func pauses(w http.ResponseWriter, _ *http.Request) {
 			if c == 0 {
 				continue
 			}
-			upper := "inf"
+			lower, upper := int64(math.Max(h.Buckets[j], 0)*1e9), "inf"
 			if u := h.Buckets[j+1]; !math.IsInf(u, 1) {
 				upper = fmt.Sprint(int64(math.Ceil(u * 1e9)))
 			}
-			fmt.Fprintf(w, "stw %s %s %d\n", kind, upper, c)
+			fmt.Fprintf(w, "stw %s %d %s %d\n", kind, lower, upper, c)
 		}
 	}
 }
