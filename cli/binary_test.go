@@ -128,7 +128,7 @@ func testBashCompletion(t *testing.T, bin string) {
 		t.Skip("no bash")
 	}
 	// A Go process (this test's child) and a process that is not Go.
-	goChild := exec.Command(bin, demoTargetCmd)
+	goChild := exec.Command(bin, cmdDemoTarget.name)
 	stdin, _ := goChild.StdinPipe()
 	goChild.Stdout = nil
 	if err := goChild.Start(); err != nil {

@@ -11,11 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/gorigin-dev/gorigin/capture"
 	"github.com/gorigin-dev/gorigin/dbg"
@@ -34,10 +31,15 @@ const (
 	exitUsage    = 2 // usage or bad input
 )
 
-// usageError is bad command-line input: exit status 2.
-type usageError struct{ msg string }
+// usageError is bad command-line input: exit status 2. err, when set, is its cause:
+// msg says it already, in the words of the command line.
+type usageError struct {
+	msg string
+	err error
+}
 
 func (e usageError) Error() string { return e.msg }
+func (e usageError) Unwrap() error { return e.err }
 
 // Run runs the gorigin command with args (without the program name) and returns the exit status.
 func Run(args []string, stdout, stderr io.Writer) int {
@@ -51,49 +53,24 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		printCommandHelp(stdout, c)
 		return exitOK
 	}
-	return dispatch(args, stdout, stderr)
+	return exitStatus(dispatch(args, stdio3{os.Stdin, stdout, stderr}), stderr)
 }
 
-// dispatch runs the command args[0] and returns the exit status.
-func dispatch(args []string, stdout, stderr io.Writer) int {
-	var err error
-	switch args[0] {
-	case "attach":
-		err = runAttach(args[1:], stdout, stderr)
-	case "core":
-		err = runCore(args[1:], stdout, stderr)
-	case "leaks":
-		err = runLeaks(args[1:], stdout, stderr)
-	case "demo":
-		err = runDemo(args[1:], stdout, stderr)
-	case "dump":
-		err = runDump(args[1:], os.Stdin, stdout, stderr)
-	case "diff":
-		err = runDiff(args[1:], os.Stdin, stdout, stderr)
-	case "watch":
-		return runWatch(args[1:], stdout, stderr)
-	case "gdb":
-		err = runGDB(args[1:], stdout, stderr)
-	case "dap":
-		err = runDAP(args[1:], os.Stdin, stdout, stderr)
-	case demoTargetCmd:
-		err = runDemoTarget(args[1:], stdout)
-	case dlvGuardCmd:
-		return runDlvGuard(args[1:], os.Stdin, stderr)
-	case "version", "--version":
-		fmt.Fprint(stdout, version())
-		return exitOK
-	case "help", "-h", "--help", "-help":
-		err = runHelp(args[1:], stdout)
-	case "completion":
-		err = runCompletion(args[1:], stdout)
-	case completeCmd:
-		runComplete(args[1:], stdout)
-		return exitOK
-	default:
-		err = unknownCommand(args[0])
+// dispatch parses the flags of the command args[0] and runs it.
+func dispatch(args []string, std stdio3) error {
+	c := lookupCommand(args[0])
+	if c == nil {
+		return unknownCommand(args[0])
 	}
-	return exitStatus(err, stderr)
+	f := c.newFlags(std.err)
+	pos := args[1:]
+	if f != nil {
+		var err error
+		if pos, err = f.parse(pos); err != nil {
+			return err
+		}
+	}
+	return c.run(f, pos, std)
 }
 
 // exitStatus prints err and maps it to the exit status: 2 for usage and bad input (no
@@ -104,6 +81,10 @@ func exitStatus(err error, stderr io.Writer) int {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
+	}
+	var st exitCode
+	if errors.As(err, &st) { // a verdict, printed with the output
+		return int(st)
 	}
 	fmt.Fprintf(stderr, "gorigin: %s\n", report.Printable(err.Error()))
 	var ue usageError
@@ -118,158 +99,50 @@ func exitStatus(err error, stderr io.Writer) int {
 	return exitInternal
 }
 
-// flags are the options shared by every command that takes a snapshot.
-type flags struct {
-	fs        *flag.FlagSet
-	format    string
-	out       string
-	by        string
-	top       int
-	stacks    bool
-	verbose   bool
-	system    bool
-	freeze    string
-	maxFreeze time.Duration
-	backend   string
-	dlv       string
-	match     multi
-	exclude   multi
-	debugFile string
-	stderr    io.Writer // for the progress bar
-	// refused are flags this command does not take, with why: given, they are a usage
-	// error that says so rather than "unknown flag".
-	refused map[string]string
+// exitCode is an exit status a command chose, with its output (watch's 3): exitStatus
+// returns it and prints nothing.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// pids completes a process id: the Go programs running.
+func pids(words []string) []string { return goProcesses(words[len(words)-1]) }
+
+// files completes a file name.
+func files([]string) []string { return []string{filesDirective} }
+
+var cmdAttach = &command{
+	name: "attach", args: "PID [flags]", summary: "snapshot a running Go process (frozen for milliseconds) and group its goroutines by go statement",
+	examples: [][2]string{
+		{"the groups of process 4242, largest first", "sudo gorigin attach 4242"},
+		{"the 5 largest groups with a representative stack each", "sudo gorigin attach 4242 --top 5 --stacks -v"},
+		{"a flame graph of the spawn tree for go tool pprof", "sudo gorigin attach 4242 --format pprof -o spawn.pb.gz"},
+		{"through GDB instead of gorigin's own ptrace", "sudo gorigin attach 4242 --backend gdb"},
+	},
+	flags: func(f *flags) {
+		f.snapshotFlags()
+		f.liveFlags()
+		f.leaksFlag()
+	},
+	run:      runAttach,
+	operands: pids,
 }
 
-type multi []string
-
-func (m *multi) String() string     { return strings.Join(*m, ",") }
-func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
-
-func newFlags(stderr io.Writer) *flags {
-	f := &flags{fs: flag.NewFlagSet("gorigin", flag.ContinueOnError), stderr: stderr}
-	f.fs.SetOutput(io.Discard) // exitStatus prints the error, once
-	f.fs.Usage = onHelp(stderr, f.fs)
-	f.fs.StringVar(&f.format, "format", "text", "output format: "+strings.Join(report.Formats(), ", "))
-	f.fs.StringVar(&f.out, "o", "", "write the output to this `file` instead of stdout")
-	f.fs.StringVar(&f.by, "by", "origin", "group by `key`: origin, start, location, wait, label:KEY or parent")
-	f.fs.IntVar(&f.top, "top", 0, "show only the `N` largest groups (0: all)")
-	f.fs.BoolVar(&f.stacks, "stacks", false, "copy and unwind every goroutine's stack (needed by --by location and -v stacks)")
-	f.fs.BoolVar(&f.verbose, "v", false, "print each group's state breakdown and a representative stack")
-	f.fs.BoolVar(&f.system, "system", false, "include the runtime's system goroutines (GC workers, ...)")
-	f.fs.StringVar(&f.freeze, "freeze", capture.FreezeAlways, "always: stop the target while copying; never: do not stop it (racy reads checked twice)")
-	f.fs.DurationVar(&f.maxFreeze, "max-freeze", 2*time.Second, "release the target after this long frozen, and report a partial result")
-	f.fs.StringVar(&f.backend, "backend", "native", "debugger backend: native, gdb (GDB over its machine interface), delve (Delve embedded) or dlv=HOST:PORT (a running headless dlv)")
-	f.fs.StringVar(&f.dlv, "dlv", "", "read the process through the headless dlv listening at `HOST:PORT` (--backend dlv=HOST:PORT); the PID may be left out")
-	f.fs.Var(&f.match, "match", "keep goroutines matching `[field:]REGEX` (fields: origin, start, location, wait, label:KEY=); repeatable, all must match")
-	f.fs.StringVar(&f.debugFile, "debug-file", "", "the executable's separate debug `file` (DWARF and symbols, from objcopy --only-keep-debug), matched by build ID (default: BINARY.debug, .debug/BINARY.debug, the .gnu_debuglink, /usr/lib/debug/.build-id/)")
-	f.fs.Var(&f.exclude, "exclude", "drop goroutines matching `[field:]REGEX`; repeatable")
-	return f
-}
-
-// refuse takes the named flags out of the command's flag set (so help does not list
-// them) and makes giving one a usage error that says why.
-func (f *flags) refuse(why string, names ...string) {
-	fs := flag.NewFlagSet(f.fs.Name(), flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = onHelp(f.stderr, fs)
-	f.fs.VisitAll(func(fl *flag.Flag) {
-		if !slices.Contains(names, fl.Name) {
-			fs.Var(fl.Value, fl.Name, fl.Usage)
-		}
-	})
-	f.fs = fs
-	if f.refused == nil {
-		f.refused = map[string]string{}
-	}
-	for _, n := range names {
-		f.refused[n] = why
-	}
-}
-
-// progress is the progress bar of long work: on stderr when it is a terminal, else silent.
-func (f *flags) progress() *report.Progress {
-	if f.stderr == nil {
-		return report.NewProgress(os.Stderr)
-	}
-	return report.NewProgress(f.stderr)
-}
-
-// parse parses flags and positional arguments in any order ("attach 42 --format json").
-func (f *flags) parse(args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := f.fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok && f.refused[name] != "" {
-				return nil, usageError{fmt.Sprintf("%s: %s", dashes(name), f.refused[name])}
-			}
-			return nil, flagError(f.fs, err)
-		}
-		args = f.fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	if f.freeze != capture.FreezeAlways && f.freeze != capture.FreezeNever {
-		return nil, usageError{fmt.Sprintf("--freeze %q: use always or never", f.freeze)}
-	}
-	if err := checkBackend(f); err != nil {
-		return nil, err
-	}
-	if f.top < 0 {
-		return nil, usageError{"--top must be 0 (all) or more"}
-	}
-	if f.maxFreeze <= 0 {
-		return nil, usageError{"--max-freeze must be positive"}
-	}
-	// Check everything that rendering needs now, not after the target was stopped.
-	if err := checkOutPath(f.out); err != nil {
-		return nil, err
-	}
-	if !slices.Contains(report.Formats(), f.format) {
-		return nil, valueError("format", f.format, report.Formats())
-	}
-	key, err := snapshot.ParseKey(f.by)
-	if err != nil {
-		return nil, usageError{err.Error()}
-	}
-	if key.Kind == "location" && !f.stacks {
-		return nil, usageError{"--by location groups by the top user frame: add --stacks"}
-	}
-	for _, specs := range [][]string{f.match, f.exclude} {
-		if _, err := parseFilters(specs); err != nil {
-			return nil, err
-		}
-	}
-	return pos, nil
-}
-
-func runAttach(args []string, stdout, stderr io.Writer) error {
-	f := newFlags(stderr)
-	withLeakVerdicts := f.fs.Bool("leaks", false, leaksUsage)
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
+func runAttach(f *flags, pos []string, std stdio3) error {
 	if len(pos) == 0 && dlvAddr(f) != "" {
 		pos = []string{"0"} // dlv says which process
 	}
 	if len(pos) != 1 {
-		return usageError{"attach takes one process id: gorigin attach PID"}
+		return usageError{msg: "attach takes one process id: gorigin attach PID"}
 	}
 	pid, err := strconv.Atoi(pos[0])
 	if err != nil || pid < 0 || (pid == 0 && dlvAddr(f) == "") {
-		return usageError{fmt.Sprintf("%q is not a process id: gorigin attach PID", pos[0])}
+		return usageError{msg: fmt.Sprintf("%q is not a process id: gorigin attach PID", pos[0])}
 	}
 	var snap *snapshot.Snapshot
-	if *withLeakVerdicts {
+	if f.leaks {
 		if f.backend != "native" {
-			return usageError{"--leaks reads the heap with the native backend only: leave out --backend"}
+			return usageError{msg: "--leaks reads the heap with the native backend only: leave out --backend"}
 		}
 		snap, _, err = attachLeaks(pid, f) // one freeze: states and verdicts of one moment
 	} else {
@@ -280,7 +153,7 @@ func runAttach(args []string, stdout, stderr io.Writer) error {
 	}
 	phase := capture.Tracer("output")
 	defer phase("rendered %s", f.format)
-	return render(snap, f, stdout)
+	return render(snap, f, std.out)
 }
 
 // attach snapshots a live process with the chosen backend; the target runs on afterwards
@@ -338,7 +211,7 @@ func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
 func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
 	key, err := snapshot.ParseKey(f.by)
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError{msg: err.Error()}
 	}
 	match, err := parseFilters(f.match)
 	if err != nil {
@@ -382,7 +255,7 @@ func parseFilters(specs []string) ([]snapshot.Filter, error) {
 	for _, s := range specs {
 		flt, err := snapshot.ParseFilter(s)
 		if err != nil {
-			return nil, usageError{err.Error()}
+			return nil, usageError{msg: err.Error()}
 		}
 		out = append(out, flt)
 	}
@@ -400,17 +273,17 @@ func checkOutPath(out string) error {
 		if li, err := os.Lstat(out); err == nil && li.Mode()&os.ModeSymlink != 0 {
 			what = "a symlink to a directory"
 		}
-		return usageError{fmt.Sprintf("-o %s: %s; give a file name", out, what)}
+		return usageError{msg: fmt.Sprintf("-o %s: %s; give a file name", out, what)}
 	}
 	dir := filepath.Dir(out)
 	fi, err := os.Stat(dir)
 	switch {
 	case err != nil:
-		return usageError{fmt.Sprintf("-o %s: %v: create the directory first", out, err)}
+		return usageError{msg: fmt.Sprintf("-o %s: %v: create the directory first", out, err)}
 	case !fi.IsDir():
-		return usageError{fmt.Sprintf("-o %s: %s is not a directory", out, dir)}
+		return usageError{msg: fmt.Sprintf("-o %s: %s is not a directory", out, dir)}
 	case syscall.Access(dir, 2 /* W_OK */) != nil:
-		return usageError{fmt.Sprintf("-o %s: the directory %s is not writable", out, dir)}
+		return usageError{msg: fmt.Sprintf("-o %s: the directory %s is not writable", out, dir)}
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func TestFlagsAfterThePid(t *testing.T) {
 		{"42", "--format", "json", "--top", "3"},
 		{"--format", "json", "42", "--top", "3"},
 	} {
-		f := newFlags(&bytes.Buffer{})
+		f := cmdAttach.newFlags(&bytes.Buffer{})
 		pos, err := f.parse(args)
 		if err != nil {
 			t.Fatalf("%q: %v", args, err)

@@ -9,18 +9,45 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/gorigin-dev/gorigin/report"
 )
 
-// completeCmd is the hidden command the completion scripts call: "gorigin __complete
+// cmdComplete is the hidden command the completion scripts call: "gorigin __complete
 // WORD... CURRENT" prints the candidates for CURRENT, one a line, each optionally
 // followed by a tab and a description; a line ":files" asks the shell to complete file
-// names too. All the knowledge is here; the scripts only pass words and show answers.
+// names too. All the knowledge is in the command table; the scripts only pass words and
+// show answers.
+var cmdComplete = &command{name: completeCmd, hidden: true, run: runComplete}
+
 const completeCmd = "__complete"
 
 // filesDirective is the line that asks the shell for file names.
 const filesDirective = ":files"
+
+var cmdHelp = &command{
+	name: "help", args: "[COMMAND]", summary: "print help for gorigin or one command (also: gorigin COMMAND --help)",
+	aliases:  []string{"-h", "--help", "-help"},
+	examples: [][2]string{{"every command", "gorigin help"}, {"one command's flags and examples", "gorigin help watch"}},
+	run:      func(_ *flags, args []string, std stdio3) error { return runHelp(args, std.out) },
+	operands: func(words []string) []string {
+		if len(words) == 1 {
+			return complete(words)
+		}
+		return nil
+	},
+}
+
+var cmdCompletion = &command{
+	name: "completion", args: "bash|zsh|fish", summary: "print a shell completion script for commands, flags, their values and pids",
+	examples: [][2]string{
+		{"in this bash session", "source <(gorigin completion bash)"},
+		{"for every zsh session", "gorigin completion zsh > \"${fpath[1]}/_gorigin\""},
+		{"for fish", "gorigin completion fish > ~/.config/fish/completions/gorigin.fish"},
+	},
+	run:      func(_ *flags, args []string, std stdio3) error { return runCompletion(args, std.out) },
+	operands: func(words []string) []string { return prefixed(words[len(words)-1], shells, "") },
+}
+
+var shells = []string{"bash", "zsh", "fish"}
 
 // runHelp is "gorigin help [COMMAND]".
 func runHelp(args []string, stdout io.Writer) error {
@@ -36,14 +63,13 @@ func runHelp(args []string, stdout io.Writer) error {
 		printCommandHelp(stdout, c)
 		return nil
 	}
-	return usageError{"help takes at most one command: gorigin help [COMMAND]"}
+	return usageError{msg: "help takes at most one command: gorigin help [COMMAND]"}
 }
 
 // runCompletion is "gorigin completion bash|zsh|fish".
 func runCompletion(args []string, stdout io.Writer) error {
-	shells := []string{"bash", "zsh", "fish"}
 	if len(args) != 1 {
-		return usageError{"completion takes one shell: gorigin completion bash|zsh|fish"}
+		return usageError{msg: "completion takes one shell: gorigin completion bash|zsh|fish"}
 	}
 	var script string
 	switch args[0] {
@@ -58,28 +84,19 @@ func runCompletion(args []string, stdout io.Writer) error {
 		if s := suggest(args[0], shells); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
-		return usageError{msg}
+		return usageError{msg: msg}
 	}
 	_, err := io.WriteString(stdout, script)
 	return err
 }
 
-// flagValues are the values completion offers after a flag; nil means a file name.
-var flagValues = map[string]func() []string{
-	"format":  report.Formats,
-	"by":      func() []string { return []string{"origin", "start", "location", "wait", "parent", "label:"} },
-	"backend": func() []string { return []string{"native", "gdb", "delve", "dlv="} },
-	"freeze":  func() []string { return []string{"always", "never"} },
-	"o":       nil,
-	"exe":     nil,
-}
-
 // runComplete prints the candidates for the last of words (the command line after
 // "gorigin", the word under the cursor last, maybe empty).
-func runComplete(words []string, stdout io.Writer) {
+func runComplete(_ *flags, words []string, std stdio3) error {
 	for _, c := range complete(words) {
-		fmt.Fprintln(stdout, c)
+		fmt.Fprintln(std.out, c)
 	}
+	return nil
 }
 
 func complete(words []string) []string {
@@ -90,23 +107,17 @@ func complete(words []string) []string {
 	if len(words) == 1 { // the command
 		var out []string
 		for _, c := range commands {
-			if strings.HasPrefix(c.name, cur) {
+			if !c.hidden && strings.HasPrefix(c.name, cur) {
 				out = append(out, c.name+"\t"+c.summary)
 			}
 		}
 		return out
 	}
-	cmd := words[0]
-	switch cmd {
-	case "help":
-		if len(words) == 2 {
-			return complete([]string{cur})
-		}
+	c := findCommand(words[0])
+	if c == nil {
 		return nil
-	case "completion":
-		return prefixed(cur, []string{"bash", "zsh", "fish"}, "")
 	}
-	fs := commandFlags(cmd)
+	f := c.newFlags(io.Discard)
 	prev := ""
 	if len(words) >= 3 {
 		prev = words[len(words)-2]
@@ -114,38 +125,33 @@ func complete(words []string) []string {
 	// Bash splits "--format=js" into "--format", "=", "js".
 	switch {
 	case cur == "=" && strings.HasPrefix(prev, "-"):
-		return flagValueCandidates(fs, prev, "", "=")
+		return flagValueCandidates(f, prev, "", "=")
 	case prev == "=" && len(words) >= 4:
-		return flagValueCandidates(fs, words[len(words)-3], cur, "")
+		return flagValueCandidates(f, words[len(words)-3], cur, "")
 	case strings.HasPrefix(cur, "-") && strings.Contains(cur, "="):
 		name, val, _ := strings.Cut(cur, "=")
-		return flagValueCandidates(fs, name, val, name+"=")
-	case strings.HasPrefix(prev, "-") && !strings.Contains(prev, "=") && takesValue(fs, prev):
-		return flagValueCandidates(fs, prev, cur, "")
+		return flagValueCandidates(f, name, val, name+"=")
+	case strings.HasPrefix(prev, "-") && !strings.Contains(prev, "=") && takesValue(f, prev):
+		return flagValueCandidates(f, prev, cur, "")
 	case strings.HasPrefix(cur, "-"):
-		return flagCandidates(fs, cur)
+		return flagCandidates(f, cur)
 	}
-	switch cmd {
-	case "attach", "gdb", "watch":
-		return goProcesses(cur)
-	case "diff":
-		return append(goProcesses(cur), filesDirective)
-	case "core", "dump":
-		return []string{filesDirective}
-	}
-	return nil
-}
-
-// lookupFlag finds "-x" or "--name" in fs.
-func lookupFlag(fs *flag.FlagSet, arg string) *flag.Flag {
-	if fs == nil {
+	if c.operands == nil {
 		return nil
 	}
-	return fs.Lookup(strings.TrimLeft(arg, "-"))
+	return c.operands(words[1:])
 }
 
-func takesValue(fs *flag.FlagSet, arg string) bool {
-	fl := lookupFlag(fs, arg)
+// lookupFlag finds "-x" or "--name" among f's flags.
+func lookupFlag(f *flags, arg string) *flag.Flag {
+	if f == nil {
+		return nil
+	}
+	return f.fs.Lookup(strings.TrimLeft(arg, "-"))
+}
+
+func takesValue(f *flags, arg string) bool {
+	fl := lookupFlag(f, arg)
 	if fl == nil {
 		return false
 	}
@@ -155,19 +161,18 @@ func takesValue(fs *flag.FlagSet, arg string) bool {
 
 // flagValueCandidates are the values of flag arg starting with cur, each prefixed with
 // add.
-func flagValueCandidates(fs *flag.FlagSet, arg, cur, add string) []string {
-	fl := lookupFlag(fs, arg)
-	if fl == nil {
+func flagValueCandidates(f *flags, arg, cur, add string) []string {
+	fl := lookupFlag(f, arg)
+	switch {
+	case fl == nil:
 		return nil
-	}
-	values, known := flagValues[fl.Name]
-	if !known {
-		return nil // a number, a duration, a regex: nothing to offer
-	}
-	if values == nil {
+	case slices.Contains(f.files, fl.Name):
 		return []string{filesDirective}
 	}
-	return prefixed(cur, values(), add)
+	if c, ok := fl.Value.(*choice); ok {
+		return prefixed(cur, c.choices, add)
+	}
+	return nil // a number, a duration, a regex: nothing to offer
 }
 
 func prefixed(cur string, values []string, add string) []string {
@@ -181,12 +186,12 @@ func prefixed(cur string, values []string, add string) []string {
 }
 
 // flagCandidates are fs's flags starting with cur, as help spells them, with their usage.
-func flagCandidates(fs *flag.FlagSet, cur string) []string {
-	if fs == nil {
+func flagCandidates(f *flags, cur string) []string {
+	if f == nil {
 		return nil
 	}
 	var out []string
-	fs.VisitAll(func(fl *flag.Flag) {
+	f.fs.VisitAll(func(fl *flag.Flag) {
 		d := dashes(fl.Name)
 		if strings.HasPrefix(d, cur) || strings.HasPrefix("--"+fl.Name, cur) {
 			_, usage := flag.UnquoteUsage(fl)

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 
 	"github.com/gorigin-dev/gorigin/capture"
@@ -13,27 +12,37 @@ import (
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
+var cmdCore = &command{
+	name: "core", args: "CORE [--exe BINARY] [flags]", summary: "snapshot a core dump (kernel, gcore or dlv dump) like attach snapshots a process",
+	examples: [][2]string{
+		{"the groups of a core the kernel wrote", "gorigin core core.4242"},
+		{"a core whose executable moved", "gorigin core core.4242 --exe ./api-server"},
+		{"an HTML report of it", "gorigin core core.4242 --stacks --format html -o report.html"},
+	},
+	flags: func(f *flags) {
+		f.snapshotFlags()
+		f.liveFlags()
+		f.exeFlag("the program that dumped the core (default: the file the core names, checked by build ID)")
+		f.leaksFlag()
+	},
+	run:      runCore,
+	operands: files,
+}
+
 // runCore is "gorigin core CORE [--exe BINARY]": the attach command's output, from a core dump.
-func runCore(args []string, stdout, stderr io.Writer) error {
-	f := newFlags(stderr)
-	var exe string
-	f.fs.StringVar(&exe, "exe", "", "the program that dumped the core (default: the file the core names, checked by build ID)")
-	withLeakVerdicts := f.fs.Bool("leaks", false, leaksUsage)
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
+func runCore(f *flags, pos []string, std stdio3) error {
+	exe := f.exe
 	if len(pos) != 1 {
-		return usageError{"core takes one core file: gorigin core CORE [--exe BINARY]"}
+		return usageError{msg: "core takes one core file: gorigin core CORE [--exe BINARY]"}
 	}
 	open := map[string]func(path, exe string, f *flags) (*snapshot.Snapshot, error){
 		"native": openCore, "delve": openDelveCore, "gdb": openGDBCore,
 	}[f.backend]
 	if open == nil {
-		return usageError{fmt.Sprintf("--backend %s: a core is read by gorigin itself (native, the default), by Delve (delve) or by GDB (gdb)", f.backend)}
+		return usageError{msg: fmt.Sprintf("--backend %s: a core is read by gorigin itself (native, the default), by Delve (delve) or by GDB (gdb)", f.backend)}
 	}
 	snap, err := open(pos[0], exe, f)
-	if err == nil && *withLeakVerdicts {
+	if err == nil && f.leaks {
 		err = withLeaks(snap, pos[0], exe, f)
 	}
 	if err != nil {
@@ -41,7 +50,7 @@ func runCore(args []string, stdout, stderr io.Writer) error {
 	}
 	phase := capture.Tracer("output")
 	defer phase("rendered %s", f.format)
-	return render(snap, f, stdout)
+	return render(snap, f, std.out)
 }
 
 // openCore snapshots a core dump. A core has no clock: the runtime's nanotime at the
@@ -64,7 +73,7 @@ func openNativeCore(path, exe string) (*core.Core, error) {
 		if errors.Is(err, core.ErrNotCore) || errors.Is(err, core.ErrTruncated) ||
 			errors.Is(err, core.ErrNoExecutable) || errors.Is(err, core.ErrMismatch) ||
 			errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-			return nil, usageError{err.Error()}
+			return nil, usageError{msg: err.Error()}
 		}
 		return nil, err
 	}
@@ -84,7 +93,7 @@ func takeCore(t dbg.Target, path, backend string, f *flags) (*snapshot.Snapshot,
 		return nil, fmt.Errorf("core %s: %w", path, err)
 	}
 	if len(snap.Goroutines) == 0 { // a Go program always has its main goroutine
-		return nil, usageError{fmt.Sprintf("core %s: runtime.allgs is empty: the core's memory is damaged, or it was written before the Go runtime started", path)}
+		return nil, usageError{msg: fmt.Sprintf("core %s: runtime.allgs is empty: the core's memory is damaged, or it was written before the Go runtime started", path)}
 	}
 	return snap, nil
 }
@@ -102,7 +111,7 @@ func openGDBCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 	c, err := gdbmi.OpenCore(path, exe, gdbmi.CoreOptions{Timeout: gdbTimeout()})
 	if err != nil {
 		if errors.Is(err, gdbmi.ErrCoreRefused) {
-			return nil, usageError{err.Error()}
+			return nil, usageError{msg: err.Error()}
 		}
 		return nil, err
 	}

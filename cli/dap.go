@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,38 +16,44 @@ import (
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
+var cmdDAP = &command{
+	name: "dap", args: "[--listen 127.0.0.1:PORT|unix:PATH [--allow-remote]]", summary: "serve the Debug Adapter Protocol for IDEs (stdin/stdout, TCP or a Unix socket)",
+	examples: [][2]string{
+		{"on stdin/stdout, as an IDE starts it", "gorigin dap"},
+		{"on a local port, for an IDE's debugServer setting (serves only you, the user who ran sudo)", "sudo gorigin dap --listen 127.0.0.1:4711"},
+		{"on a Unix socket of mode 0600, owned by the user who ran sudo", "sudo gorigin dap --listen unix:$XDG_RUNTIME_DIR/gorigin-dap.sock"},
+	},
+	flags: func(f *flags) {
+		f.fs.StringVar(&f.listen, "listen", "", "serve DAP on this TCP `address` (e.g. 127.0.0.1:4711) or Unix socket (unix:/path, mode 0600) instead of stdin/stdout")
+		f.fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow --listen on a non-loopback address (whoever connects from another host can read the memory of any process gorigin may ptrace)")
+		f.fs.IntVar(&f.maxConns, "max-connections", dap.DefaultMaxConns, "serve at most `n` sessions at once; more are refused")
+		f.fs.DurationVar(&f.idle, "idle-timeout", 30*time.Minute, "drop a connection that sends no complete message for this `long` (0: never)")
+		f.fs.DurationVar(&f.attachWait, "attach-wait", time.Minute, "how `long` an attach waits for another session's attach to the same pid to finish")
+		f.group(sourceFlags, "listen", "allow-remote")
+	},
+	run: runDAP,
+}
+
 // runDAP is "gorigin dap [--listen ADDR|unix:PATH [flags]]": a Debug Adapter Protocol
 // server on stdin/stdout, or on a socket for an IDE's debugServer setting. A socket
 // serves only the user who started gorigin and, under sudo, the user who ran sudo.
-func runDAP(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gorigin dap", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // exitStatus prints the error, once
-	fs.Usage = onHelp(stderr, fs)
-	listen := fs.String("listen", "", "serve DAP on this TCP `address` (e.g. 127.0.0.1:4711) or Unix socket (unix:/path, mode 0600) instead of stdin/stdout")
-	remote := fs.Bool("allow-remote", false, "allow --listen on a non-loopback address (whoever connects from another host can read the memory of any process gorigin may ptrace)")
-	maxConns := fs.Int("max-connections", dap.DefaultMaxConns, "serve at most `n` sessions at once; more are refused")
-	idle := fs.Duration("idle-timeout", 30*time.Minute, "drop a connection that sends no complete message for this `long` (0: never)")
-	attachWait := fs.Duration("attach-wait", time.Minute, "how `long` an attach waits for another session's attach to the same pid to finish")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return flagError(fs, err)
-	}
-	if fs.NArg() != 0 {
-		return usageError{"dap takes no arguments: gorigin dap [--listen 127.0.0.1:PORT|unix:PATH]; the IDE names the process in its attach request"}
+func runDAP(f *flags, args []string, std stdio3) error {
+	stdin, stdout, stderr := std.in, std.out, std.err
+	listen, remote, maxConns, idle, attachWait := &f.listen, &f.allowRemote, &f.maxConns, &f.idle, &f.attachWait
+	if len(args) != 0 {
+		return usageError{msg: "dap takes no arguments: gorigin dap [--listen 127.0.0.1:PORT|unix:PATH]; the IDE names the process in its attach request"}
 	}
 	if *maxConns < 1 || *idle < 0 || *attachWait <= 0 {
-		return usageError{"--max-connections must be at least 1, --idle-timeout 0 or more, --attach-wait more than 0"}
+		return usageError{msg: "--max-connections must be at least 1, --idle-timeout 0 or more, --attach-wait more than 0"}
 	}
 	turns := &pidTurns{within: *attachWait}
 	if *listen == "" {
 		if *remote {
-			return usageError{"--allow-remote applies only with --listen"}
+			return usageError{msg: "--allow-remote applies only with --listen"}
 		}
 		err := dap.Serve(context.Background(), stdio{stdin, stdout}, dapSources(nil, turns))
 		if errors.Is(err, dap.ErrMalformed) {
-			return usageError{err.Error()}
+			return usageError{msg: err.Error()}
 		}
 		return err
 	}
@@ -83,7 +88,7 @@ func dapUsers() ([]int, error) {
 	if s := os.Getenv("SUDO_UID"); s != "" {
 		uid, err := strconv.Atoi(s)
 		if err != nil || uid < 0 {
-			return nil, usageError{fmt.Sprintf("SUDO_UID=%q is not a uid: unset it or fix it", s)}
+			return nil, usageError{msg: fmt.Sprintf("SUDO_UID=%q is not a uid: unset it or fix it", s)}
 		}
 		if uid != users[0] {
 			users = append(users, uid)
@@ -97,21 +102,21 @@ func dapUsers() ([]int, error) {
 func dapListen(addr string, remote bool) (ln net.Listener, loopback bool, err error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		if remote {
-			return nil, false, usageError{"--allow-remote applies to TCP addresses, not to a Unix socket"}
+			return nil, false, usageError{msg: "--allow-remote applies to TCP addresses, not to a Unix socket"}
 		}
 		ln, err := listenUnix(path)
 		return ln, true, err
 	}
 	loopback, err = isLoopback(addr)
 	if err != nil {
-		return nil, false, usageError{fmt.Sprintf("--listen %s: %v (use 127.0.0.1:PORT or unix:/path)", addr, err)}
+		return nil, false, usageError{msg: fmt.Sprintf("--listen %s: %v (use 127.0.0.1:PORT or unix:/path)", addr, err)}
 	}
 	if !loopback && !remote {
-		return nil, false, usageError{fmt.Sprintf("--listen %s is not a loopback address: anyone who reaches it could read the memory of your processes; use 127.0.0.1:PORT, or add --allow-remote if you mean it", addr)}
+		return nil, false, usageError{msg: fmt.Sprintf("--listen %s is not a loopback address: anyone who reaches it could read the memory of your processes; use 127.0.0.1:PORT, or add --allow-remote if you mean it", addr)}
 	}
 	ln, err = net.Listen("tcp", addr)
 	if err != nil {
-		return nil, false, usageError{fmt.Sprintf("--listen %s: %v", addr, err)}
+		return nil, false, usageError{msg: fmt.Sprintf("--listen %s: %v", addr, err)}
 	}
 	return ln, loopback, nil
 }
@@ -120,15 +125,15 @@ func dapListen(addr string, remote bool) (ln net.Listener, loopback bool, err er
 // replacing a stale socket nobody listens on, and hands it to the user who ran sudo.
 func listenUnix(path string) (net.Listener, error) {
 	if path == "" {
-		return nil, usageError{"--listen unix: needs a path: unix:/run/user/1000/gorigin-dap.sock"}
+		return nil, usageError{msg: "--listen unix: needs a path: unix:/run/user/1000/gorigin-dap.sock"}
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, usageError{fmt.Sprintf("--listen unix:%s: the path exists and is not a socket; name a new path", path)}
+			return nil, usageError{msg: fmt.Sprintf("--listen unix:%s: the path exists and is not a socket; name a new path", path)}
 		}
 		if c, err := net.Dial("unix", path); err == nil {
 			c.Close()
-			return nil, usageError{fmt.Sprintf("--listen unix:%s: another server listens there", path)}
+			return nil, usageError{msg: fmt.Sprintf("--listen unix:%s: another server listens there", path)}
 		}
 		os.Remove(path) // a stale socket of a server that was killed
 	}
@@ -136,7 +141,7 @@ func listenUnix(path string) (net.Listener, error) {
 	ln, err := net.Listen("unix", path)
 	syscall.Umask(old)
 	if err != nil {
-		return nil, usageError{fmt.Sprintf("--listen unix:%s: %v", path, err)}
+		return nil, usageError{msg: fmt.Sprintf("--listen unix:%s: %v", path, err)}
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		ln.Close()
@@ -214,7 +219,7 @@ func dapSources(peer *dap.Peer, turns *pidTurns) dap.Sources {
 		}
 		real, err := peer.MayRead(path)
 		if err != nil {
-			return "", usageError{fmt.Sprintf("%s: %v", what, err)}
+			return "", usageError{msg: fmt.Sprintf("%s: %v", what, err)}
 		}
 		return real, nil
 	}
@@ -261,7 +266,7 @@ func dapSources(peer *dap.Peer, turns *pidTurns) dap.Sources {
 		},
 		Dump: func(src string) (dap.Source, error) {
 			if src == "-" {
-				return nil, usageError{"dumpPath -: standard input carries the DAP messages; name a file or a URL"}
+				return nil, usageError{msg: "dumpPath -: standard input carries the DAP messages; name a file or a URL"}
 			}
 			check := func() (string, error) {
 				if isURL(src) {

@@ -20,7 +20,7 @@ const dlvGuardCmd = "__dlv-guard"
 func checkBackend(f *flags) error {
 	if f.dlv != "" {
 		if f.backend != "native" && f.backend != "dlv="+f.dlv {
-			return usageError{fmt.Sprintf("--dlv %s and --backend %s: pick one", f.dlv, f.backend)}
+			return usageError{msg: fmt.Sprintf("--dlv %s and --backend %s: pick one", f.dlv, f.backend)}
 		}
 		f.backend = "dlv=" + f.dlv
 	}
@@ -28,13 +28,13 @@ func checkBackend(f *flags) error {
 	case f.backend == "native", f.backend == "gdb", f.backend == "delve":
 	case strings.HasPrefix(f.backend, "dlv="):
 		if !strings.Contains(strings.TrimPrefix(f.backend, "dlv="), ":") {
-			return usageError{fmt.Sprintf("--backend %s: give the headless dlv's address, dlv=HOST:PORT", f.backend)}
+			return usageError{msg: fmt.Sprintf("--backend %s: give the headless dlv's address, dlv=HOST:PORT", f.backend)}
 		}
 	default:
-		return usageError{fmt.Sprintf("--backend %q: use native, gdb, delve or dlv=HOST:PORT", f.backend)}
+		return usageError{msg: fmt.Sprintf("--backend %q: use native, gdb, delve or dlv=HOST:PORT", f.backend)}
 	}
 	if (f.backend == "delve" || dlvAddr(f) != "") && f.freeze == capture.FreezeNever {
-		return usageError{"--freeze never reads the process without any debugger: use it with --backend native"}
+		return usageError{msg: "--freeze never reads the process without any debugger: use it with --backend native"}
 	}
 	return nil
 }

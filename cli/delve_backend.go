@@ -27,7 +27,7 @@ func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
 		backend = "dlv"
 		s, err := delve.Dial(addr, pid, delve.SessionOptions{Guard: []string{"/proc/self/exe", dlvGuardCmd}})
 		if errors.Is(err, delve.ErrNoDlv) || errors.Is(err, delve.ErrNotMulticlient) || errors.Is(err, delve.ErrOtherProcess) {
-			return nil, usageError{err.Error()}
+			return nil, usageError{msg: err.Error()}
 		}
 		if err != nil {
 			return nil, err
@@ -64,7 +64,7 @@ func openDelveCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 		if err != nil {
 			if errors.Is(err, core.ErrNotCore) || errors.Is(err, core.ErrTruncated) ||
 				errors.Is(err, core.ErrNoExecutable) || errors.Is(err, core.ErrMismatch) {
-				return nil, usageError{err.Error()}
+				return nil, usageError{msg: err.Error()}
 			}
 			return nil, err
 		}
@@ -74,7 +74,7 @@ func openDelveCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 	c, err := delve.OpenCore(path, exe)
 	if err != nil {
 		if errors.Is(err, delve.ErrCoreFormat) || os.IsNotExist(errors.Unwrap(err)) {
-			return nil, usageError{delveFailed(err, exe).Error()}
+			return nil, usageError{msg: delveFailed(err, exe).Error()}
 		}
 		return nil, delveFailed(err, exe)
 	}
@@ -126,7 +126,7 @@ func delveHint(err error, goVersion string) error {
 // (delve.RunGuard, reading that gorigin's pipe on stdin).
 func runDlvGuard(args []string, stdin io.Reader, stderr io.Writer) int {
 	if len(args) != 1 {
-		return exitStatus(usageError{dlvGuardCmd + " ADDR: gorigin runs it itself, with a pipe on stdin"}, stderr)
+		return exitStatus(usageError{msg: dlvGuardCmd + " ADDR: gorigin runs it itself, with a pipe on stdin"}, stderr)
 	}
 	return delve.RunGuard(args[0], stdin, stderr)
 }

@@ -13,12 +13,12 @@ import (
 
 const noDelve = "this gorigin was built with -tags nodelve, without Delve: use --backend native (or gdb), or a gorigin built without that tag"
 
-func attachDelve(int, *flags) (*snapshot.Snapshot, error) { return nil, usageError{noDelve} }
+func attachDelve(int, *flags) (*snapshot.Snapshot, error) { return nil, usageError{msg: noDelve} }
 
 func openDelveCore(string, string, *flags) (*snapshot.Snapshot, error) {
-	return nil, usageError{noDelve}
+	return nil, usageError{msg: noDelve}
 }
 
 func runDlvGuard(_ []string, _ io.Reader, stderr io.Writer) int {
-	return exitStatus(usageError{noDelve}, stderr)
+	return exitStatus(usageError{msg: noDelve}, stderr)
 }

@@ -12,25 +12,34 @@ import (
 	"github.com/gorigin-dev/gorigin/demo"
 )
 
-// demoTargetCmd is the hidden command that runs the demo program itself; `gorigin demo`
-// starts this binary with it, so the demo needs no Go toolchain and no second binary.
-const demoTargetCmd = "__demo-target"
+var cmdDemo = &command{
+	name: "demo", args: "[flags]", summary: "start a bundled leaky demo program, attach to it and show the result",
+	examples: [][2]string{
+		{"the table", "sudo gorigin demo"},
+		{"the HTML report of the demo", "sudo gorigin demo --stacks --format html -o demo.html"},
+	},
+	flags: func(f *flags) {
+		f.snapshotFlags()
+		f.liveFlags()
+	},
+	run: runDemo,
+}
+
+// cmdDemoTarget is the demo program itself: `gorigin demo` starts this binary with it, so
+// the demo needs no Go toolchain and no second binary.
+var cmdDemoTarget = &command{name: "__demo-target", hidden: true, run: runDemoTarget}
 
 // runDemo starts the demo target, snapshots it like `gorigin attach`, and ends it.
-func runDemo(args []string, stdout, stderr io.Writer) error {
-	f := newFlags(stderr)
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
+func runDemo(f *flags, pos []string, std stdio3) error {
+	stdout, stderr := std.out, std.err
 	if len(pos) != 0 {
-		return usageError{"demo takes no arguments, only attach's flags"}
+		return usageError{msg: "demo takes no arguments, only attach's flags"}
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the gorigin executable to start the demo target: %w", err)
 	}
-	cmd := exec.Command(self, demoTargetCmd)
+	cmd := exec.Command(self, cmdDemoTarget.name)
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe() // the target exits when this closes, even if we die
 	if err != nil {
@@ -80,7 +89,8 @@ func readLine(r io.Reader, timeout time.Duration) (string, error) {
 
 // runDemoTarget is the demo program: it says "ready" once its goroutines are parked and
 // exits when its stdin closes.
-func runDemoTarget(_ []string, stdout io.Writer) error {
+func runDemoTarget(_ *flags, _ []string, std stdio3) error {
+	stdout := std.out
 	stop := make(chan struct{})
 	go func() {
 		io.Copy(io.Discard, os.Stdin)

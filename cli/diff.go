@@ -12,33 +12,43 @@ import (
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
+var cmdDiff = &command{
+	name: "diff", args: "BEFORE AFTER [flags]", summary: "compare two snapshots of one program group by group, sorted by growth",
+	examples: [][2]string{
+		{"two saved profiles", "gorigin diff before.txt after.txt"},
+		{"a saved snapshot against the live process", "sudo gorigin diff before.json 4242"},
+		{"the growth per group as an HTML page", "gorigin diff before.json after.json --format html -o diff.html"},
+	},
+	flags: func(f *flags) {
+		f.snapshotFlags()
+		f.liveFlags()
+		f.fs.DurationVar(&f.minAge, "min-age", 0, "diff: also count the new goroutines that have waited at least this `duration`")
+		f.group(filterFlags, "min-age")
+	},
+	run:      runDiff,
+	operands: func(words []string) []string { return append(pids(words), filesDirective) },
+}
+
 // runDiff is "gorigin diff BEFORE AFTER": two snapshots of one program (files, URLs,
 // "-", saved JSON snapshots, or live pids), group by group, sorted by growth.
-func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	f := newFlags(stderr)
-	var minAge time.Duration
-	f.fs.DurationVar(&minAge, "min-age", 0, "diff: also count the new goroutines that have waited at least this `duration`")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
+func runDiff(f *flags, pos []string, std stdio3) error {
 	if len(pos) != 2 {
-		return usageError{"diff takes two sources: gorigin diff BEFORE AFTER (each a dump file, URL, -, saved JSON snapshot or pid)"}
+		return usageError{msg: "diff takes two sources: gorigin diff BEFORE AFTER (each a dump file, URL, -, saved JSON snapshot or pid)"}
 	}
 	if f.format != "text" && f.format != "json" && f.format != "html" {
-		return usageError{fmt.Sprintf("--format %q: diff writes text, json or html", f.format)}
+		return usageError{msg: fmt.Sprintf("--format %q: diff writes text, json or html", f.format)}
 	}
 	if pos[0] == "-" && pos[1] == "-" {
-		return usageError{"diff: only one source can be standard input"}
+		return usageError{msg: "diff: only one source can be standard input"}
 	}
 	key, err := snapshot.ParseKey(f.by)
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError{msg: err.Error()}
 	}
 	var snaps [2]*snapshot.Snapshot
 	var gs [2][]snapshot.Goroutine
 	for i, src := range pos {
-		if snaps[i], err = diffSource(src, stdin, f); err != nil {
+		if snaps[i], err = diffSource(src, std.in, f); err != nil {
 			return err
 		}
 		if gs[i], err = shownGoroutines(snaps[i], f); err != nil {
@@ -47,14 +57,14 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	for i := range snaps {
 		if key.Kind == "origin" && len(gs[i]) > 0 && !hasOrigins(gs[i]) {
-			fmt.Fprintf(stderr, "gorigin: %s has no creation sites (a debug=1 or debug=0 profile): its groups cannot match by origin; try --by start\n", report.Printable(pos[i]))
+			fmt.Fprintf(std.err, "gorigin: %s has no creation sites (a debug=1 or debug=0 profile): its groups cannot match by origin; try --by start\n", report.Printable(pos[i]))
 		}
 	}
-	d := snapshot.Compare(snaps[0], snaps[1], gs[0], gs[1], key, snapshot.DiffOptions{MinAge: minAge.Seconds()})
+	d := snapshot.Compare(snaps[0], snaps[1], gs[0], gs[1], key, snapshot.DiffOptions{MinAge: f.minAge.Seconds()})
 	if f.top > 0 && len(d.Groups) > f.top {
 		d.Groups = d.Groups[:f.top]
 	}
-	return write(f, stdout, func(w io.Writer) error {
+	return write(f, std.out, func(w io.Writer) error {
 		switch f.format {
 		case "json":
 			enc := json.NewEncoder(w)

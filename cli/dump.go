@@ -15,35 +15,46 @@ import (
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
+var cmdDump = &command{
+	name: "dump", args: "FILE|URL|- [flags]", summary: "read a goroutine dump: a debug=2/1/0 profile (file or URL), a panic or SIGQUIT traceback, a saved JSON snapshot",
+	examples: [][2]string{
+		{"a server's /debug/pprof/goroutine endpoint", "gorigin dump http://localhost:6060"},
+		{"a crash log on standard input", "gorigin dump - < panic.log"},
+		{"a snapshot saved with --format json, grouped by wait reason", "gorigin dump before.json --by wait"},
+	},
+	flags: func(f *flags) {
+		f.stacks = true // a dump holds every goroutine's frames: --by location needs no --stacks
+		f.snapshotFlags()
+		f.refuse("reading a live process is attach's: a dump is a copy already, with nothing to freeze and no debugger (gorigin attach PID takes it)",
+			"freeze", "max-freeze", "backend", "dlv", "debug-file")
+		f.fs.DurationVar(&f.timeout, "timeout", fetchTimeout, "give up on an http(s) source that has not answered after this long")
+		f.fs.BoolVar(&f.followRedirects, "follow-redirects", false, "follow an http(s) source's redirects to other hosts (by default only to the same host)")
+		f.group(sourceFlags, "timeout")
+	},
+	run:      runDump,
+	operands: files,
+}
+
 // runDump is "gorigin dump FILE|URL|-": a text dump, a pprof goroutine profile or a saved
 // JSON snapshot, rendered like attach renders a live process.
-func runDump(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	f := newFlags(stderr)
-	f.stacks = true // a dump holds every goroutine's frames: --by location needs no --stacks
-	f.refuse("reading a live process is attach's: a dump is a copy already, with nothing to freeze and no debugger (gorigin attach PID takes it)",
-		"freeze", "max-freeze", "backend", "dlv", "debug-file")
-	timeout := f.fs.Duration("timeout", fetchTimeout, "give up on an http(s) source that has not answered after this long")
-	followRedirects := f.fs.Bool("follow-redirects", false, "follow an http(s) source's redirects to other hosts (by default only to the same host)")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
+func runDump(f *flags, pos []string, std stdio3) error {
 	if len(pos) != 1 {
-		return usageError{"dump takes one source: gorigin dump FILE|URL|- (- reads standard input)"}
+		return usageError{msg: "dump takes one source: gorigin dump FILE|URL|- (- reads standard input)"}
 	}
-	if *timeout <= 0 {
-		return usageError{"--timeout must be positive"}
+	if f.timeout <= 0 {
+		return usageError{msg: "--timeout must be positive"}
 	}
 	var snap *snapshot.Snapshot
+	var err error
 	if isURL(pos[0]) {
-		snap, err = fetch(pos[0], *timeout, *followRedirects)
+		snap, err = fetch(pos[0], f.timeout, f.followRedirects)
 	} else {
-		snap, err = loadSource(pos[0], stdin)
+		snap, err = loadSource(pos[0], std.in)
 	}
 	if err != nil {
 		return err
 	}
-	return render(snap, f, stdout)
+	return render(snap, f, std.out)
 }
 
 // loadSource reads a dump source: "-" (stdin), an http(s) URL of a goroutine profile
@@ -61,13 +72,13 @@ func loadSource(src string, stdin io.Reader) (*snapshot.Snapshot, error) {
 	default:
 		fh, oerr := os.Open(src)
 		if oerr != nil {
-			return nil, usageError{fmt.Sprintf("dump %s: %v", src, oerr)}
+			return nil, usageError{msg: fmt.Sprintf("dump %s: %v", src, oerr)}
 		}
 		defer fh.Close()
 		opt := dump.Options{File: src}
 		if st, serr := fh.Stat(); serr == nil {
 			if st.IsDir() {
-				return nil, usageError{fmt.Sprintf("dump %s: a directory, want a dump file", src)}
+				return nil, usageError{msg: fmt.Sprintf("dump %s: a directory, want a dump file", src)}
 			}
 			opt.TakenAt = st.ModTime().UTC()
 		}
@@ -84,7 +95,7 @@ func badDump(src string, err error) error {
 	if src == "-" {
 		src = "standard input"
 	}
-	return usageError{fmt.Sprintf("dump %s: %v", src, err)}
+	return usageError{msg: fmt.Sprintf("dump %s: %v", src, err)}
 }
 
 // fetchTimeout bounds one request to a profile endpoint (dump --timeout).
@@ -103,7 +114,7 @@ func isURL(src string) bool {
 func fetch(raw string, timeout time.Duration, followRedirects bool) (*snapshot.Snapshot, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, usageError{fmt.Sprintf("dump %s: %v", raw, err)}
+		return nil, usageError{msg: fmt.Sprintf("dump %s: %v", raw, err)}
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/debug/pprof/goroutine"
@@ -136,7 +147,7 @@ func fetch(raw string, timeout time.Duration, followRedirects bool) (*snapshot.S
 		}
 		errs = append(errs, "debug="+level+": "+err.Error())
 	}
-	return nil, usageError{fmt.Sprintf("dump %s: the server answered no goroutine profile: %s", raw, strings.Join(errs, "; "))}
+	return nil, usageError{msg: fmt.Sprintf("dump %s: the server answered no goroutine profile: %s", raw, strings.Join(errs, "; "))}
 }
 
 // redirectError is a redirect fetch did not follow.
@@ -154,18 +165,18 @@ func fetchOne(client *http.Client, u string, timeout time.Duration) (*snapshot.S
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, usageError{fmt.Sprintf("dump %s: %v", u, err)}
+		return nil, usageError{msg: fmt.Sprintf("dump %s: %v", u, err)}
 	}
 	resp, err := client.Do(req)
 	var redirect redirectError
 	if errors.As(err, &redirect) {
-		return nil, usageError{fmt.Sprintf("dump %s: %s", u, redirect.msg)}
+		return nil, usageError{msg: fmt.Sprintf("dump %s: %s", u, redirect.msg)}
 	}
 	if err != nil && ctx.Err() != nil {
-		return nil, usageError{fmt.Sprintf("dump %s: no answer within %v: the server hangs or is too slow (raise --timeout)", u, timeout)}
+		return nil, usageError{msg: fmt.Sprintf("dump %s: no answer within %v: the server hangs or is too slow (raise --timeout)", u, timeout)}
 	}
 	if err != nil {
-		return nil, usageError{fmt.Sprintf("dump %s: %v (is the server up, and does it import net/http/pprof?)", u, err)}
+		return nil, usageError{msg: fmt.Sprintf("dump %s: %v (is the server up, and does it import net/http/pprof?)", u, err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -174,7 +185,7 @@ func fetchOne(client *http.Client, u string, timeout time.Duration) (*snapshot.S
 	}
 	snap, err := dump.Parse(resp.Body, dump.Options{TakenAt: time.Now().UTC()})
 	if err != nil && ctx.Err() != nil {
-		return nil, usageError{fmt.Sprintf("dump %s: the answer did not end within %v: the server hangs or is too slow (raise --timeout)", u, timeout)}
+		return nil, usageError{msg: fmt.Sprintf("dump %s: the answer did not end within %v: the server hangs or is too slow (raise --timeout)", u, timeout)}
 	}
 	if err != nil {
 		if errors.Is(err, dump.ErrNoDump) {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,27 +14,38 @@ import (
 	"github.com/gorigin-dev/gorigin/scripts"
 )
 
+var cmdGDB = &command{
+	name: "gdb", args: "PID|CORE [--exe BINARY]", summary: "open an interactive GDB on the process or core with runtime-gdb.py and goroutines-by-origin loaded",
+	examples: [][2]string{
+		{"then type goroutines-by-origin at the (gdb) prompt", "sudo gorigin gdb 4242"},
+		{"the same table for goroutines started by package server only", "sudo gorigin gdb 4242   # (gdb) goroutines-by-origin server"},
+	},
+	run:      runGDB,
+	operands: pids,
+}
+
 // runGDB replaces gorigin with an interactive GDB attached to PID (gorigin gdb PID) or on a
 // core and its executable (gorigin gdb CORE [--exe BINARY]), with the runtime-gdb.py of the
 // target's Go version and gorigin's goroutines-by-origin command loaded.
-func runGDB(args []string, stdout, stderr io.Writer) error {
+func runGDB(_ *flags, args []string, std stdio3) error {
+	stderr := std.err
 	const usage = "gdb takes one process id or core file: gorigin gdb PID, or gorigin gdb CORE [--exe BINARY]"
 	if len(args) != 1 && !(len(args) == 3 && strings.TrimLeft(args[1], "-") == "exe") {
-		return usageError{usage}
+		return usageError{msg: usage}
 	}
 	gdb, err := exec.LookPath("gdb")
 	if err != nil {
-		return usageError{"gorigin gdb needs gdb on PATH: install it (apt-get install gdb)"}
+		return usageError{msg: "gorigin gdb needs gdb on PATH: install it (apt-get install gdb)"}
 	}
 	var exe string
 	var target []string
 	if pid, err := strconv.Atoi(args[0]); err == nil {
 		if pid <= 0 || len(args) != 1 {
-			return usageError{fmt.Sprintf("%q is not a process id: %s", args[0], usage)}
+			return usageError{msg: fmt.Sprintf("%q is not a process id: %s", args[0], usage)}
 		}
 		exe = fmt.Sprintf("/proc/%d/exe", pid)
 		if _, err := os.Stat(exe); err != nil {
-			return usageError{fmt.Sprintf("no process with pid %d (or no permission to read %s): %v", pid, exe, err)}
+			return usageError{msg: fmt.Sprintf("no process with pid %d (or no permission to read %s): %v", pid, exe, err)}
 		}
 		target = []string{"-p", strconv.Itoa(pid)}
 	} else {

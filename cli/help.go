@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 )
 
@@ -17,18 +16,6 @@ const exitStatusHelp = `Exit status:
      no permission to attach, a file that is not a core or a dump
   3  watch only: some group grew in every interval
 `
-
-// flagGroups sorts the flags in help: where the goroutines come from, what is kept, what
-// is written. A flag not listed here is shown under "Other flags", so a new flag is never
-// left out of help.
-var flagGroups = []struct {
-	title string
-	names []string
-}{
-	{"Source flags", []string{"backend", "dlv", "exe", "freeze", "max-freeze", "stacks", "every", "samples", "listen", "allow-remote", "debug-file", "leaks", "timeout"}},
-	{"Filter flags", []string{"match", "exclude", "system", "min-age", "top", "all"}},
-	{"Output flags", []string{"format", "o", "by", "v"}},
-}
 
 // wantsHelp reports whether args (after the command) ask for help before any "--".
 func wantsHelp(args []string) bool {
@@ -47,10 +34,13 @@ func wantsHelp(args []string) bool {
 func printOverview(w io.Writer) {
 	fmt.Fprint(w, "gorigin lists the goroutines of a Go process, a core dump or a goroutine dump,\ngrouped by the go statement that created them.\n\nUsage:\n  gorigin COMMAND [ARGS] [flags]\n\nCommands:\n")
 	width := 0
-	for _, c := range commands {
-		width = max(width, len(c.name))
+	for _, name := range commandNames() {
+		width = max(width, len(name))
 	}
 	for _, c := range commands {
+		if c.hidden {
+			continue
+		}
 		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nExamples:\n")
@@ -69,8 +59,8 @@ func printCommandHelp(w io.Writer, c *command) {
 		fmt.Fprint(w, " "+c.args)
 	}
 	fmt.Fprintln(w)
-	if fs := commandFlags(c.name); fs != nil {
-		printFlags(w, fs)
+	if f := c.newFlags(io.Discard); f != nil {
+		printFlags(w, f)
 	}
 	if len(c.examples) > 0 {
 		fmt.Fprint(w, "\nExamples:\n")
@@ -88,25 +78,20 @@ func printCommandHelp(w io.Writer, c *command) {
 	fmt.Fprint(w, " (gorigin help explains them).\n")
 }
 
-// printFlags writes fs's flags in flagGroups' groups, each sorted by name.
-func printFlags(w io.Writer, fs *flag.FlagSet) {
-	grouped := map[string][]*flag.Flag{}
-	fs.VisitAll(func(fl *flag.Flag) {
-		title := "Other flags"
-		for _, g := range flagGroups {
-			if slices.Contains(g.names, fl.Name) {
-				title = g.title
-			}
-		}
-		grouped[title] = append(grouped[title], fl)
+// printFlags writes f's flags under their groups' headings, each sorted by name; a flag
+// in no group is under "Other flags", so a new flag is never left out of help.
+func printFlags(w io.Writer, f *flags) {
+	var grouped [len(flagGroupTitles)][]*flag.Flag
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		g := f.groups[fl.Name]
+		grouped[g] = append(grouped[g], fl)
 	})
-	for _, title := range []string{flagGroups[0].title, flagGroups[1].title, flagGroups[2].title, "Other flags"} {
-		fls := grouped[title]
-		if len(fls) == 0 {
+	for _, g := range []flagGroup{sourceFlags, filterFlags, outputFlags, otherFlags} {
+		if len(grouped[g]) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s:\n", title)
-		for _, fl := range fls {
+		fmt.Fprintf(w, "\n%s:\n", g)
+		for _, fl := range grouped[g] {
 			fmt.Fprint(w, flagLine(fl))
 		}
 	}
@@ -116,8 +101,8 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 // but with the two dashes people type.
 func flagLine(fl *flag.Flag) string {
 	name, usage := flag.UnquoteUsage(fl)
-	if values := flagValues[fl.Name]; values != nil && name == "string" {
-		name = strings.Join(values(), "|") // --format dot|html|json|pprof|text
+	if c, ok := fl.Value.(*choice); ok && name == "value" { // no `name` in the usage
+		name = strings.Join(c.choices, "|") // --format dot|html|json|pprof|text
 	}
 	head := "  " + dashes(fl.Name)
 	if name != "" {
@@ -135,31 +120,6 @@ func dashes(name string) string {
 		return "-" + name
 	}
 	return "--" + name
-}
-
-// helpRequest is the stderr a command runs with when help asks it for its flags: the
-// command's flag set, on -h, hands itself over (see onHelp) instead of printing.
-type helpRequest struct{ fs *flag.FlagSet }
-
-func (*helpRequest) Write(p []byte) (int, error) { return len(p), nil }
-
-// onHelp is the Usage function of every command's flag set: it gives the flag set to a
-// helpRequest and prints nothing otherwise (errors are printed once, by exitStatus).
-func onHelp(stderr io.Writer, fs *flag.FlagSet) func() {
-	return func() {
-		if h, ok := stderr.(*helpRequest); ok {
-			h.fs = fs
-		}
-	}
-}
-
-// commandFlags runs a command with -h to learn its flags, the ones it adds to newFlags'
-// included; nil for a command without flags. Commands parse their flags before doing
-// anything, so nothing else runs.
-func commandFlags(name string) *flag.FlagSet {
-	h := &helpRequest{}
-	dispatch([]string{name, "-h"}, io.Discard, h)
-	return h.fs
 }
 
 // suggest returns the candidate closest to s when it is close enough to be a typo: an
@@ -205,9 +165,18 @@ func editDistance(a, b string) int {
 // flagError makes a flag parse error a usage error, with "did you mean" for an unknown
 // flag.
 func flagError(fs *flag.FlagSet, err error) error {
+	var bad error // an enumerated flag's own message: the flag package does not wrap it
+	fs.VisitAll(func(fl *flag.Flag) {
+		if c, ok := fl.Value.(*choice); ok && c.err != nil {
+			bad = c.err
+		}
+	})
+	if bad != nil {
+		return bad
+	}
 	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
 	if !ok {
-		return usageError{err.Error()}
+		return usageError{msg: err.Error(), err: err}
 	}
 	var names []string
 	fs.VisitAll(func(fl *flag.Flag) { names = append(names, fl.Name) })
@@ -215,7 +184,7 @@ func flagError(fs *flag.FlagSet, err error) error {
 	if s := suggest(name, names); s != "" {
 		msg += fmt.Sprintf(": did you mean %s?", dashes(s))
 	}
-	return usageError{msg + " (--help lists the flags)"}
+	return usageError{msg: msg + " (--help lists the flags)"}
 }
 
 // unknownCommand is the error for a command gorigin does not have.
@@ -224,14 +193,18 @@ func unknownCommand(name string) error {
 	if s := suggest(name, commandNames()); s != "" {
 		msg += fmt.Sprintf(": did you mean %q?", s)
 	}
-	return usageError{msg + " (gorigin help lists the commands)"}
+	return usageError{msg: msg + " (gorigin help lists the commands)"}
 }
 
 // valueError is a usage error for a flag value not among choices, with "did you mean".
 func valueError(flagName, value string, choices []string) error {
-	msg := fmt.Sprintf("--%s %q: use one of %s", flagName, value, strings.Join(choices, ", "))
+	use := "one of " + strings.Join(choices, ", ")
+	if len(choices) == 2 {
+		use = choices[0] + " or " + choices[1]
+	}
+	msg := fmt.Sprintf("--%s %q: use %s", flagName, value, use)
 	if s := suggest(value, choices); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
-	return usageError{msg}
+	return usageError{msg: msg}
 }

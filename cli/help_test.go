@@ -3,9 +3,7 @@ package cli
 import (
 	"bytes"
 	"flag"
-	"go/ast"
-	"go/parser"
-	"go/token"
+	"io"
 	"runtime"
 	"slices"
 	"strconv"
@@ -21,6 +19,9 @@ import (
 // command's flag set has (so a flag added later shows up), examples, exit statuses.
 func TestHelpOfEveryCommand(t *testing.T) {
 	for _, c := range commands {
+		if c.hidden {
+			continue
+		}
 		t.Run(c.name, func(t *testing.T) {
 			var outs []string
 			for _, args := range [][]string{{c.name, "--help"}, {c.name, "-h"}, {"help", c.name}} {
@@ -50,11 +51,11 @@ func TestHelpOfEveryCommand(t *testing.T) {
 			if n < 2 || n > 4 {
 				t.Errorf("%d examples, want 2 to 4:\n%s", n, out)
 			}
-			fs := commandFlags(c.name)
-			if fs == nil {
+			f := c.newFlags(io.Discard)
+			if f == nil {
 				return
 			}
-			fs.VisitAll(func(fl *flag.Flag) {
+			f.fs.VisitAll(func(fl *flag.Flag) {
 				if !strings.Contains(out, "\n  "+dashes(fl.Name)) {
 					t.Errorf("help does not list %s:\n%s", dashes(fl.Name), out)
 				}
@@ -69,55 +70,43 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		t.Fatalf("gorigin help: status %d", st)
 	}
 	for _, c := range commands {
-		if !strings.Contains(stdout.String(), "\n  "+c.name+" ") {
+		if !c.hidden && !strings.Contains(stdout.String(), "\n  "+c.name+" ") {
 			t.Errorf("gorigin help does not list %s", c.name)
 		}
 	}
 }
 
-// TestEveryCommandIsDocumented reads the switch in dispatch: every command it runs has help
-// (and so completion), and every documented command is dispatched.
-func TestEveryCommandIsDocumented(t *testing.T) {
-	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, "cli.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hidden := map[string]bool{demoTargetCmd: true, completeCmd: true, "-h": true, "--help": true, "-help": true, "--version": true}
-	var dispatched []string
-	ast.Inspect(file, func(n ast.Node) bool {
-		fn, ok := n.(*ast.FuncDecl)
-		if !ok || fn.Name.Name != "dispatch" {
-			return true
+// TestCommandTable: every command of the table runs, names are unique, and the
+// documented commands are exactly those help, completion and "did you mean" know.
+func TestCommandTable(t *testing.T) {
+	seen := map[string]bool{}
+	var documented []string
+	for _, c := range commands {
+		if c.run == nil {
+			t.Errorf("%s has no run function", c.name)
 		}
-		ast.Inspect(fn.Body, func(n ast.Node) bool {
-			cc, ok := n.(*ast.CaseClause)
-			if !ok {
-				return true
+		for _, n := range append([]string{c.name}, c.aliases...) {
+			if seen[n] {
+				t.Errorf("two commands are called %s", n)
 			}
-			for _, e := range cc.List {
-				switch e := e.(type) {
-				case *ast.BasicLit:
-					if s, err := strconv.Unquote(e.Value); err == nil && !hidden[s] {
-						dispatched = append(dispatched, s)
-					}
-				case *ast.Ident: // demoTargetCmd, completeCmd
-				default:
-					t.Errorf("a case of dispatch's switch this test cannot read: %T", e)
-				}
+			seen[n] = true
+			if lookupCommand(n) != c {
+				t.Errorf("gorigin %s does not run %s", n, c.name)
 			}
-			return true
-		})
-		return false
-	})
-	if len(dispatched) < 8 {
-		t.Fatalf("found only %v in dispatch's switch", dispatched)
+		}
+		if !c.hidden {
+			documented = append(documented, c.name)
+		}
 	}
-	slices.Sort(dispatched)
-	documented := commandNames()
-	slices.Sort(documented)
-	if !slices.Equal(dispatched, documented) {
-		t.Errorf("dispatch runs %v\nhelp documents %v", dispatched, documented)
+	if len(documented) < 8 || !slices.Equal(documented, commandNames()) {
+		t.Errorf("documented %v, commandNames %v", documented, commandNames())
+	}
+	var stdout bytes.Buffer
+	Run([]string{"help"}, &stdout, &stdout)
+	for _, c := range commands {
+		if listed := strings.Contains(stdout.String(), "\n  "+c.name+" "); listed == c.hidden {
+			t.Errorf("%s: hidden %v, listed by gorigin help %v", c.name, c.hidden, listed)
+		}
 	}
 }
 
@@ -125,7 +114,7 @@ func TestEveryCommandIsDocumented(t *testing.T) {
 // --format, --by and --backend are ones gorigin accepts.
 func TestExamplesAreValid(t *testing.T) {
 	for _, c := range commands {
-		fs := commandFlags(c.name)
+		f := c.newFlags(io.Discard)
 		for _, ex := range c.examples {
 			words := strings.Fields(ex[1])
 			if words[0] == "sudo" {
@@ -143,21 +132,23 @@ func TestExamplesAreValid(t *testing.T) {
 				if !strings.HasPrefix(w, "-") || w == "-" {
 					continue
 				}
-				if fs == nil {
+				if f == nil {
 					t.Errorf("%s takes no flags: example %q", c.name, ex[1])
 					break
 				}
-				fl := fs.Lookup(strings.TrimLeft(w, "-"))
+				fl := f.fs.Lookup(strings.TrimLeft(w, "-"))
 				if fl == nil {
 					t.Errorf("example %q: %s has no flag %s", ex[1], c.name, w)
 					continue
 				}
-				if !takesValue(fs, w) {
+				if !takesValue(f, w) {
 					continue
 				}
 				i++
-				if values := flagValues[fl.Name]; values != nil && !slices.Contains(values(), words[i]) {
-					t.Errorf("example %q: %s %s is not one of %v", ex[1], w, words[i], values())
+				if c, ok := fl.Value.(*choice); ok {
+					if err := c.Set(words[i]); err != nil {
+						t.Errorf("example %q: %v", ex[1], err)
+					}
 				}
 			}
 		}

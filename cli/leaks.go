@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,34 +24,44 @@ const leaksUsage = "prove goroutine leaks in the same freeze: copy the heap's po
 // the copy does not fit in gorigin's memory) reads the whole reachable heap.
 const leakFreeze = 60 * time.Second
 
+var cmdLeaks = &command{
+	name: "leaks", args: "PID|CORE [--exe BINARY] [flags]", summary: "prove which blocked goroutines leaked: mark the heap from the roots and give each a verdict",
+	examples: [][2]string{
+		{"the leaked goroutines of process 4242, grouped by go statement", "sudo gorigin leaks 4242"},
+		{"every goroutine with its verdict (leaked, live or unknown)", "sudo gorigin leaks 4242 --all"},
+		{"the same from a core dump", "gorigin leaks core.4242 --exe ./api-server"},
+	},
+	flags: func(f *flags) {
+		f.maxFreeze = leakFreeze
+		f.snapshotFlags()
+		f.liveFlags()
+		f.exeFlag("for a core: the program that dumped it")
+		f.fs.BoolVar(&f.all, "all", false, "show every goroutine with its verdict, not only the leaked ones")
+		f.group(filterFlags, "all")
+		mf := f.fs.Lookup("max-freeze")
+		mf.DefValue = "60s" // leakFreeze
+		mf.Usage = "release the target after this long frozen, and call nothing leaked. leaks freezes the target once, to copy the heap spans that can hold pointers, the stacks and the span tables (gorigin's memory grows by about that much: at most the target's heap); it marks on the copy after the thaw. When the copy does not fit in the memory gorigin may use (MemAvailable, its cgroup's limit, RLIMIT_AS) it marks while frozen instead (about 1 s per 60 MB of such heap), with a warning, if that fits in this limit, and otherwise exits with status 2"
+	},
+	run: runLeaks,
+}
+
 // runLeaks is "gorigin leaks PID|CORE [--exe BINARY]": a snapshot with every goroutine's
 // leak verdict; the text format shows the leaked goroutines grouped by origin, with what
 // each group waits on and why it is unreachable (--all: every goroutine).
-func runLeaks(args []string, stdout, stderr io.Writer) error {
-	f := newFlags(stderr)
-	var exe string
-	var all bool
-	f.fs.StringVar(&exe, "exe", "", "for a core: the program that dumped it")
-	f.fs.BoolVar(&all, "all", false, "show every goroutine with its verdict, not only the leaked ones")
-	f.maxFreeze = leakFreeze
-	mf := f.fs.Lookup("max-freeze")
-	mf.DefValue = "60s" // leakFreeze
-	mf.Usage = "release the target after this long frozen, and call nothing leaked. leaks freezes the target once, to copy the heap spans that can hold pointers, the stacks and the span tables (gorigin's memory grows by about that much: at most the target's heap); it marks on the copy after the thaw. When the copy does not fit in the memory gorigin may use (MemAvailable, its cgroup's limit, RLIMIT_AS) it marks while frozen instead (about 1 s per 60 MB of such heap), with a warning, if that fits in this limit, and otherwise exits with status 2"
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
+func runLeaks(f *flags, pos []string, std stdio3) error {
+	exe, all, stdout := f.exe, f.all, std.out
 	if len(pos) != 1 {
-		return usageError{"leaks takes a process id or a core file: gorigin leaks PID|CORE"}
+		return usageError{msg: "leaks takes a process id or a core file: gorigin leaks PID|CORE"}
 	}
 	if f.backend != "native" {
-		return usageError{"leaks reads the heap with the native backend only: leave out --backend"}
+		return usageError{msg: "leaks reads the heap with the native backend only: leave out --backend"}
 	}
 	var snap *snapshot.Snapshot
 	var res *leaks.Result
+	var err error
 	if pid, perr := strconv.Atoi(pos[0]); perr == nil {
 		if pid <= 0 {
-			return usageError{fmt.Sprintf("%q is not a process id", pos[0])}
+			return usageError{msg: fmt.Sprintf("%q is not a process id", pos[0])}
 		}
 		snap, res, err = attachLeaks(pid, f)
 	} else {
@@ -97,7 +106,7 @@ func runLeaks(args []string, stdout, stderr io.Writer) error {
 // target's come with its snapshot, from attachLeaks).
 func withLeaks(snap *snapshot.Snapshot, corePath, exe string, f *flags) error {
 	if f.backend != "native" {
-		return usageError{"--leaks reads the heap with the native backend only: leave out --backend"}
+		return usageError{msg: "--leaks reads the heap with the native backend only: leave out --backend"}
 	}
 	res, err := analyzeCore(corePath, exe, f.debugFile)
 	if err != nil {
@@ -113,9 +122,7 @@ func withLeaks(snap *snapshot.Snapshot, corePath, exe string, f *flags) error {
 // not fit in gorigin's memory, while frozen: a warning says so).
 func attachLeaks(pid int, f *flags) (*snapshot.Snapshot, *leaks.Result, error) {
 	maxFreeze := f.maxFreeze
-	set := false
-	f.fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "max-freeze" })
-	if !set {
+	if !f.set("max-freeze") {
 		maxFreeze = leakFreeze
 	}
 	image := processImage(pid)
@@ -164,7 +171,7 @@ func attachLeaks(pid int, f *flags) (*snapshot.Snapshot, *leaks.Result, error) {
 // leakError makes the analysis' errors the user can act on usage errors (exit 2).
 func leakError(pid int, err error) error {
 	if errors.Is(err, leaks.ErrNoDWARF) || errors.Is(err, leaks.ErrNoRoom) {
-		return usageError{fmt.Sprintf("pid %d: leak analysis: %v", pid, err)}
+		return usageError{msg: fmt.Sprintf("pid %d: leak analysis: %v", pid, err)}
 	}
 	return fmt.Errorf("pid %d: leak analysis: %w", pid, err)
 }
@@ -188,7 +195,7 @@ func analyze(t dbg.Target, debugFile string) (*leaks.Result, error) {
 	phase := capture.Tracer("leaks")
 	res, err := leaks.Analyze(t, leaks.Options{Progress: progress.Update, DebugFile: debugFile})
 	if errors.Is(err, leaks.ErrNoDWARF) {
-		return nil, usageError{err.Error()}
+		return nil, usageError{msg: err.Error()}
 	}
 	if err != nil {
 		return nil, err
@@ -237,7 +244,7 @@ const maxWhyObjects = 8
 func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, f *flags) error {
 	key, err := snapshot.ParseKey(f.by)
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError{msg: err.Error()}
 	}
 	groups := snapshot.GroupBy(shown.Goroutines, key)
 	if f.top > 0 && len(groups) > f.top {

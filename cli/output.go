@@ -86,7 +86,7 @@ func outputTarget(out string) (string, fs.FileInfo, error) {
 	}
 	real, err := filepath.EvalSymlinks(out)
 	if err != nil {
-		return "", nil, usageError{fmt.Sprintf("write %s: it is a symlink that does not lead to a file (%v): give the path of a regular file", out, err)}
+		return "", nil, usageError{msg: fmt.Sprintf("write %s: it is a symlink that does not lead to a file (%v): give the path of a regular file", out, err)}
 	}
 	rfi, err := os.Lstat(real)
 	if err != nil {
@@ -94,10 +94,10 @@ func outputTarget(out string) (string, fs.FileInfo, error) {
 	}
 	uid, who := invokingUser()
 	if !rfi.Mode().IsRegular() {
-		return "", nil, usageError{fmt.Sprintf("write %s: it is a symlink to %s, which is %s, not a regular file; gorigin does not write through it: give the path itself", out, real, fileKind(rfi.Mode()))}
+		return "", nil, usageError{msg: fmt.Sprintf("write %s: it is a symlink to %s, which is %s, not a regular file; gorigin does not write through it: give the path itself", out, real, fileKind(rfi.Mode()))}
 	}
 	if st, ok := rfi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != uid {
-		return "", nil, usageError{fmt.Sprintf("write %s: it is a symlink to %s, which %s does not own; gorigin does not write through it: give the path itself", out, real, who)}
+		return "", nil, usageError{msg: fmt.Sprintf("write %s: it is a symlink to %s, which %s does not own; gorigin does not write through it: give the path itself", out, real, who)}
 	}
 	return real, rfi, nil
 }

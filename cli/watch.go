@@ -39,45 +39,56 @@ type watchResult struct {
 	Growing []string `json:"growing"`
 }
 
-// runWatch is "gorigin watch SOURCE --every 10s --samples 6": repeated snapshots of one
-// source (a live pid, a profile URL), and a verdict: exit status 3 when some group grew
-// in every interval. It returns the exit status.
-func runWatch(args []string, stdout, stderr io.Writer) int {
-	res, err := watch(args, stdout, stderr)
-	if err != nil {
-		return exitStatus(err, stderr)
-	}
-	if len(res.Growing) > 0 {
-		return exitGrowing
-	}
-	return exitOK
+var cmdWatch = &command{
+	name: "watch", args: "PID|URL [flags]", summary: "take repeated snapshots and say whether a group grew in every interval",
+	exits: "3 when some group grew in every interval",
+	examples: [][2]string{
+		{"six snapshots ten seconds apart (the default)", "sudo gorigin watch 4242"},
+		{"a server's profile endpoint every minute, as JSON", "gorigin watch http://localhost:6060 --every 1m --samples 10 --format json"},
+		{"fail a CI job when a group keeps growing", "gorigin watch http://localhost:6060 --every 5s --samples 4 || echo leak"},
+	},
+	flags: func(f *flags) {
+		f.snapshotFlags()
+		f.liveFlags()
+		f.fs.DurationVar(&f.every, "every", 10*time.Second, "watch: time between snapshots")
+		f.fs.IntVar(&f.samples, "samples", 6, "watch: how many snapshots to take (at least 3)")
+		f.group(sourceFlags, "every", "samples")
+	},
+	run:      runWatch,
+	operands: pids,
 }
 
-func watch(args []string, stdout, stderr io.Writer) (*watchResult, error) {
-	f := newFlags(stderr)
-	every := 10 * time.Second
-	samples := 6
-	f.fs.DurationVar(&every, "every", every, "watch: time between snapshots")
-	f.fs.IntVar(&samples, "samples", samples, "watch: how many snapshots to take (at least 3)")
-	pos, err := f.parse(args)
+// runWatch is "gorigin watch SOURCE --every 10s --samples 6": repeated snapshots of one
+// source (a live pid, a profile URL), and a verdict: exit status 3 when some group grew
+// in every interval.
+func runWatch(f *flags, pos []string, std stdio3) error {
+	res, err := watch(f, pos, std.out)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	if len(res.Growing) > 0 {
+		return exitCode(exitGrowing)
+	}
+	return nil
+}
+
+func watch(f *flags, pos []string, stdout io.Writer) (*watchResult, error) {
+	every, samples := f.every, f.samples
 	switch {
 	case len(pos) != 1:
-		return nil, usageError{"watch takes one source: gorigin watch PID|URL [--every 10s --samples 6]"}
+		return nil, usageError{msg: "watch takes one source: gorigin watch PID|URL [--every 10s --samples 6]"}
 	case samples < 3:
-		return nil, usageError{"--samples must be at least 3: growth in one interval cannot be told from noise"}
+		return nil, usageError{msg: "--samples must be at least 3: growth in one interval cannot be told from noise"}
 	case every <= 0:
-		return nil, usageError{"--every must be positive"}
+		return nil, usageError{msg: "--every must be positive"}
 	case f.format != "text" && f.format != "json":
-		return nil, usageError{fmt.Sprintf("--format %q: watch writes text or json", f.format)}
+		return nil, usageError{msg: fmt.Sprintf("--format %q: watch writes text or json", f.format)}
 	case pos[0] == "-":
-		return nil, usageError{"watch needs a source it can read again: a pid or a URL, not standard input"}
+		return nil, usageError{msg: "watch needs a source it can read again: a pid or a URL, not standard input"}
 	}
 	key, err := snapshot.ParseKey(f.by)
 	if err != nil {
-		return nil, usageError{err.Error()}
+		return nil, usageError{msg: err.Error()}
 	}
 	progress := f.progress() // samples taken and time left, on a terminal
 	defer progress.Clear()
