@@ -19,7 +19,6 @@ import (
 	"github.com/gorigin-dev/gorigin/dbg/gdbmi"
 	"github.com/gorigin-dev/gorigin/dbg/native"
 	"github.com/gorigin-dev/gorigin/dbg/onsignal"
-	"github.com/gorigin-dev/gorigin/gstruct"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
@@ -40,6 +39,9 @@ type usageError struct {
 
 func (e usageError) Error() string { return e.msg }
 func (e usageError) Unwrap() error { return e.err }
+
+// BadInput reports true: a usage error is exit status 2 (dbg.BadInput).
+func (usageError) BadInput() bool { return true }
 
 // Run runs the gorigin command with args (without the program name) and returns the exit status.
 func Run(args []string, stdout, stderr io.Writer) int {
@@ -73,8 +75,9 @@ func dispatch(args []string, std stdio3) error {
 	return c.run(f, pos, std)
 }
 
-// exitStatus prints err and maps it to the exit status: 2 for usage and bad input (no
-// such process, not a Go program, no permission, the process exited), 1 for the rest.
+// exitStatus prints err and maps it to the exit status: 2 for usage and bad input (an
+// error that says so: dbg.BadInput; no such process, not a Go program, no permission, the
+// process exited, not a core...), 1 for the rest.
 func exitStatus(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
@@ -87,13 +90,7 @@ func exitStatus(err error, stderr io.Writer) int {
 		return int(st)
 	}
 	fmt.Fprintf(stderr, "gorigin: %s\n", report.Printable(err.Error()))
-	var ue usageError
-	switch {
-	case errors.As(err, &ue),
-		errors.Is(err, dbg.ErrNoProcess), errors.Is(err, dbg.ErrPermission),
-		errors.Is(err, dbg.ErrNotGo), errors.Is(err, dbg.ErrExited),
-		errors.Is(err, gstruct.ErrStripped), errors.Is(err, gstruct.ErrDebugFile), errors.Is(err, gstruct.ErrCorrupt),
-		errors.Is(err, report.ErrBinaryToTerminal), errors.Is(err, snapshot.ErrTooLarge):
+	if dbg.BadInput(err) {
 		return exitUsage
 	}
 	return exitInternal
@@ -180,7 +177,7 @@ func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
 		proc, err = native.Attach(pid, native.Options{MaxFreeze: f.maxFreeze})
 	}
 	if why := vanished(pid, image); err != nil && existed && why != "" && !errors.Is(err, dbg.ErrExited) {
-		return nil, fmt.Errorf("pid %d %s while gorigin attached (%v): %w", pid, why, err, dbg.ErrExited)
+		return nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin attached (%v)", pid, why, err)
 	}
 	if err != nil {
 		return nil, err
@@ -191,7 +188,7 @@ func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
 	snap, err := capture.Take(proc, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: f.backend, Progress: progress.Update, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze, HoldFreeze: holdFreeze()})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
-			return nil, fmt.Errorf("pid %d %s while gorigin was reading it (%v): run gorigin again: %w", pid, why, err, dbg.ErrExited)
+			return nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it (%v): run gorigin again", pid, why, err)
 		}
 		return nil, fmt.Errorf("pid %d: %w", pid, err)
 	}
@@ -211,7 +208,7 @@ func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
 func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
 	key, err := snapshot.ParseKey(f.by)
 	if err != nil {
-		return usageError{msg: err.Error()}
+		return usageError{msg: err.Error(), err: err}
 	}
 	match, err := parseFilters(f.match)
 	if err != nil {
@@ -255,7 +252,7 @@ func parseFilters(specs []string) ([]snapshot.Filter, error) {
 	for _, s := range specs {
 		flt, err := snapshot.ParseFilter(s)
 		if err != nil {
-			return nil, usageError{msg: err.Error()}
+			return nil, usageError{msg: err.Error(), err: err}
 		}
 		out = append(out, flt)
 	}
@@ -279,7 +276,7 @@ func checkOutPath(out string) error {
 	fi, err := os.Stat(dir)
 	switch {
 	case err != nil:
-		return usageError{msg: fmt.Sprintf("-o %s: %v: create the directory first", out, err)}
+		return usageError{msg: fmt.Sprintf("-o %s: %v: create the directory first", out, err), err: err}
 	case !fi.IsDir():
 		return usageError{msg: fmt.Sprintf("-o %s: %s is not a directory", out, dir)}
 	case syscall.Access(dir, 2 /* W_OK */) != nil:

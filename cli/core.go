@@ -65,19 +65,15 @@ func openCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 	return takeCore(c, path, "native", f)
 }
 
-// openNativeCore opens a core with gorigin's own reader: bad input (not a core, a
-// truncated one, no or the wrong executable) is a usage error.
+// openNativeCore opens a core with gorigin's own reader. Its bad input (not a core, a
+// truncated one, no or the wrong executable) says so (dbg.BadInput); so does a core file
+// that is not there or not readable.
 func openNativeCore(path, exe string) (*core.Core, error) {
 	c, err := core.Open(path, exe)
-	if err != nil {
-		if errors.Is(err, core.ErrNotCore) || errors.Is(err, core.ErrTruncated) ||
-			errors.Is(err, core.ErrNoExecutable) || errors.Is(err, core.ErrMismatch) ||
-			errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-			return nil, usageError{msg: err.Error()}
-		}
-		return nil, err
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return nil, usageError{msg: err.Error(), err: err}
 	}
-	return c, nil
+	return c, err
 }
 
 // takeCore snapshots an opened core.
@@ -110,9 +106,6 @@ func openGDBCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 	nc.Close()
 	c, err := gdbmi.OpenCore(path, exe, gdbmi.CoreOptions{Timeout: gdbTimeout()})
 	if err != nil {
-		if errors.Is(err, gdbmi.ErrCoreRefused) {
-			return nil, usageError{msg: err.Error()}
-		}
 		return nil, err
 	}
 	defer c.Close()

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -51,11 +50,7 @@ func runDAP(f *flags, args []string, std stdio3) error {
 		if *remote {
 			return usageError{msg: "--allow-remote applies only with --listen"}
 		}
-		err := dap.Serve(context.Background(), stdio{stdin, stdout}, dapSources(nil, turns))
-		if errors.Is(err, dap.ErrMalformed) {
-			return usageError{msg: err.Error()}
-		}
-		return err
+		return dap.Serve(context.Background(), stdio{stdin, stdout}, dapSources(nil, turns))
 	}
 	allowed, err := dapUsers()
 	if err != nil {
@@ -109,14 +104,14 @@ func dapListen(addr string, remote bool) (ln net.Listener, loopback bool, err er
 	}
 	loopback, err = isLoopback(addr)
 	if err != nil {
-		return nil, false, usageError{msg: fmt.Sprintf("--listen %s: %v (use 127.0.0.1:PORT or unix:/path)", addr, err)}
+		return nil, false, usageError{msg: fmt.Sprintf("--listen %s: %v (use 127.0.0.1:PORT or unix:/path)", addr, err), err: err}
 	}
 	if !loopback && !remote {
 		return nil, false, usageError{msg: fmt.Sprintf("--listen %s is not a loopback address: anyone who reaches it could read the memory of your processes; use 127.0.0.1:PORT, or add --allow-remote if you mean it", addr)}
 	}
 	ln, err = net.Listen("tcp", addr)
 	if err != nil {
-		return nil, false, usageError{msg: fmt.Sprintf("--listen %s: %v", addr, err)}
+		return nil, false, usageError{msg: fmt.Sprintf("--listen %s: %v", addr, err), err: err}
 	}
 	return ln, loopback, nil
 }
@@ -141,7 +136,7 @@ func listenUnix(path string) (net.Listener, error) {
 	ln, err := net.Listen("unix", path)
 	syscall.Umask(old)
 	if err != nil {
-		return nil, usageError{msg: fmt.Sprintf("--listen unix:%s: %v", path, err)}
+		return nil, usageError{msg: fmt.Sprintf("--listen unix:%s: %v", path, err), err: err}
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		ln.Close()
@@ -219,7 +214,7 @@ func dapSources(peer *dap.Peer, turns *pidTurns) dap.Sources {
 		}
 		real, err := peer.MayRead(path)
 		if err != nil {
-			return "", usageError{msg: fmt.Sprintf("%s: %v", what, err)}
+			return "", usageError{msg: fmt.Sprintf("%s: %v", what, err), err: err}
 		}
 		return real, nil
 	}

@@ -26,9 +26,6 @@ func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
 	if addr := dlvAddr(f); addr != "" {
 		backend = "dlv"
 		s, err := delve.Dial(addr, pid, delve.SessionOptions{Guard: []string{"/proc/self/exe", dlvGuardCmd}})
-		if errors.Is(err, delve.ErrNoDlv) || errors.Is(err, delve.ErrNotMulticlient) || errors.Is(err, delve.ErrOtherProcess) {
-			return nil, usageError{msg: err.Error()}
-		}
 		if err != nil {
 			return nil, err
 		}
@@ -44,7 +41,7 @@ func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
 	snap, err := capture.Take(t, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: backend, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze, HoldFreeze: holdFreeze()})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
-			return nil, fmt.Errorf("pid %d %s while gorigin was reading it (%v): run gorigin again: %w", pid, why, err, dbg.ErrExited)
+			return nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it (%v): run gorigin again", pid, why, err)
 		}
 		return nil, delveFailed(fmt.Errorf("pid %d: %w", pid, err), fmt.Sprintf("/proc/%d/exe", pid))
 	}
@@ -62,10 +59,6 @@ func openDelveCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 	if exe == "" {
 		c, err := core.Open(path, "")
 		if err != nil {
-			if errors.Is(err, core.ErrNotCore) || errors.Is(err, core.ErrTruncated) ||
-				errors.Is(err, core.ErrNoExecutable) || errors.Is(err, core.ErrMismatch) {
-				return nil, usageError{msg: err.Error()}
-			}
 			return nil, err
 		}
 		exe = c.Exe()
@@ -73,8 +66,8 @@ func openDelveCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 	}
 	c, err := delve.OpenCore(path, exe)
 	if err != nil {
-		if errors.Is(err, delve.ErrCoreFormat) || os.IsNotExist(errors.Unwrap(err)) {
-			return nil, usageError{msg: delveFailed(err, exe).Error()}
+		if os.IsNotExist(errors.Unwrap(err)) {
+			return nil, usageError{msg: delveFailed(err, exe).Error(), err: err}
 		}
 		return nil, delveFailed(err, exe)
 	}

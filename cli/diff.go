@@ -43,7 +43,7 @@ func runDiff(f *flags, pos []string, std stdio3) error {
 	}
 	key, err := snapshot.ParseKey(f.by)
 	if err != nil {
-		return usageError{msg: err.Error()}
+		return usageError{msg: err.Error(), err: err}
 	}
 	var snaps [2]*snapshot.Snapshot
 	var gs [2][]snapshot.Goroutine

@@ -72,7 +72,7 @@ func loadSource(src string, stdin io.Reader) (*snapshot.Snapshot, error) {
 	default:
 		fh, oerr := os.Open(src)
 		if oerr != nil {
-			return nil, usageError{msg: fmt.Sprintf("dump %s: %v", src, oerr)}
+			return nil, usageError{msg: fmt.Sprintf("dump %s: %v", src, oerr), err: oerr}
 		}
 		defer fh.Close()
 		opt := dump.Options{File: src}
@@ -95,7 +95,7 @@ func badDump(src string, err error) error {
 	if src == "-" {
 		src = "standard input"
 	}
-	return usageError{msg: fmt.Sprintf("dump %s: %v", src, err)}
+	return usageError{msg: fmt.Sprintf("dump %s: %v", src, err), err: err}
 }
 
 // fetchTimeout bounds one request to a profile endpoint (dump --timeout).
@@ -114,7 +114,7 @@ func isURL(src string) bool {
 func fetch(raw string, timeout time.Duration, followRedirects bool) (*snapshot.Snapshot, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, usageError{msg: fmt.Sprintf("dump %s: %v", raw, err)}
+		return nil, usageError{msg: fmt.Sprintf("dump %s: %v", raw, err), err: err}
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/debug/pprof/goroutine"
@@ -165,7 +165,7 @@ func fetchOne(client *http.Client, u string, timeout time.Duration) (*snapshot.S
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, usageError{msg: fmt.Sprintf("dump %s: %v", u, err)}
+		return nil, usageError{msg: fmt.Sprintf("dump %s: %v", u, err), err: err}
 	}
 	resp, err := client.Do(req)
 	var redirect redirectError
@@ -176,7 +176,7 @@ func fetchOne(client *http.Client, u string, timeout time.Duration) (*snapshot.S
 		return nil, usageError{msg: fmt.Sprintf("dump %s: no answer within %v: the server hangs or is too slow (raise --timeout)", u, timeout)}
 	}
 	if err != nil {
-		return nil, usageError{msg: fmt.Sprintf("dump %s: %v (is the server up, and does it import net/http/pprof?)", u, err)}
+		return nil, usageError{msg: fmt.Sprintf("dump %s: %v (is the server up, and does it import net/http/pprof?)", u, err), err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -266,7 +266,7 @@ var groupKeys = []string{"origin", "start", "location", "wait", "parent", "label
 
 func checkKey(v string) error {
 	if _, err := snapshot.ParseKey(v); err != nil {
-		return usageError{msg: err.Error()}
+		return usageError{msg: err.Error(), err: err}
 	}
 	return nil
 }

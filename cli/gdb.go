@@ -45,7 +45,7 @@ func runGDB(_ *flags, args []string, std stdio3) error {
 		}
 		exe = fmt.Sprintf("/proc/%d/exe", pid)
 		if _, err := os.Stat(exe); err != nil {
-			return usageError{msg: fmt.Sprintf("no process with pid %d (or no permission to read %s): %v", pid, exe, err)}
+			return usageError{msg: fmt.Sprintf("no process with pid %d (or no permission to read %s): %v", pid, exe, err), err: err}
 		}
 		target = []string{"-p", strconv.Itoa(pid)}
 	} else {

@@ -128,7 +128,7 @@ func attachLeaks(pid int, f *flags) (*snapshot.Snapshot, *leaks.Result, error) {
 	image := processImage(pid)
 	proc, err := native.Attach(pid, native.Options{MaxFreeze: maxFreeze})
 	if why := vanished(pid, image); err != nil && why != "" && !errors.Is(err, dbg.ErrExited) {
-		return nil, nil, fmt.Errorf("pid %d %s while gorigin attached (%v): %w", pid, why, err, dbg.ErrExited)
+		return nil, nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin attached (%v)", pid, why, err)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -146,7 +146,7 @@ func attachLeaks(pid int, f *flags) (*snapshot.Snapshot, *leaks.Result, error) {
 	snap, err := capture.Take(s, capture.Options{Freeze: capture.FreezeAlways, Stacks: f.stacks, Backend: "native", Progress: progress.Update, DebugFile: f.debugFile, HoldFreeze: holdFreeze()})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
-			return nil, nil, fmt.Errorf("pid %d %s while gorigin was reading it (%v): run gorigin again: %w", pid, why, err, dbg.ErrExited)
+			return nil, nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it (%v): run gorigin again", pid, why, err)
 		}
 		return nil, nil, leakError(pid, err)
 	}
@@ -168,11 +168,8 @@ func attachLeaks(pid int, f *flags) (*snapshot.Snapshot, *leaks.Result, error) {
 	return snap, res, proc.Close()
 }
 
-// leakError makes the analysis' errors the user can act on usage errors (exit 2).
+// leakError says which process the analysis failed on.
 func leakError(pid int, err error) error {
-	if errors.Is(err, leaks.ErrNoDWARF) || errors.Is(err, leaks.ErrNoRoom) {
-		return usageError{msg: fmt.Sprintf("pid %d: leak analysis: %v", pid, err)}
-	}
 	return fmt.Errorf("pid %d: leak analysis: %w", pid, err)
 }
 
@@ -194,9 +191,6 @@ func analyze(t dbg.Target, debugFile string) (*leaks.Result, error) {
 	defer progress.Clear()
 	phase := capture.Tracer("leaks")
 	res, err := leaks.Analyze(t, leaks.Options{Progress: progress.Update, DebugFile: debugFile})
-	if errors.Is(err, leaks.ErrNoDWARF) {
-		return nil, usageError{msg: err.Error()}
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +238,7 @@ const maxWhyObjects = 8
 func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, f *flags) error {
 	key, err := snapshot.ParseKey(f.by)
 	if err != nil {
-		return usageError{msg: err.Error()}
+		return usageError{msg: err.Error(), err: err}
 	}
 	groups := snapshot.GroupBy(shown.Goroutines, key)
 	if f.top > 0 && len(groups) > f.top {

@@ -86,7 +86,7 @@ func outputTarget(out string) (string, fs.FileInfo, error) {
 	}
 	real, err := filepath.EvalSymlinks(out)
 	if err != nil {
-		return "", nil, usageError{msg: fmt.Sprintf("write %s: it is a symlink that does not lead to a file (%v): give the path of a regular file", out, err)}
+		return "", nil, usageError{msg: fmt.Sprintf("write %s: it is a symlink that does not lead to a file (%v): give the path of a regular file", out, err), err: err}
 	}
 	rfi, err := os.Lstat(real)
 	if err != nil {

@@ -88,7 +88,7 @@ func watch(f *flags, pos []string, stdout io.Writer) (*watchResult, error) {
 	}
 	key, err := snapshot.ParseKey(f.by)
 	if err != nil {
-		return nil, usageError{msg: err.Error()}
+		return nil, usageError{msg: err.Error(), err: err}
 	}
 	progress := f.progress() // samples taken and time left, on a terminal
 	defer progress.Clear()

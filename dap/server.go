@@ -135,7 +135,14 @@ func (t *timedWriter) Write(p []byte) (int, error) {
 
 // ErrMalformed is wrapped by Serve's error when the client's input lost the framing of
 // the base protocol: bad input, not a failure of the adapter.
-var ErrMalformed = errors.New("malformed DAP input")
+var ErrMalformed error = malformed("malformed DAP input")
+
+// malformed is an error about the client's input: it has the method BadInput() bool that
+// the command line's exit status reads (see dbg.BadInput).
+type malformed string
+
+func (e malformed) Error() string  { return string(e) }
+func (e malformed) BadInput() bool { return true }
 
 // capReader fails a read once more than maxMessage bytes were read since reset, so a
 // header without an end cannot grow the reader's buffer without bound.

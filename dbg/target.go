@@ -7,7 +7,6 @@
 package dbg
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -100,11 +99,11 @@ func (e *ReadError) Error() string {
 
 func (e *ReadError) Unwrap() error { return e.Err }
 
-// Errors a backend returns so that callers (and the CLI's exit status) can tell what
-// happened. Backends wrap them with a message that says what the user can do.
+// Errors a backend returns so that callers can tell what happened; all are about the
+// input (BadInput). Backends wrap them with a message that says what the user can do.
 var (
-	ErrNoProcess  = errors.New("no such process")
-	ErrPermission = errors.New("permission denied")
-	ErrExited     = errors.New("process exited")
-	ErrNotGo      = errors.New("not a Go program")
+	ErrNoProcess  = NewInputError("no such process")
+	ErrPermission = NewInputError("permission denied")
+	ErrExited     = NewInputError("process exited")
+	ErrNotGo      = NewInputError("not a Go program")
 )

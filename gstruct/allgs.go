@@ -1,7 +1,6 @@
 package gstruct
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/gorigin-dev/gorigin/dbg"
@@ -13,7 +12,7 @@ const maxGs = 50_000_000
 // ErrCorrupt is wrapped when runtime.allgs or runtime.allglen hold what the runtime never
 // writes: a damaged core, memory overwritten in the process, or a runtime whose variables
 // gorigin found in the wrong place. It is bad input (the CLI's exit status 2).
-var ErrCorrupt = errors.New("the target's goroutine table is damaged")
+var ErrCorrupt = dbg.NewInputError("the target's goroutine table is damaged")
 
 // AllGs reads runtime.allglen and the runtime.allgs slice and returns the addresses of the
 // runtime.g structures (every goroutine ever created that has not been freed, dead ones

@@ -5,13 +5,14 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gorigin-dev/gorigin/dbg"
 )
 
 // This file finds and checks a separate debug file: the DWARF and symbol table of an
@@ -26,7 +27,7 @@ import (
 // ErrDebugFile is returned (wrapped) by OpenWith when the debug file named by
 // OpenOptions.DebugFile cannot be used: missing, not ELF, without DWARF, or of another
 // build.
-var ErrDebugFile = errors.New("unusable debug file")
+var ErrDebugFile = dbg.NewInputError("unusable debug file")
 
 // OpenOptions are the choices OpenWith offers.
 type OpenOptions struct {
@@ -188,14 +189,14 @@ func openDebugFile(path, exe string, f *elf.File) (*elf.File, error) {
 	}
 	if d.Section(".debug_info") == nil && d.Section(".zdebug_info") == nil {
 		d.Close()
-		return nil, fmt.Errorf("debug file %s has no DWARF (.debug_info): make it with objcopy --only-keep-debug from the unstripped build: %w", path, ErrDebugFile)
+		return nil, dbg.Errorf(ErrDebugFile, "debug file %s has no DWARF (.debug_info): make it with objcopy --only-keep-debug from the unstripped build", path)
 	}
 	return d, nil
 }
 
 func matchDebugFile(d *elf.File, path, exe string, f *elf.File) error {
 	mismatch := func(what string) error {
-		return fmt.Errorf("debug file %s is not from the build of %s: %s: pass the debug file made from this very build (objcopy --only-keep-debug): %w", path, exe, what, ErrDebugFile)
+		return dbg.Errorf(ErrDebugFile, "debug file %s is not from the build of %s: %s: pass the debug file made from this very build (objcopy --only-keep-debug)", path, exe, what)
 	}
 	if d.Machine != f.Machine || d.Class != f.Class {
 		return mismatch(fmt.Sprintf("it is for %v %v, the executable is %v %v", d.Class, d.Machine, f.Class, f.Machine))

@@ -4,15 +4,16 @@ import (
 	"cmp"
 	"debug/dwarf"
 	"debug/elf"
-	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/gorigin-dev/gorigin/dbg"
 )
 
 // ErrNoHeapLayout is returned (wrapped) by Runtime.Heap when the executable carries
 // neither the runtime's heap variables (runtime.mheap_ and the like: symbols, or a debug
 // file) nor a layout of its heap structures (DWARF, or a built-in layout).
-var ErrNoHeapLayout = errors.New("the runtime's heap layout is unknown")
+var ErrNoHeapLayout = dbg.NewInputError("the runtime's heap layout is unknown")
 
 // Field is where one value lives in a runtime structure: byte offset and size (0: the
 // field does not exist in this Go version).
@@ -81,7 +82,7 @@ type Heap struct {
 // ErrNoHeapLayout, when either is missing.
 func (r *Runtime) Heap() (*Heap, error) {
 	if !r.l.heap.Allspans.OK() || !r.l.heap.StartAddr.OK() || !r.l.heap.SudogG.OK() {
-		return nil, fmt.Errorf("%s (%s) has no DWARF describing runtime.mheap, and no built-in layout covers its Go version: rebuild it without -ldflags=-w or give --debug-file: %w", r.exe, r.goVersion, ErrNoHeapLayout)
+		return nil, dbg.Errorf(ErrNoHeapLayout, "%s (%s) has no DWARF describing runtime.mheap, and no built-in layout covers its Go version: rebuild it without -ldflags=-w or give --debug-file", r.exe, r.goVersion)
 	}
 	if r.vars.Mheap == 0 {
 		return nil, fmt.Errorf("%s has no symbol table (runtime.mheap_ and the other heap variables are found only by symbol): rebuild it without -ldflags=-s or give its debug file (--debug-file): %w", r.exe, ErrNoHeapLayout)

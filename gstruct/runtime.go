@@ -22,7 +22,7 @@ import (
 // ErrStripped is returned (wrapped) by Open for a stripped Go executable that gstruct cannot
 // read without DWARF or symbols: a Go release newer than the built-in layouts, or code in
 // which the runtime's variables cannot be found.
-var ErrStripped = errors.New("executable is stripped")
+var ErrStripped = dbg.NewInputError("executable is stripped")
 
 // Runtime is what gstruct knows about one Go executable and, after Bind, about the
 // process running it: where the runtime's variables are and how runtime.g is laid out.
@@ -74,7 +74,7 @@ func OpenWith(exe string, opt OpenOptions) (*Runtime, error) {
 	if err != nil {
 		var fe *elf.FormatError
 		if errors.As(err, &fe) {
-			return nil, fmt.Errorf("%s is not a Go program (not an ELF file: %v): %w", exe, err, dbg.ErrNotGo)
+			return nil, dbg.Errorf(dbg.ErrNotGo, "%s is not a Go program (not an ELF file: %v)", exe, err)
 		}
 		return nil, fmt.Errorf("open executable: %w", err)
 	}
@@ -119,7 +119,7 @@ func OpenWith(exe string, opt OpenOptions) (*Runtime, error) {
 	}
 	haveSyms := r.allgs != 0 && r.allglen != 0
 	if !haveSyms && (len(syms) > 0 || r.goVersion == "") {
-		return nil, fmt.Errorf("%s is not a Go program (no %s symbol, no Go build info): %w", exe, symAllgs, dbg.ErrNotGo)
+		return nil, dbg.Errorf(dbg.ErrNotGo, "%s is not a Go program (no %s symbol, no Go build info)", exe, symAllgs)
 	}
 	if haveSyms && r.waitReasonStrings == 0 {
 		return nil, fmt.Errorf("%s has no %s symbol: is it built by Go 1.20 or later?", exe, symWaitReasons)
@@ -140,7 +140,7 @@ func OpenWith(exe string, opt OpenOptions) (*Runtime, error) {
 	if !haveSyms {
 		v, err := findRuntimeVars(f)
 		if err != nil {
-			return nil, fmt.Errorf("%s (%s) has no symbol table, and gorigin could not find runtime.allgs in its machine code (%v): rebuild it without -ldflags=-s: %w", exe, r.goVersion, err, ErrStripped)
+			return nil, dbg.Errorf(ErrStripped, "%s (%s) has no symbol table, and gorigin could not find runtime.allgs in its machine code (%v): rebuild it without -ldflags=-s", exe, r.goVersion, err)
 		}
 		r.allgs, r.allglen, r.waitReasonStrings = v.allgs, v.allglen, v.waitReasonStrings
 		if v.waitReasonCount > 0 {

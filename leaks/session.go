@@ -23,7 +23,7 @@ const (
 
 // ErrNoRoom is returned (wrapped) by Begin when the copy does not fit in the memory
 // gorigin may use and marking while frozen would outlast Options.MaxFreeze.
-var ErrNoRoom = errors.New("not enough memory for the copy of the target's heap")
+var ErrNoRoom = dbg.NewInputError("not enough memory for the copy of the target's heap")
 
 // markRate is how fast marking while frozen goes, in bytes of pointer-holding heap a
 // second (BenchmarkLeaks, 2 cores: 1,092 MB in 17.5 s): the expected freeze of ModeFrozen.

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"errors"
 	"io"
 	"os"
 )
@@ -33,7 +32,14 @@ func TerminalWidth(w io.Writer) int {
 
 // ErrBinaryToTerminal is returned by the binary formats (pprof) when asked to write to a
 // terminal, where the bytes would only garble the screen.
-var ErrBinaryToTerminal = errors.New("will not write a binary profile to a terminal: write it to a file with -o FILE.pb.gz, or redirect stdout")
+var ErrBinaryToTerminal error = usageError("will not write a binary profile to a terminal: write it to a file with -o FILE.pb.gz, or redirect stdout")
+
+// usageError is an error about how gorigin was asked to write: it has the method
+// BadInput() bool that the command line's exit status reads (see dbg.BadInput).
+type usageError string
+
+func (e usageError) Error() string  { return string(e) }
+func (e usageError) BadInput() bool { return true }
 
 // IsTerminal reports whether w is an *os.File open on a terminal (not merely a
 // character device such as /dev/null).

@@ -16,10 +16,10 @@ import (
 
 // Errors Open returns (wrapped, with what the user can do). All of them are bad input.
 var (
-	ErrNotCore      = errors.New("not an ELF core file")
-	ErrTruncated    = errors.New("core file is truncated")
-	ErrNoExecutable = errors.New("executable not found")
-	ErrMismatch     = errors.New("executable does not match the core")
+	ErrNotCore      = dbg.NewInputError("not an ELF core file")
+	ErrTruncated    = dbg.NewInputError("core file is truncated")
+	ErrNoExecutable = dbg.NewInputError("executable not found")
+	ErrMismatch     = dbg.NewInputError("executable does not match the core")
 )
 
 // maxNotes caps the size of one PT_NOTE segment gorigin reads (a thread's notes take a
@@ -89,7 +89,7 @@ func (c *Core) load() error {
 		return fmt.Errorf("%s: %v: %w", c.path, err, ErrNotCore)
 	}
 	if ef.Class != elf.ELFCLASS64 {
-		return fmt.Errorf("%s is a 32-bit core: gorigin reads 64-bit cores only: %w", c.path, ErrNotCore)
+		return dbg.Errorf(ErrNotCore, "%s is a 32-bit core: gorigin reads 64-bit cores only", c.path)
 	}
 	c.order, c.machine = ef.ByteOrder, ef.Machine
 	var need uint64
@@ -162,7 +162,7 @@ func checkHeader(r io.ReaderAt, path string, size int64) error {
 	var h [64]byte
 	n, _ := r.ReadAt(h[:], 0)
 	if n < 4 || string(h[:4]) != elf.ELFMAG {
-		return fmt.Errorf("%s is not an ELF file (a core dump is one): %w", path, ErrNotCore)
+		return dbg.Errorf(ErrNotCore, "%s is not an ELF file (a core dump is one)", path)
 	}
 	if n < 20 {
 		return fmt.Errorf("%s: %d bytes, shorter than an ELF header: %w", path, n, ErrTruncated)
@@ -172,7 +172,7 @@ func checkHeader(r io.ReaderAt, path string, size int64) error {
 		order = binary.BigEndian
 	}
 	if typ := elf.Type(order.Uint16(h[16:])); typ != elf.ET_CORE {
-		return fmt.Errorf("%s is an ELF file of type %v, not a core (ET_CORE): for a running process use gorigin attach PID; pass the program with --exe and the core as the argument: %w", path, typ, ErrNotCore)
+		return dbg.Errorf(ErrNotCore, "%s is an ELF file of type %v, not a core (ET_CORE): for a running process use gorigin attach PID; pass the program with --exe and the core as the argument", path, typ)
 	}
 	if n < 64 {
 		return fmt.Errorf("%s: %d bytes, shorter than an ELF header: %w", path, n, ErrTruncated)
@@ -180,11 +180,11 @@ func checkHeader(r io.ReaderAt, path string, size int64) error {
 	if elf.Class(h[elf.EI_CLASS]) == elf.ELFCLASS64 {
 		phoff, phentsize, phnum := order.Uint64(h[32:]), uint64(order.Uint16(h[54:])), uint64(order.Uint16(h[56:]))
 		if end := phoff + phentsize*phnum; end < phoff || end > uint64(size) {
-			return fmt.Errorf("%s: its program headers end at byte %d, the file has %d (the dump was cut short or is damaged): %w", path, end, size, ErrTruncated)
+			return dbg.Errorf(ErrTruncated, "%s: its program headers end at byte %d, the file has %d (the dump was cut short or is damaged)", path, end, size)
 		}
 		shoff, shentsize, shnum := order.Uint64(h[40:]), uint64(order.Uint16(h[58:])), uint64(order.Uint16(h[60:]))
 		if end := shoff + shentsize*shnum; shoff != 0 && (end < shoff || end > uint64(size)) {
-			return fmt.Errorf("%s: its section headers end at byte %d, the file has %d (the dump was cut short or is damaged): %w", path, end, size, ErrTruncated)
+			return dbg.Errorf(ErrTruncated, "%s: its section headers end at byte %d, the file has %d (the dump was cut short or is damaged)", path, end, size)
 		}
 	}
 	return nil

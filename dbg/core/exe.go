@@ -34,14 +34,14 @@ func (c *Core) findExecutable(exePath string) error {
 	ef, err := openRegular(exePath)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return fmt.Errorf("the executable %s does not exist: pass the program that dumped %s with --exe BINARY: %w", exePath, c.path, ErrNoExecutable)
+			return dbg.Errorf(ErrNoExecutable, "the executable %s does not exist: pass the program that dumped %s with --exe BINARY", exePath, c.path)
 		}
-		return fmt.Errorf("the executable cannot be read (%v): pass the program that dumped %s with --exe BINARY: %w", err, c.path, ErrNoExecutable)
+		return dbg.Errorf(ErrNoExecutable, "the executable cannot be read (%v): pass the program that dumped %s with --exe BINARY", err, c.path)
 	}
 	defer ef.Close()
 	exe, err := elf.NewFile(ef)
 	if err != nil {
-		return fmt.Errorf("the executable %s cannot be read as an ELF program (%v): pass the program that dumped %s with --exe BINARY: %w", exePath, err, c.path, ErrMismatch)
+		return dbg.Errorf(ErrMismatch, "the executable %s cannot be read as an ELF program (%v): pass the program that dumped %s with --exe BINARY", exePath, err, c.path)
 	}
 	c.exe = exePath
 
@@ -94,14 +94,14 @@ func (c *Core) lookForExecutable(named string) (string, error) {
 	if len(looked) == 0 {
 		looked = append(looked, "the core names no executable (no NT_FILE mapping of it, no absolute command line)")
 	}
-	return "", fmt.Errorf("cannot find the executable of %s: %s: pass it with --exe BINARY: %w", c.path, strings.Join(looked, "; "), ErrNoExecutable)
+	return "", dbg.Errorf(ErrNoExecutable, "cannot find the executable of %s: %s: pass it with --exe BINARY", c.path, strings.Join(looked, "; "))
 }
 
 // exeBias is where the executable was loaded relative to its link-time addresses: from
 // the entry point the core records, else from the mappings of the executable.
 func (c *Core) exeBias(exe *elf.File, named string) (uint64, error) {
 	mismatch := func(format string, args ...any) error {
-		return fmt.Errorf("%s is not the program that dumped %s: %s: pass the right one with --exe BINARY: %w", c.exe, c.path, fmt.Sprintf(format, args...), ErrMismatch)
+		return dbg.Errorf(ErrMismatch, "%s is not the program that dumped %s: %s: pass the right one with --exe BINARY", c.exe, c.path, fmt.Sprintf(format, args...))
 	}
 	if c.notes.entry != 0 {
 		bias := c.notes.entry - exe.Entry

@@ -58,13 +58,13 @@ var _ dbg.Target = (*Session)(nil)
 
 // ErrNotMulticlient is returned for a dlv started without --accept-multiclient: gorigin
 // could not disconnect from it without ending the debug session.
-var ErrNotMulticlient = errors.New("dlv does not accept several clients")
+var ErrNotMulticlient = dbg.NewInputError("dlv does not accept several clients")
 
 // ErrNoDlv is returned when nothing that speaks dlv's API answers at the address.
-var ErrNoDlv = errors.New("no headless dlv answers")
+var ErrNoDlv = dbg.NewInputError("no headless dlv answers")
 
 // ErrOtherProcess is returned when dlv debugs another process than the one named.
-var ErrOtherProcess = errors.New("dlv debugs another process")
+var ErrOtherProcess = dbg.NewInputError("dlv debugs another process")
 
 // Dial connects to the headless dlv listening at addr (HOST:PORT) that debugs pid. With pid
 // 0 gorigin asks dlv which process it debugs; dlv answers only while halted, so a running
@@ -133,7 +133,7 @@ func Dial(addr string, pid int, opts SessionOptions) (*Session, error) {
 	if pid != 0 && s.pid != pid {
 		s.endGuard()
 		conn.Close()
-		return nil, fmt.Errorf("dlv at %s debugs pid %d, not %d: %w", addr, s.pid, pid, ErrOtherProcess)
+		return nil, dbg.Errorf(ErrOtherProcess, "dlv at %s debugs pid %d, not %d", addr, s.pid, pid)
 	}
 	if _, err := os.Stat(s.Exe()); err != nil {
 		s.Close()
@@ -207,7 +207,7 @@ func (s *Session) haltLocked() error {
 		return err
 	}
 	if s.pid != want {
-		return fmt.Errorf("dlv at %s now debugs pid %d, not %d: %w", s.addr, s.pid, want, ErrOtherProcess)
+		return dbg.Errorf(ErrOtherProcess, "dlv at %s now debugs pid %d, not %d", s.addr, s.pid, want)
 	}
 	return nil
 }

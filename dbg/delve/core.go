@@ -28,7 +28,7 @@ type Core struct {
 var _ dbg.Target = (*Core)(nil)
 
 // ErrCoreFormat says Delve could not read the file as a core.
-var ErrCoreFormat = errors.New("not a core file Delve can read")
+var ErrCoreFormat = dbg.NewInputError("not a core file Delve can read")
 
 // OpenCore opens corePath, written by exePath, with Delve's core backend.
 func OpenCore(corePath, exePath string) (*Core, error) {

@@ -30,7 +30,7 @@ func checkProcess(pid int) error {
 	case st.Tgid != 0 && st.Tgid != pid:
 		return fmt.Errorf("attach %d: that is a thread of process %d: attach %d instead", pid, st.Tgid, st.Tgid)
 	case st.State == 'Z' || st.State == 'X':
-		return fmt.Errorf("attach %d: the process is a zombie (it exited and its parent has not reaped it): %w", pid, dbg.ErrExited)
+		return dbg.Errorf(dbg.ErrExited, "attach %d: the process is a zombie (it exited and its parent has not reaped it)", pid)
 	case st.TracerPid != 0:
 		return fmt.Errorf("attach %d: %w: pid %d is already traced by pid %d (a debugger?): detach it first, or use --dlv HOST:PORT to go through the debugger that holds it",
 			pid, dbg.ErrPermission, pid, st.TracerPid)

@@ -39,7 +39,7 @@ type Core struct {
 var _ dbg.Target = (*Core)(nil)
 
 // ErrCoreRefused says GDB would not open the file as a core of the executable.
-var ErrCoreRefused = errors.New("gdb cannot open it as a core of that executable")
+var ErrCoreRefused = dbg.NewInputError("gdb cannot open it as a core of that executable")
 
 // OpenCore starts GDB on exePath and opens corePath as its core. Neither file is trusted:
 // GDB runs with auto-load off, so nothing either embeds is executed.

@@ -84,7 +84,7 @@ func Attach(pid int, opts ProcessOptions) (*Process, error) {
 		return nil, fmt.Errorf("attach %d: %w", pid, err)
 	}
 	if st.TracerPid != 0 {
-		return nil, fmt.Errorf("attach %d: process %d already traces it (a debugger?): detach it first: %w", pid, st.TracerPid, dbg.ErrPermission)
+		return nil, dbg.Errorf(dbg.ErrPermission, "attach %d: process %d already traces it (a debugger?): detach it first", pid, st.TracerPid)
 	}
 	p := &Process{pid: pid, opts: opts, watchdog: dbg.Watchdog{Max: opts.MaxFreeze}, running: map[string]int{}, changed: make(chan struct{}, 1),
 		releasedDone: make(chan struct{}), stopped: procfs.JobStopped(pid)}

@@ -109,7 +109,7 @@ func (p *Process) checkReadable() error {
 		return err
 	}
 	if len(maps) == 0 { // a live process always maps something; a kernel thread never does
-		return fmt.Errorf("attach %d: it has no user memory: a kernel thread, not a Go program: %w", p.pid, dbg.ErrNotGo)
+		return dbg.Errorf(dbg.ErrNotGo, "attach %d: it has no user memory: a kernel thread, not a Go program", p.pid)
 	}
 	for _, m := range maps {
 		if len(m.Perm) > 0 && m.Perm[0] == 'r' && m.End > m.Start {
