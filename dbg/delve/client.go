@@ -98,7 +98,7 @@ func Dial(addr string, pid int, opts SessionOptions) (*Session, error) {
 	}
 	if st.Exited {
 		conn.Close()
-		return nil, fmt.Errorf("dlv at %s: its process exited: %w", addr, dbg.ErrExited)
+		return nil, dbg.Errorf(dbg.ErrExited, "dlv at %s: its process exited", addr)
 	}
 	s.wasHalted = !st.Running
 	// dlv names its process only while halted.
@@ -222,7 +222,7 @@ func (s *Session) halt() error {
 		return fmt.Errorf("dlv at %s: halt pid %d: %w", s.addr, s.pid, err)
 	}
 	if out.State.Exited {
-		return fmt.Errorf("dlv at %s: its process exited: %w", s.addr, dbg.ErrExited)
+		return dbg.Errorf(dbg.ErrExited, "dlv at %s: its process exited", s.addr)
 	}
 	return nil
 }
