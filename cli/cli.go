@@ -4,11 +4,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,9 +16,8 @@ import (
 
 	"github.com/gorigin-dev/gorigin/capture"
 	"github.com/gorigin-dev/gorigin/dbg"
-	"github.com/gorigin-dev/gorigin/dbg/gdbmi"
-	"github.com/gorigin-dev/gorigin/dbg/native"
 	"github.com/gorigin-dev/gorigin/dbg/onsignal"
+	"github.com/gorigin-dev/gorigin/internal/source"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
@@ -153,55 +152,12 @@ func runAttach(f *flags, pos []string, std stdio3) error {
 	return render(snap, f, std.out)
 }
 
-// attach snapshots a live process with the chosen backend; the target runs on afterwards
+// attach snapshots a live process as the flags say; the target runs on afterwards
 // whatever happens.
 func attach(pid int, f *flags) (*snapshot.Snapshot, error) {
-	image := processImage(pid) // to tell an exec from other read errors
-	// A pid that never existed is "no such process", not a process that exited meanwhile.
-	_, statErr := os.Stat(fmt.Sprintf("/proc/%d", pid))
-	existed := !errors.Is(statErr, fs.ErrNotExist)
-	if (f.backend == "gdb" || f.backend == "delve") && dlvAddr(f) == "" {
-		// Zombies, kernel threads, no permission: the same message whatever the backend.
-		if err := native.Check(pid); err != nil {
-			return nil, err
-		}
-	}
-	if f.backend == "delve" || dlvAddr(f) != "" {
-		return attachDelve(pid, f)
-	}
-	var proc dbg.Target
-	var err error
-	if f.backend == "gdb" {
-		proc, err = gdbmi.Attach(pid, gdbmi.ProcessOptions{MaxFreeze: f.maxFreeze, Timeout: gdbTimeout()})
-	} else {
-		proc, err = native.Attach(pid, native.Options{MaxFreeze: f.maxFreeze})
-	}
-	if why := vanished(pid, image); err != nil && existed && why != "" && !errors.Is(err, dbg.ErrExited) {
-		return nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin attached (%v)", pid, why, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer proc.Close()
-	progress := f.progress()
-	defer progress.Clear()
-	snap, err := capture.Take(proc, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: f.backend, Progress: progress.Update, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze, HoldFreeze: holdFreeze()})
-	if err != nil {
-		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
-			return nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it (%v): run gorigin again", pid, why, err)
-		}
-		return nil, fmt.Errorf("pid %d: %w", pid, err)
-	}
-	if err := proc.Close(); err != nil {
-		// The copy was complete; a target that exited or exec'd since leaves nothing to
-		// let go (GDB's detach then fails: "The program is not being run").
-		why := vanished(pid, image)
-		if why == "" {
-			return nil, err
-		}
-		snap.Warnings = append(snap.Warnings, fmt.Sprintf("pid %d %s right after this snapshot was taken", pid, why))
-	}
-	return snap, nil
+	o, done := f.source()
+	defer done()
+	return source.Attach(context.Background(), pid, o)
 }
 
 // render filters, groups and writes a snapshot as the flags ask.

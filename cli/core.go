@@ -1,15 +1,10 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
+	"context"
 
 	"github.com/gorigin-dev/gorigin/capture"
-	"github.com/gorigin-dev/gorigin/dbg"
-	"github.com/gorigin-dev/gorigin/dbg/core"
-	"github.com/gorigin-dev/gorigin/dbg/gdbmi"
-	"github.com/gorigin-dev/gorigin/snapshot"
+	"github.com/gorigin-dev/gorigin/internal/source"
 )
 
 var cmdCore = &command{
@@ -35,13 +30,9 @@ func runCore(f *flags, pos []string, std stdio3) error {
 	if len(pos) != 1 {
 		return usageError{msg: "core takes one core file: gorigin core CORE [--exe BINARY]"}
 	}
-	open := map[string]func(path, exe string, f *flags) (*snapshot.Snapshot, error){
-		"native": openCore, "delve": openDelveCore, "gdb": openGDBCore,
-	}[f.backend]
-	if open == nil {
-		return usageError{msg: fmt.Sprintf("--backend %s: a core is read by gorigin itself (native, the default), by Delve (delve) or by GDB (gdb)", f.backend)}
-	}
-	snap, err := open(pos[0], exe, f)
+	o, done := f.source()
+	snap, err := source.Core(context.Background(), pos[0], exe, o)
+	done()
 	if err == nil && f.leaks {
 		err = withLeaks(snap, pos[0], exe, f)
 	}
@@ -51,63 +42,4 @@ func runCore(f *flags, pos []string, std stdio3) error {
 	phase := capture.Tracer("output")
 	defer phase("rendered %s", f.format)
 	return render(snap, f, std.out)
-}
-
-// openCore snapshots a core dump. A core has no clock: the runtime's nanotime at the
-// moment of the dump is not recorded anywhere gorigin can trust, so Now is 0 and wait
-// durations are left out rather than guessed.
-func openCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
-	c, err := openNativeCore(path, exe)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	return takeCore(c, path, "native", f)
-}
-
-// openNativeCore opens a core with gorigin's own reader. Its bad input (not a core, a
-// truncated one, no or the wrong executable) says so (dbg.BadInput); so does a core file
-// that is not there or not readable.
-func openNativeCore(path, exe string) (*core.Core, error) {
-	c, err := core.Open(path, exe)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-		return nil, usageError{msg: err.Error(), err: err}
-	}
-	return c, err
-}
-
-// takeCore snapshots an opened core.
-func takeCore(t dbg.Target, path, backend string, f *flags) (*snapshot.Snapshot, error) {
-	progress := f.progress() // reading a large core takes seconds: a bar on a terminal
-	defer progress.Clear()
-	snap, err := capture.Take(t, capture.Options{
-		Kind: "core", Backend: backend, Stacks: f.stacks, DebugFile: f.debugFile,
-		Now:      func() int64 { return 0 },
-		Progress: progress.Update,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("core %s: %w", path, err)
-	}
-	if len(snap.Goroutines) == 0 { // a Go program always has its main goroutine
-		return nil, usageError{msg: fmt.Sprintf("core %s: runtime.allgs is empty: the core's memory is damaged, or it was written before the Go runtime started", path)}
-	}
-	return snap, nil
-}
-
-// openGDBCore snapshots a core that GDB opens with its executable and reads for gorigin.
-// gorigin's own reader checks the input first (and finds the executable the core names,
-// by build ID), so that bad input gets the same message whatever the backend.
-func openGDBCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
-	nc, err := openNativeCore(path, exe)
-	if err != nil {
-		return nil, err
-	}
-	exe = nc.Exe()
-	nc.Close()
-	c, err := gdbmi.OpenCore(path, exe, gdbmi.CoreOptions{Timeout: gdbTimeout()})
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	return takeCore(c, path, "gdb", f)
 }

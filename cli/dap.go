@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dap"
+	"github.com/gorigin-dev/gorigin/internal/source"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -229,9 +230,9 @@ func dapSources(peer *dap.Peer, turns *pidTurns) dap.Sources {
 					return nil, err
 				}
 				defer release()
-				f := newFlags(io.Discard)
-				f.backend, f.freeze, f.stacks = backend, freeze, true
-				return attach(pid, f)
+				o := sourceOptions()
+				o.Backend, o.Freeze, o.Stacks = backend, freeze, true
+				return source.Attach(ctx, pid, o)
 			}, nil
 		},
 		Core: func(corePath, exe string) (dap.Source, error) {
@@ -249,14 +250,14 @@ func dapSources(peer *dap.Peer, turns *pidTurns) dap.Sources {
 			if _, _, err := check(); err != nil {
 				return nil, err
 			}
-			return func(context.Context) (*snapshot.Snapshot, error) {
+			return func(ctx context.Context) (*snapshot.Snapshot, error) {
 				core, prog, err := check() // again: the file may have changed since
 				if err != nil {
 					return nil, err
 				}
-				f := newFlags(io.Discard)
-				f.stacks = true
-				return openCore(core, prog, f)
+				o := sourceOptions()
+				o.Stacks = true
+				return source.Core(ctx, core, prog, o)
 			}, nil
 		},
 		Dump: func(src string) (dap.Source, error) {
@@ -264,7 +265,7 @@ func dapSources(peer *dap.Peer, turns *pidTurns) dap.Sources {
 				return nil, usageError{msg: "dumpPath -: standard input carries the DAP messages; name a file or a URL"}
 			}
 			check := func() (string, error) {
-				if isURL(src) {
+				if source.IsURL(src) {
 					return src, nil
 				}
 				return mayRead("dumpPath", src)
@@ -272,12 +273,12 @@ func dapSources(peer *dap.Peer, turns *pidTurns) dap.Sources {
 			if _, err := check(); err != nil {
 				return nil, err
 			}
-			return func(context.Context) (*snapshot.Snapshot, error) {
+			return func(ctx context.Context) (*snapshot.Snapshot, error) {
 				path, err := check()
 				if err != nil {
 					return nil, err
 				}
-				return loadSource(path, nil)
+				return source.Dump(ctx, path, nil)
 			}, nil
 		},
 	}

@@ -1,14 +1,14 @@
 package cli
 
-// The Delve backends' flags. The backends themselves, and their notes on the Go releases
-// Delve supports, are in delve_backend.go;
-// a build with -tags nodelve leaves Delve out (delve_none.go).
+// The Delve backends' flags. The backends themselves are in internal/source (delve.go; a
+// build with -tags nodelve leaves Delve out).
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/gorigin-dev/gorigin/capture"
+	"github.com/gorigin-dev/gorigin/internal/source"
 )
 
 // dlvGuardCmd is the hidden command that runs the guard of a dlv session gorigin halts
@@ -40,10 +40,4 @@ func checkBackend(f *flags) error {
 }
 
 // dlvAddr is the headless dlv's address for --backend dlv=HOST:PORT, or "".
-func dlvAddr(f *flags) string {
-	addr, _ := strings.CutPrefix(f.backend, "dlv=")
-	if addr == f.backend {
-		return ""
-	}
-	return addr
-}
+func dlvAddr(f *flags) string { return source.DlvAddr(f.backend) }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/source"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
@@ -82,7 +84,7 @@ func diffSource(src string, stdin io.Reader, f *flags) (*snapshot.Snapshot, erro
 	if pid, err := strconv.Atoi(src); err == nil && pid > 0 {
 		return attach(pid, f)
 	}
-	return loadSource(src, stdin)
+	return source.Dump(context.Background(), src, stdin)
 }
 
 // shownGoroutines applies --match, --exclude and --system as render does.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/capture"
+	"github.com/gorigin-dev/gorigin/internal/source"
 )
 
 // envDuration is the Go duration in the environment variable name; 0 when it is unset,
@@ -38,3 +39,12 @@ func holdFreeze() time.Duration { return envDuration("GORIGIN_TEST_HOLD_FREEZE")
 
 // gdbTimeout is the gdbmi options' Timeout: $GORIGIN_GDB_TIMEOUT (0: the default).
 func gdbTimeout() time.Duration { return envDuration("GORIGIN_GDB_TIMEOUT") }
+
+// sourceOptions are the options of every source gorigin opens that come from the
+// environment and from gorigin itself (the dlv guard), not from flags.
+func sourceOptions() source.Options {
+	return source.Options{
+		GDBTimeout: gdbTimeout(), DlvGuard: []string{"/proc/self/exe", dlvGuardCmd},
+		HoldFreeze: holdFreeze(), HoldBreakpoints: envDuration("GORIGIN_TEST_HOLD_BREAKPOINTS"),
+	}
+}

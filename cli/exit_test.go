@@ -40,9 +40,13 @@ func TestExitStatusOfBadInput(t *testing.T) {
 
 // TestUsageErrorWrapsItsCause: a usage error made from another error keeps it.
 func TestUsageErrorWrapsItsCause(t *testing.T) {
-	err := dispatch([]string{"core", "/nonexistent/core"}, stdio3{nil, io.Discard, io.Discard})
+	err := dispatch([]string{"attach", "1", "-o", "/nonexistent/report.txt"}, stdio3{nil, io.Discard, io.Discard})
 	var ue usageError
 	if !errors.As(err, &ue) || !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("core of a missing file: %v (%T), want a usage error wrapping fs.ErrNotExist", err, err)
+		t.Errorf("-o in a missing directory: %v (%T), want a usage error wrapping fs.ErrNotExist", err, err)
+	}
+	err = dispatch([]string{"core", "/nonexistent/core"}, stdio3{nil, io.Discard, io.Discard})
+	if !dbg.BadInput(err) || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("core of a missing file: %v (%T), want bad input wrapping fs.ErrNotExist", err, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/capture"
+	"github.com/gorigin-dev/gorigin/internal/source"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
@@ -166,6 +167,16 @@ func (f *flags) progress() *report.Progress {
 		return report.NewProgress(os.Stderr)
 	}
 	return report.NewProgress(f.stderr)
+}
+
+// source is how the flags say to read a process or a core, with a progress bar; done
+// clears the bar.
+func (f *flags) source() (o source.Options, done func()) {
+	progress := f.progress()
+	o = sourceOptions()
+	o.Backend, o.Freeze, o.MaxFreeze, o.Stacks, o.DebugFile = f.backend, f.freeze, f.maxFreeze, f.stacks, f.debugFile
+	o.Progress = progress.Update
+	return o, progress.Clear
 }
 
 // parseArgs parses flags and positional arguments in any order ("attach 42 --format json").

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gorigin-dev/gorigin/internal/source"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/runtimegdb"
 	"github.com/gorigin-dev/gorigin/scripts"
@@ -53,7 +54,7 @@ func runGDB(_ *flags, args []string, std stdio3) error {
 		if len(args) == 3 {
 			given = args[2]
 		}
-		c, err := openNativeCore(args[0], given) // checks the core and finds its executable
+		c, err := source.OpenCore(args[0], given) // checks the core and finds its executable
 		if err != nil {
 			return err
 		}

@@ -1,17 +1,14 @@
 package cli
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/capture"
-	"github.com/gorigin-dev/gorigin/dbg"
-	"github.com/gorigin-dev/gorigin/dbg/native"
+	"github.com/gorigin-dev/gorigin/internal/source"
 	"github.com/gorigin-dev/gorigin/leaks"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
@@ -65,21 +62,24 @@ func runLeaks(f *flags, pos []string, std stdio3) error {
 		}
 		snap, res, err = attachLeaks(pid, f)
 	} else {
-		if snap, err = openCore(pos[0], exe, f); err != nil {
+		o, done := f.source()
+		snap, err = source.Core(context.Background(), pos[0], exe, o)
+		done()
+		if err != nil {
 			return err
 		}
-		res, err = analyzeCore(pos[0], exe, f.debugFile)
+		res, err = coreLeaks(pos[0], exe, f)
 	}
 	if err != nil {
 		return err
 	}
 	if snap.Source.Kind != "live" {
-		applyLeaks(snap, res) // attachLeaks applied a live target's
+		source.ApplyLeaks(snap, res) // AttachLeaks applied a live target's
 	}
 	if f.format != "text" {
 		return render(snap, f, stdout)
 	}
-	fmt.Fprintln(stdout, leakSummary(res, snap.Source.Kind == "live"))
+	fmt.Fprintln(stdout, source.LeakSummary(res, snap.Source.Kind == "live"))
 	for _, d := range snap.Leaks.ByDesign {
 		fmt.Fprintf(stdout, "goroutine %d: %s, not a leak to fix\n", d.ID, d.Why)
 	}
@@ -108,126 +108,30 @@ func withLeaks(snap *snapshot.Snapshot, corePath, exe string, f *flags) error {
 	if f.backend != "native" {
 		return usageError{msg: "--leaks reads the heap with the native backend only: leave out --backend"}
 	}
-	res, err := analyzeCore(corePath, exe, f.debugFile)
+	res, err := coreLeaks(corePath, exe, f)
 	if err != nil {
 		return err
 	}
-	applyLeaks(snap, res)
+	source.ApplyLeaks(snap, res)
 	return nil
 }
 
-// attachLeaks snapshots a live process and proves its leaks in one freeze: the
-// goroutines' states and the verdicts come from the same moment. The freeze copies what
-// the marking reads; the marking runs on the copy after the thaw (or, when the copy does
-// not fit in gorigin's memory, while frozen: a warning says so).
+// attachLeaks snapshots a live process and proves its leaks in one freeze
+// (source.AttachLeaks), frozen for at most leakFreeze unless --max-freeze says.
 func attachLeaks(pid int, f *flags) (*snapshot.Snapshot, *leaks.Result, error) {
-	maxFreeze := f.maxFreeze
+	o, done := f.source()
+	defer done()
 	if !f.set("max-freeze") {
-		maxFreeze = leakFreeze
+		o.MaxFreeze = leakFreeze
 	}
-	image := processImage(pid)
-	proc, err := native.Attach(pid, native.Options{MaxFreeze: maxFreeze})
-	if why := vanished(pid, image); err != nil && why != "" && !errors.Is(err, dbg.ErrExited) {
-		return nil, nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin attached (%v)", pid, why, err)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	defer proc.Close()
-	progress := f.progress()
-	defer progress.Clear()
-	phase := capture.Tracer("leaks")
-	s, err := leaks.Begin(proc, leaks.Options{Progress: progress.Update, MaxFreeze: maxFreeze, DebugFile: f.debugFile})
-	if err != nil {
-		return nil, nil, leakError(pid, err)
-	}
-	defer s.Close()
-	phase("planned (%s)", s.Mode())
-	snap, err := capture.Take(s, capture.Options{Freeze: capture.FreezeAlways, Stacks: f.stacks, Backend: "native", Progress: progress.Update, DebugFile: f.debugFile, HoldFreeze: holdFreeze()})
-	if err != nil {
-		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
-			return nil, nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it (%v): run gorigin again", pid, why, err)
-		}
-		return nil, nil, leakError(pid, err)
-	}
-	res, err := s.Finish()
-	if err != nil {
-		return nil, nil, leakError(pid, err)
-	}
-	phase("%s", leakSummary(res, true))
-	if proc.Expired() {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("the target stayed frozen past --max-freeze %v and was released before the copy was complete: no goroutine is called leaked", maxFreeze))
-		for id, v := range res.Verdicts {
-			if v.Leak == leaks.Leaked {
-				v.Leak, v.Why = leaks.Unknown, "the copy was cut short by --max-freeze"
-				res.Verdicts[id] = v
-			}
-		}
-	}
-	applyLeaks(snap, res)
-	return snap, res, proc.Close()
+	return source.AttachLeaks(context.Background(), pid, o)
 }
 
-// leakError says which process the analysis failed on.
-func leakError(pid int, err error) error {
-	return fmt.Errorf("pid %d: leak analysis: %w", pid, err)
-}
-
-func analyzeCore(path, exe, debugFile string) (*leaks.Result, error) {
-	c, err := openNativeCore(path, exe)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	res, err := analyze(c, debugFile)
-	if err != nil {
-		return nil, fmt.Errorf("core %s: leak analysis: %w", path, err)
-	}
-	return res, nil
-}
-
-func analyze(t dbg.Target, debugFile string) (*leaks.Result, error) {
-	progress := report.NewProgress(os.Stderr) // a bar on a terminal only
-	defer progress.Clear()
-	phase := capture.Tracer("leaks")
-	res, err := leaks.Analyze(t, leaks.Options{Progress: progress.Update, DebugFile: debugFile})
-	if err != nil {
-		return nil, err
-	}
-	phase("%s", leakSummary(res, false))
-	return res, nil
-}
-
-// applyLeaks sets each goroutine's Leak from the analysis, by id; a goroutine the analysis
-// did not see (none, when both read the same freeze or core) is unknown.
-func applyLeaks(snap *snapshot.Snapshot, res *leaks.Result) {
-	snap.Leaks = leakReport(snap, res, snap.Source.Kind == "live")
-	for i := range snap.Goroutines {
-		g := &snap.Goroutines[i]
-		if v, ok := res.Verdicts[g.ID]; ok {
-			g.Leak = v.Leak
-		} else {
-			g.Leak = leaks.Unknown
-		}
-	}
-	snap.Warnings = append(snap.Warnings, res.Warnings...)
-}
-
-func leakSummary(res *leaks.Result, live bool) string {
-	s := res.Stats
-	out := fmt.Sprintf("leaks: %d leaked, %d live, %d unknown of %d goroutines; heap %d MB in %d objects (%d spans), %d marked, %d MB scanned in %d rounds",
-		s.Leaked, s.LiveCount, s.NotSure, s.Goroutines, s.HeapBytes>>20, s.Objects, s.Spans, s.Marked, s.ScannedBytes>>20, s.Rounds)
-	if heap := s.PreciseBytes + s.ConservativeBytes; heap > 0 {
-		out += fmt.Sprintf(" (heap objects: %d KB with the runtime's pointer maps, %d KB conservatively)", s.PreciseBytes>>10, s.ConservativeBytes>>10)
-	}
-	switch {
-	case !live:
-	case s.Mode == leaks.ModeCopy:
-		out += fmt.Sprintf("; frozen %v to copy %d MB, marked after the thaw", s.Freeze.Round(time.Millisecond), s.Copied>>20)
-	default:
-		out += fmt.Sprintf("; frozen %v, marked while frozen", s.Freeze.Round(time.Millisecond))
-	}
-	return out
+// coreLeaks proves the leaks of a core, with a progress bar.
+func coreLeaks(path, exe string, f *flags) (*leaks.Result, error) {
+	o, done := f.source()
+	defer done()
+	return source.CoreLeaks(context.Background(), path, exe, o)
 }
 
 // maxWhyObjects bounds the wait objects listed for one group of the text "why" section.
@@ -248,7 +152,7 @@ func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, 
 	b.WriteString("\nwhy:\n")
 	for _, g := range groups {
 		fmt.Fprintf(&b, "  %s (%d)\n", report.Printable(g.Key), g.Count)
-		objs := waitObjects(shown, res, g.Members)
+		objs := source.WaitObjects(shown, res, g.Members)
 		for i, o := range objs {
 			if i == maxWhyObjects {
 				fmt.Fprintf(&b, "    and %d more objects\n", len(objs)-i)
@@ -256,7 +160,7 @@ func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, 
 			}
 			fmt.Fprintf(&b, "    waits on %s\n", report.Printable(waitObjectText(o)))
 		}
-		for _, r := range leakWhys(shown, res, g.Members) {
+		for _, r := range source.LeakWhys(shown, res, g.Members) {
 			fmt.Fprintf(&b, "    %s\n", report.Printable(r))
 		}
 	}

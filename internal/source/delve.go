@@ -1,12 +1,11 @@
 //go:build !nodelve
 
-package cli
+package source
 
 import (
 	"debug/buildinfo"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/gorigin-dev/gorigin/capture"
@@ -18,27 +17,27 @@ import (
 
 // attachDelve snapshots a live process with Delve: embedded (--backend delve) or through a
 // running headless dlv (--backend dlv=HOST:PORT, where pid may be 0: dlv says which).
-func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
+func attachDelve(pid int, o Options) (*snapshot.Snapshot, error) {
 	image := processImage(pid) // to tell an exec from other read errors
 	var t dbg.Target
 	backend := "delve"
 	var sess *delve.Session
-	if addr := dlvAddr(f); addr != "" {
+	if addr := DlvAddr(o.Backend); addr != "" {
 		backend = "dlv"
-		s, err := delve.Dial(addr, pid, delve.SessionOptions{Guard: []string{"/proc/self/exe", dlvGuardCmd}})
+		s, err := delve.Dial(addr, pid, delve.SessionOptions{Guard: o.DlvGuard})
 		if err != nil {
 			return nil, err
 		}
 		pid, t, sess = s.Pid(), s, s
 	} else {
-		p, err := delve.Attach(pid, delve.Options{MaxFreeze: f.maxFreeze, HoldBreakpoints: envDuration("GORIGIN_TEST_HOLD_BREAKPOINTS")})
+		p, err := delve.Attach(pid, delve.Options{MaxFreeze: o.maxFreeze(), HoldBreakpoints: o.HoldBreakpoints})
 		if err != nil {
 			return nil, delveFailed(err, fmt.Sprintf("/proc/%d/exe", pid))
 		}
 		t = p
 	}
 	defer t.Close()
-	snap, err := capture.Take(t, capture.Options{Freeze: f.freeze, Stacks: f.stacks, Backend: backend, DebugFile: f.debugFile, MaxFreeze: f.maxFreeze, HoldFreeze: holdFreeze()})
+	snap, err := capture.Take(t, capture.Options{Freeze: o.Freeze, Stacks: o.Stacks, Backend: backend, DebugFile: o.DebugFile, MaxFreeze: o.maxFreeze(), HoldFreeze: o.HoldFreeze})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
 			return nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it (%v): run gorigin again", pid, why, err)
@@ -53,9 +52,9 @@ func attachDelve(pid int, f *flags) (*snapshot.Snapshot, error) {
 	return snap, t.Close()
 }
 
-// openDelveCore snapshots a core with Delve's core backend. The executable is --exe or
+// delveCore snapshots a core with Delve's core backend. The executable is --exe or
 // the one the core names (found and checked by build ID as for the native core reader).
-func openDelveCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
+func delveCore(path, exe string, o Options) (*snapshot.Snapshot, error) {
 	if exe == "" {
 		c, err := core.Open(path, "")
 		if err != nil {
@@ -67,13 +66,13 @@ func openDelveCore(path, exe string, f *flags) (*snapshot.Snapshot, error) {
 	c, err := delve.OpenCore(path, exe)
 	if err != nil {
 		if os.IsNotExist(errors.Unwrap(err)) {
-			return nil, usageError{msg: delveFailed(err, exe).Error(), err: err}
+			return nil, badInput(err, "%v", delveFailed(err, exe))
 		}
 		return nil, delveFailed(err, exe)
 	}
 	defer c.Close()
 	snap, err := capture.Take(c, capture.Options{
-		Kind: "core", Backend: "delve", Stacks: f.stacks, DebugFile: f.debugFile,
+		Kind: "core", Backend: "delve", Stacks: o.Stacks, DebugFile: o.DebugFile,
 		Now: func() int64 { return 0 },
 	})
 	if err != nil {
@@ -112,14 +111,4 @@ func delveHint(err error, goVersion string) error {
 	lo, hi := delve.SupportedGo()
 	return fmt.Errorf("%w (Delve %s supports Go 1.%d to 1.%d and the target was built by %s: use --backend native, which supports Go 1.20 to 1.27)",
 		err, delve.Version(), lo, hi, goVersion)
-}
-
-// runDlvGuard is the hidden command "gorigin __dlv-guard ADDR": the guard that continues
-// the dlv session at ADDR if the gorigin that started it dies holding it halted
-// (delve.RunGuard, reading that gorigin's pipe on stdin).
-func runDlvGuard(args []string, stdin io.Reader, stderr io.Writer) int {
-	if len(args) != 1 {
-		return exitStatus(usageError{msg: dlvGuardCmd + " ADDR: gorigin runs it itself, with a pipe on stdin"}, stderr)
-	}
-	return delve.RunGuard(args[0], stdin, stderr)
 }

@@ -1,6 +1,6 @@
 //go:build !nodelve
 
-package cli
+package source
 
 import (
 	"errors"
