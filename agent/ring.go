@@ -47,12 +47,7 @@ func newRing(size, window int) *ring {
 
 // sampleOf counts s's non-system goroutines by origin.
 func sampleOf(s *snapshot.Snapshot) (Sample, map[string]*snapshot.Location) {
-	gs := make([]snapshot.Goroutine, 0, len(s.Goroutines))
-	for _, g := range s.Goroutines {
-		if !g.System {
-			gs = append(gs, g)
-		}
-	}
+	gs, _ := snapshot.WithoutSystem(s.Goroutines)
 	groups := snapshot.GroupBy(gs, snapshot.Key{Kind: "origin"})
 	if len(groups) > maxGroupsPerSample {
 		groups = groups[:maxGroupsPerSample] // sorted largest first
@@ -110,12 +105,11 @@ func (r *ring) add(smp Sample, origins map[string]*snapshot.Location) []Growth {
 
 // grew reports whether key's count rose at every interval of samples.
 func grew(samples []Sample, key string) bool {
-	for i := 1; i < len(samples); i++ {
-		if samples[i].Counts[key] <= samples[i-1].Counts[key] {
-			return false
-		}
+	counts := make([]int, len(samples))
+	for i, s := range samples {
+		counts[i] = s.Counts[key]
 	}
-	return len(samples) > 1
+	return snapshot.GrewEveryInterval(counts)
 }
 
 // RingDoc is the ring as the handler serves it.

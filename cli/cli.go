@@ -177,21 +177,8 @@ func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
 	shown := *snap
 	shown.Goroutines = snapshot.Select(snap.Goroutines, match, exclude)
 	if f.format != "json" && !f.system {
-		hidden := 0
-		for i := range shown.Goroutines {
-			if shown.Goroutines[i].System {
-				hidden++
-			}
-		}
-		if hidden > 0 { // one exact copy: 1,000,000 goroutines are 136 MB
-			user := make([]snapshot.Goroutine, 0, len(shown.Goroutines)-hidden)
-			for i := range shown.Goroutines {
-				if !shown.Goroutines[i].System {
-					user = append(user, shown.Goroutines[i])
-				}
-			}
-			shown.Goroutines = user
-		}
+		var hidden int
+		shown.Goroutines, hidden = snapshot.WithoutSystem(shown.Goroutines)
 		return write(f, stdout, func(w io.Writer) error {
 			return report.Render(w, f.format, &shown, snapshot.GroupBy(shown.Goroutines, key),
 				report.ForTerminal(w, report.TextOptions{Top: f.top, Verbose: f.verbose, By: key, SystemHidden: hidden}))

@@ -101,12 +101,7 @@ func shownGoroutines(s *snapshot.Snapshot, f *flags) ([]snapshot.Goroutine, erro
 	if f.system {
 		return gs, nil
 	}
-	var user []snapshot.Goroutine
-	for _, g := range gs {
-		if !g.System {
-			user = append(user, g)
-		}
-	}
+	user, _ := snapshot.WithoutSystem(gs)
 	return user, nil
 }
 

@@ -169,12 +169,7 @@ func growing(gs []watchGroup) []string {
 	out := []string{}
 	for i := range gs {
 		g := &gs[i]
-		g.GrewEveryInterval = len(g.Counts) > 1
-		for j := 1; j < len(g.Counts); j++ {
-			if g.Counts[j] <= g.Counts[j-1] {
-				g.GrewEveryInterval = false
-			}
-		}
+		g.GrewEveryInterval = snapshot.GrewEveryInterval(g.Counts)
 		if g.GrewEveryInterval {
 			out = append(out, g.Key)
 		}

@@ -67,13 +67,7 @@ func newView(snap *snapshot.Snapshot, o *opened, ids threadIDs) *view {
 	if o.system {
 		v.shown = snap.Goroutines
 	} else {
-		v.shown = make([]snapshot.Goroutine, 0, len(snap.Goroutines))
-		for _, g := range snap.Goroutines {
-			if !g.System {
-				v.shown = append(v.shown, g)
-			}
-		}
-		v.hidden = len(snap.Goroutines) - len(v.shown)
+		v.shown, v.hidden = snapshot.WithoutSystem(snap.Goroutines)
 	}
 	for i, g := range v.shown {
 		if g.ID != 0 {
