@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
-	"time"
 
 	"github.com/gorigin-dev/gorigin/internal/source"
 	"github.com/gorigin-dev/gorigin/report"
@@ -75,7 +73,7 @@ func runDiff(f *flags, pos []string, std stdio3) error {
 		case "html":
 			return report.DiffHTML(w, &d, [2]string{pos[0], pos[1]}, 0)
 		}
-		return diffText(w, &d, pos)
+		return report.DiffText(w, &d, [2]string{pos[0], pos[1]})
 	})
 }
 
@@ -103,36 +101,6 @@ func shownGoroutines(s *snapshot.Snapshot, f *flags) ([]snapshot.Goroutine, erro
 	}
 	user, _ := snapshot.WithoutSystem(gs)
 	return user, nil
-}
-
-func diffText(w io.Writer, d *snapshot.Diff, names []string) error {
-	fmt.Fprintf(w, "before  %s  %d goroutines\n", report.Printable(names[0]), d.BeforeCount)
-	fmt.Fprintf(w, "after   %s  %d goroutines", report.Printable(names[1]), d.AfterCount)
-	if d.IDsKnown {
-		fmt.Fprintf(w, "  %d new since before, %d gone", d.New, d.Gone)
-		if d.MinAgeSeconds > 0 {
-			fmt.Fprintf(w, ", %d new and waiting ≥ %v", d.NewOld, time.Duration(d.MinAgeSeconds*float64(time.Second)))
-		}
-	} else {
-		fmt.Fprint(w, "  (no goroutine ids on one side: new goroutines cannot be told apart)")
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "DELTA\tBEFORE\tAFTER\tNEW\tGROUP\tNEW IDS")
-	for _, g := range d.Groups {
-		newCol, ids := "-", ""
-		if d.IDsKnown {
-			newCol = strconv.Itoa(g.New)
-			for i, id := range g.NewIDs {
-				if i > 0 {
-					ids += " "
-				}
-				ids += strconv.FormatInt(id, 10)
-			}
-		}
-		fmt.Fprintf(tw, "%+d\t%d\t%d\t%s\t%s\t%s\n", g.Delta, g.Before, g.After, newCol, report.Printable(g.Key), ids)
-	}
-	return tw.Flush()
 }
 
 func hasOrigins(gs []snapshot.Goroutine) bool {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gorigin-dev/gorigin/internal/source"
@@ -134,11 +133,8 @@ func coreLeaks(path, exe string, f *flags) (*leaks.Result, error) {
 	return source.CoreLeaks(context.Background(), path, exe, o)
 }
 
-// maxWhyObjects bounds the wait objects listed for one group of the text "why" section.
-const maxWhyObjects = 8
-
 // writeLeakReasons prints, for each group of the table, what its goroutines wait on and
-// why the analysis calls them leaked.
+// why the analysis calls them leaked (report.LeakReasons).
 func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, f *flags) error {
 	key, err := snapshot.ParseKey(f.by)
 	if err != nil {
@@ -148,22 +144,7 @@ func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, 
 	if f.top > 0 && len(groups) > f.top {
 		groups = groups[:f.top]
 	}
-	var b strings.Builder
-	b.WriteString("\nwhy:\n")
-	for _, g := range groups {
-		fmt.Fprintf(&b, "  %s (%d)\n", report.Printable(g.Key), g.Count)
-		objs := source.WaitObjects(shown, res, g.Members)
-		for i, o := range objs {
-			if i == maxWhyObjects {
-				fmt.Fprintf(&b, "    and %d more objects\n", len(objs)-i)
-				break
-			}
-			fmt.Fprintf(&b, "    waits on %s\n", report.Printable(waitObjectText(o)))
-		}
-		for _, r := range source.LeakWhys(shown, res, g.Members) {
-			fmt.Fprintf(&b, "    %s\n", report.Printable(r))
-		}
-	}
-	_, err = io.WriteString(w, b.String())
-	return err
+	return report.LeakReasons(w, shown, groups, func(members []int) ([]snapshot.LeakWaitObject, []string) {
+		return source.WaitObjects(shown, res, members), source.LeakWhys(shown, res, members)
+	})
 }

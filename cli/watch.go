@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/gorigin-dev/gorigin/report"
@@ -15,29 +12,6 @@ import (
 
 // exitGrowing is watch's verdict when some group grew in every interval.
 const exitGrowing = 3
-
-// watchGroup is one group across the samples of a watch.
-type watchGroup struct {
-	Key    string             `json:"key"`
-	Origin *snapshot.Location `json:"origin,omitempty"`
-	Start  *snapshot.Location `json:"start,omitempty"`
-	// Counts are the group's sizes, one per sample.
-	Counts []int `json:"counts"`
-	// GrewEveryInterval is true when each count is larger than the one before.
-	GrewEveryInterval bool `json:"grewEveryInterval"`
-}
-
-// watchResult is watch's JSON document.
-type watchResult struct {
-	Source  string       `json:"source"`
-	By      string       `json:"by"`
-	TakenAt []time.Time  `json:"takenAt"`
-	Totals  []int        `json:"totals"`
-	Groups  []watchGroup `json:"groups"`
-	// Growing lists the keys of the groups that grew in every interval; non-empty means
-	// exit status 3.
-	Growing []string `json:"growing"`
-}
 
 var cmdWatch = &command{
 	name: "watch", args: "PID|URL [flags]", summary: "take repeated snapshots and say whether a group grew in every interval",
@@ -72,7 +46,7 @@ func runWatch(f *flags, pos []string, std stdio3) error {
 	return nil
 }
 
-func watch(f *flags, pos []string, stdout io.Writer) (*watchResult, error) {
+func watch(f *flags, pos []string, stdout io.Writer) (*snapshot.Watch, error) {
 	every, samples := f.every, f.samples
 	switch {
 	case len(pos) != 1:
@@ -92,7 +66,7 @@ func watch(f *flags, pos []string, stdout io.Writer) (*watchResult, error) {
 	}
 	progress := f.progress() // samples taken and time left, on a terminal
 	defer progress.Clear()
-	res := &watchResult{Source: pos[0], By: key.String()}
+	res := &snapshot.Watch{Source: pos[0], By: key.String()}
 	at := map[string]int{}
 	next := time.Now()
 	for i := 0; i < samples; i++ {
@@ -100,7 +74,7 @@ func watch(f *flags, pos []string, stdout io.Writer) (*watchResult, error) {
 			next = next.Add(every)
 			end := next.Add(time.Duration(samples-1-i) * every)
 			waitUntil(next, func() {
-				progress.Update(watchStage(len(growing(res.Groups)), time.Until(end)), i, samples)
+				progress.Update(watchStage(len(res.MarkGrowing()), time.Until(end)), i, samples)
 			})
 		}
 		progress.Clear() // a sample of a live process draws its own bar on this line
@@ -119,7 +93,7 @@ func watch(f *flags, pos []string, stdout io.Writer) (*watchResult, error) {
 			if !ok {
 				n = len(res.Groups)
 				at[grp.Key] = n
-				res.Groups = append(res.Groups, watchGroup{Key: grp.Key, Origin: grp.Origin, Start: grp.Start, Counts: make([]int, i, samples)})
+				res.Groups = append(res.Groups, snapshot.WatchGroup{Key: grp.Key, Origin: grp.Origin, Start: grp.Start, Counts: make([]int, i, samples)})
 			}
 			g := &res.Groups[n]
 			g.Counts = append(g.Counts, grp.Count)
@@ -129,10 +103,10 @@ func watch(f *flags, pos []string, stdout io.Writer) (*watchResult, error) {
 				g.Counts = append(g.Counts, 0)
 			}
 		}
-		progress.Update(watchStage(len(growing(res.Groups)), time.Duration(samples-1-i)*every), i+1, samples)
+		progress.Update(watchStage(len(res.MarkGrowing()), time.Duration(samples-1-i)*every), i+1, samples)
 	}
-	res.Growing = growing(res.Groups)
-	sortWatch(res.Groups)
+	res.Growing = res.MarkGrowing()
+	res.Sort()
 	if f.top > 0 && len(res.Groups) > f.top {
 		res.Groups = res.Groups[:f.top]
 	}
@@ -142,7 +116,7 @@ func watch(f *flags, pos []string, stdout io.Writer) (*watchResult, error) {
 			enc.SetIndent("", "  ")
 			return enc.Encode(res)
 		}
-		return watchText(w, res, every)
+		return report.WatchText(w, res, every)
 	})
 	return res, err
 }
@@ -162,74 +136,6 @@ func waitUntil(t time.Time, tick func()) {
 		tick()
 		time.Sleep(min(left, 500*time.Millisecond))
 	}
-}
-
-// growing marks and lists the groups whose count rose in every interval so far.
-func growing(gs []watchGroup) []string {
-	out := []string{}
-	for i := range gs {
-		g := &gs[i]
-		g.GrewEveryInterval = snapshot.GrewEveryInterval(g.Counts)
-		if g.GrewEveryInterval {
-			out = append(out, g.Key)
-		}
-	}
-	return out
-}
-
-// sortWatch puts the groups that grew every time first, then by total growth, then by
-// size.
-func sortWatch(gs []watchGroup) {
-	growth := func(g watchGroup) int { return g.Counts[len(g.Counts)-1] - g.Counts[0] }
-	less := func(a, b watchGroup) bool {
-		if a.GrewEveryInterval != b.GrewEveryInterval {
-			return a.GrewEveryInterval
-		}
-		if growth(a) != growth(b) {
-			return growth(a) > growth(b)
-		}
-		if last(a) != last(b) {
-			return last(a) > last(b)
-		}
-		return a.Key < b.Key
-	}
-	for i := 1; i < len(gs); i++ { // insertion sort: stable, few groups
-		for j := i; j > 0 && less(gs[j], gs[j-1]); j-- {
-			gs[j], gs[j-1] = gs[j-1], gs[j]
-		}
-	}
-}
-
-func last(g watchGroup) int { return g.Counts[len(g.Counts)-1] }
-
-func watchText(w io.Writer, res *watchResult, every time.Duration) error {
-	fmt.Fprintf(w, "%s  %d samples every %v  goroutines %s\n", report.Printable(res.Source), len(res.Totals), every, joinInts(res.Totals))
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROWTH\tCOUNTS\tGROUP\t")
-	for _, g := range res.Groups {
-		mark := ""
-		if g.GrewEveryInterval {
-			mark = "  grew every interval"
-		}
-		fmt.Fprintf(tw, "%+d\t%s\t%s\t%s\n", last(g)-g.Counts[0], joinInts(g.Counts), report.Printable(g.Key), mark)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(res.Growing) > 0 {
-		fmt.Fprintf(w, "verdict: %d group(s) grew in every interval (exit status 3)\n", len(res.Growing))
-	} else {
-		fmt.Fprintln(w, "verdict: no group grew in every interval")
-	}
-	return nil
-}
-
-func joinInts(ns []int) string {
-	s := make([]string, len(ns))
-	for i, n := range ns {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, " → ")
 }
 
 func plural(n int, one, many string) string {

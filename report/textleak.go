@@ -1,6 +1,8 @@
 package report
 
 import (
+	"fmt"
+	"io"
 	"strings"
 
 	"github.com/gorigin-dev/gorigin/snapshot"
@@ -74,4 +76,56 @@ func leakColumn(s *snapshot.Snapshot) (column, bool) {
 		}
 		return c
 	}}, leakRan(s)
+}
+
+// maxWhyObjects bounds the wait objects LeakReasons lists for one group.
+const maxWhyObjects = 8
+
+// LeakReasons writes the "why" section of gorigin leaks: for each of groups (of s's
+// goroutines), the objects its goroutines wait on, most waited on first, and the distinct
+// reasons of their verdicts. reasons gives both for a group's members.
+func LeakReasons(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, reasons func(members []int) ([]snapshot.LeakWaitObject, []string)) error {
+	var b strings.Builder
+	b.WriteString("\nwhy:\n")
+	for _, g := range groups {
+		fmt.Fprintf(&b, "  %s (%d)\n", Printable(g.Key), g.Count)
+		objs, whys := reasons(g.Members)
+		for i, o := range objs {
+			if i == maxWhyObjects {
+				fmt.Fprintf(&b, "    and %d more objects\n", len(objs)-i)
+				break
+			}
+			fmt.Fprintf(&b, "    waits on %s\n", Printable(waitObjectText(o)))
+		}
+		for _, r := range whys {
+			fmt.Fprintf(&b, "    %s\n", Printable(r))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// waitObjectText is one line of the "why" section: "chan int 0xc000012345 in the heap: 3
+// goroutines".
+func waitObjectText(o snapshot.LeakWaitObject) string {
+	t := o.Type
+	if t == "" {
+		t = o.Kind
+	}
+	where := o.Where
+	switch {
+	case o.Where == "global" && o.Object != "":
+		where = "at " + o.Object
+	case o.Object != "":
+		where = o.Object
+	case o.Where == "heap":
+		where = "in the heap"
+	default:
+		where = "in the " + where
+	}
+	n := "1 goroutine"
+	if o.Waiters != 1 {
+		n = fmt.Sprintf("%d goroutines", o.Waiters)
+	}
+	return fmt.Sprintf("%s %s %s: %s", t, o.Addr, strings.TrimSpace(where), n)
 }
