@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorigin-dev/gorigin/capture"
 	"github.com/gorigin-dev/gorigin/internal/source"
+	"github.com/gorigin-dev/gorigin/internal/terminal"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
@@ -162,11 +163,11 @@ func (f *flags) set(name string) bool {
 }
 
 // progress is the progress bar of long work: on stderr when it is a terminal, else silent.
-func (f *flags) progress() *report.Progress {
+func (f *flags) progress() *terminal.Progress {
 	if f.stderr == nil {
-		return report.NewProgress(os.Stderr)
+		return terminal.NewProgress(os.Stderr)
 	}
-	return report.NewProgress(f.stderr)
+	return terminal.NewProgress(f.stderr)
 }
 
 // source is how the flags say to read a process or a core, with a progress bar; done

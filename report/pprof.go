@@ -6,12 +6,13 @@ import (
 	"slices"
 
 	"github.com/google/pprof/profile"
+	"github.com/gorigin-dev/gorigin/internal/terminal"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
 func init() {
 	register("pprof", func(w io.Writer, s *snapshot.Snapshot, _ []snapshot.Group, _ Options) error {
-		if IsTerminal(w) {
+		if terminal.Is(w) {
 			return ErrBinaryToTerminal
 		}
 		p, err := Profile(s)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/pprof/profile"
+	"github.com/gorigin-dev/gorigin/internal/terminal"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -162,10 +163,10 @@ func TestIsTerminalNotDevNull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if IsTerminal(f) {
+	if terminal.Is(f) {
 		t.Errorf("%s is a character device but not a terminal", os.DevNull)
 	}
-	if IsTerminal(&bytes.Buffer{}) {
+	if terminal.Is(&bytes.Buffer{}) {
 		t.Error("a buffer is no terminal")
 	}
 }

@@ -3,6 +3,8 @@ package report
 import (
 	"io"
 	"os"
+
+	"github.com/gorigin-dev/gorigin/internal/terminal"
 )
 
 // ForTerminal returns opt fitted to w when w is a terminal: Width from the terminal's
@@ -10,24 +12,14 @@ import (
 // (https://no-color.org) or TERM is "dumb". For anything else (a pipe, a file) opt is
 // returned as it is: scripts get the plain, unshortened table.
 func ForTerminal(w io.Writer, opt Options) Options {
-	if !IsTerminal(w) {
+	if !terminal.Is(w) {
 		return opt
 	}
 	if opt.Width == 0 {
-		opt.Width = TerminalWidth(w)
+		opt.Width = terminal.Width(w)
 	}
 	opt.Color = os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 	return opt
-}
-
-// TerminalWidth is the number of columns of the terminal w is open on, or 0 when w is no
-// terminal or its size is unknown.
-func TerminalWidth(w io.Writer) int {
-	f, ok := w.(*os.File)
-	if !ok || f == nil {
-		return 0
-	}
-	return terminalWidth(f)
 }
 
 // ErrBinaryToTerminal is returned by the binary formats (pprof) when asked to write to a
@@ -40,13 +32,3 @@ type usageError string
 
 func (e usageError) Error() string  { return string(e) }
 func (e usageError) BadInput() bool { return true }
-
-// IsTerminal reports whether w is an *os.File open on a terminal (not merely a
-// character device such as /dev/null).
-func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok || f == nil {
-		return false
-	}
-	return isTerminalFd(f)
-}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/gorigin-dev/gorigin/internal/terminal"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,8 +27,8 @@ func TestForTerminal(t *testing.T) {
 	SetPtySize(t, tty, 97)
 	t.Setenv("NO_COLOR", "")
 	t.Setenv("TERM", "xterm-256color")
-	if got := TerminalWidth(tty); got != 97 {
-		t.Errorf("TerminalWidth(pty of 97 columns) = %d", got)
+	if got := terminal.Width(tty); got != 97 {
+		t.Errorf("terminal.Width(pty of 97 columns) = %d", got)
 	}
 	if got := ForTerminal(tty, Options{Top: 3}); got != (Options{Top: 3, Width: 97, Color: true}) {
 		t.Errorf("ForTerminal(pty) = %+v, want Width 97 and Color", got)
@@ -100,7 +101,7 @@ func openPtyPair(t *testing.T) (tty, master *os.File) {
 		t.Fatalf("open pty: %v", err)
 	}
 	t.Cleanup(func() { tty.Close() })
-	if !IsTerminal(tty) {
+	if !terminal.Is(tty) {
 		t.Fatal("IsTerminal says a pty is not a terminal")
 	}
 	return tty, master

@@ -1,4 +1,4 @@
-package report
+package terminal
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Progress draws a one-line progress bar on a terminal for work long enough to wonder
@@ -37,8 +38,8 @@ const (
 
 // NewProgress returns a Progress that draws on w when w is a terminal (TERM not "dumb").
 func NewProgress(w io.Writer) *Progress {
-	on := IsTerminal(w) && os.Getenv("TERM") != "dumb"
-	p := newProgress(w, on, TerminalWidth(w), time.Now)
+	on := Is(w) && os.Getenv("TERM") != "dumb"
+	p := newProgress(w, on, Width(w), time.Now)
 	p.ticks = true // a stage of unknown length is one Update: keep its time going
 	return p
 }
@@ -127,12 +128,12 @@ func progressLine(stage string, done, total int, took time.Duration, cols int) s
 	head := "gorigin: " + stage
 	secs := fmt.Sprintf("  %.1fs", took.Seconds())
 	if total <= 0 {
-		return shorten(head+"…"+secs, cols, keepStart)
+		return cutEnd(head+"…"+secs, cols)
 	}
-	count := " " + thousands(int64(done)) + "/" + thousands(int64(total))
-	bar := cols - runes(head) - runes(count) - runes(secs) - 3 // " [" and "]"
+	count := " " + thousands(done) + "/" + thousands(total)
+	bar := cols - utf8.RuneCountInString(head+count+secs) - 3 // " [" and "]"
 	if bar < 10 {
-		return shorten(head+count+secs, cols, keepStart)
+		return cutEnd(head+count+secs, cols)
 	}
 	bar = min(bar, 40)
 	fill := min(bar, bar*max(done, 0)/total)
@@ -141,4 +142,13 @@ func progressLine(stage string, done, total int, took time.Duration, cols int) s
 		arrow = ">"
 	}
 	return head + " [" + strings.Repeat("=", fill) + arrow + strings.Repeat(" ", bar-fill-len(arrow)) + "]" + count + secs
+}
+
+// cutEnd cuts t to n runes, its end replaced by an ellipsis.
+func cutEnd(t string, n int) string {
+	r := []rune(t)
+	if len(r) <= n || n < 1 {
+		return t
+	}
+	return string(r[:n-1]) + "…"
 }
