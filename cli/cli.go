@@ -176,17 +176,13 @@ func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
 	}
 	shown := *snap
 	shown.Goroutines = snapshot.Select(snap.Goroutines, match, exclude)
+	hidden := 0
 	if f.format != "json" && !f.system {
-		var hidden int
 		shown.Goroutines, hidden = snapshot.WithoutSystem(shown.Goroutines)
-		return write(f, stdout, func(w io.Writer) error {
-			return report.Render(w, f.format, &shown, snapshot.GroupBy(shown.Goroutines, key),
-				report.ForTerminal(w, report.TextOptions{Top: f.top, Verbose: f.verbose, By: key, SystemHidden: hidden}))
-		})
 	}
 	return write(f, stdout, func(w io.Writer) error {
-		return report.Render(w, f.format, &shown, snapshot.GroupBy(shown.Goroutines, key),
-			report.ForTerminal(w, report.TextOptions{Top: f.top, Verbose: f.verbose, By: key}))
+		return report.Render(w, f.format, snapshot.GroupSnapshot(&shown, key),
+			report.ForTerminal(w, report.Options{Top: f.top, Verbose: f.verbose, SystemHidden: hidden}))
 	})
 }
 

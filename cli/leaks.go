@@ -140,11 +140,7 @@ func writeLeakReasons(w io.Writer, shown *snapshot.Snapshot, res *leaks.Result, 
 	if err != nil {
 		return usageError{msg: err.Error(), err: err}
 	}
-	groups := snapshot.GroupBy(shown.Goroutines, key)
-	if f.top > 0 && len(groups) > f.top {
-		groups = groups[:f.top]
-	}
-	return report.LeakReasons(w, shown, groups, func(members []int) ([]snapshot.LeakWaitObject, []string) {
+	return report.LeakReasons(w, snapshot.GroupSnapshot(shown, key), f.top, func(members []int) ([]snapshot.LeakWaitObject, []string) {
 		return source.WaitObjects(shown, res, members), source.LeakWhys(shown, res, members)
 	})
 }

@@ -91,17 +91,15 @@ func (s *session) evalGroups(args []string) (string, int, error) {
 	default:
 		return "", 0, userError("usage: groups [--by origin|start|location|wait|label:KEY|parent]")
 	}
-	groups := v.groups
+	grouped := v.byKey
 	if key != v.key {
-		groups = snapshot.GroupBy(v.shown, key)
+		grouped = snapshot.GroupSnapshot(grouped.Snapshot(), key)
 	}
-	shown := *v.snap
-	shown.Goroutines = v.shown
 	var b bytes.Buffer
-	if err := report.Render(&b, "text", &shown, groups, report.Options{By: key, SystemHidden: v.hidden}); err != nil {
+	if err := report.Render(&b, "text", grouped, report.Options{SystemHidden: v.hidden}); err != nil {
 		return "", 0, err
 	}
-	return strings.TrimRight(b.String(), "\n"), v.groupsRef(groups), nil
+	return strings.TrimRight(b.String(), "\n"), v.groupsRef(grouped.Groups()), nil
 }
 
 func (s *session) evalGoroutine(args []string) (string, int, error) {

@@ -22,6 +22,7 @@ type view struct {
 	hidden  int                  // system goroutines left out
 	key     snapshot.Key
 	groups  []snapshot.Group // of shown by key
+	byKey   snapshot.Grouped // shown, grouped by key: groups, with the snapshot they index
 	byID    map[int64]int    // goroutine id → index in shown
 	grouped bool             // threads are groups, not goroutines
 	threads []thread
@@ -74,7 +75,10 @@ func newView(snap *snapshot.Snapshot, o *opened, ids threadIDs) *view {
 			v.byID[g.ID] = i
 		}
 	}
-	v.groups = snapshot.GroupBy(v.shown, o.key)
+	shown := *snap // the snapshot of the goroutines shown, for the REPL's tables
+	shown.Goroutines = v.shown
+	v.byKey = snapshot.GroupSnapshot(&shown, o.key)
+	v.groups = v.byKey.Groups()
 	// A dump without goroutine ids (debug=1) can only be shown by group.
 	v.grouped = o.threshold < 0 || len(v.shown) > o.threshold || len(v.byID) < len(v.shown)
 	if v.grouped {

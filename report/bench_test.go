@@ -37,11 +37,11 @@ func BenchmarkGroupByAndText100k(b *testing.B) {
 	s := bigSnapshot(100_000)
 	b.ResetTimer()
 	for b.Loop() {
-		groups := snapshot.GroupBy(s.Goroutines, snapshot.Key{})
-		if len(groups) != 50 {
-			b.Fatalf("%d groups, want 50", len(groups))
+		g := snapshot.GroupSnapshot(s, snapshot.Key{})
+		if len(g.Groups()) != 50 {
+			b.Fatalf("%d groups, want 50", len(g.Groups()))
 		}
-		if err := Text(io.Discard, s, groups, TextOptions{Verbose: true}); err != nil {
+		if err := Text(io.Discard, g, TextOptions{Verbose: true}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,7 +10,10 @@ import (
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
-func init() { register("dot", Dot) }
+func init() { register("dot", dot) }
+
+// Dot writes g's spawn tree as a Graphviz graph (Render).
+func Dot(w io.Writer, g snapshot.Grouped, opt Options) error { return Render(w, "dot", g, opt) }
 
 // Dot writes the spawn tree as a Graphviz digraph: a node per group (its count, go
 // statement, start function and dominant state), an edge from the group of each
@@ -18,13 +21,13 @@ func init() { register("dot", Dot) }
 // After leak analysis, a group with leaked goroutines says "N leaked" and has a red border.
 // Trees of more than 150 groups (or opt.Top) keep the largest groups and say what they
 // left out. Render it with `dot -Tsvg`.
-func Dot(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options) error {
+func dot(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options) error {
 	t, err := buildSpawnTree(s, groups, opt.Top)
 	if err != nil {
 		return err
 	}
 	var b bytes.Buffer
-	title := "gorigin: " + sourceText(s.Source) + ", " + thousands(int64(len(s.Goroutines))) + " goroutines by " + opt.By.String()
+	title := "gorigin: " + sourceText(s.Source) + ", " + thousands(int64(len(s.Goroutines))) + " goroutines by " + opt.by.String()
 	if note := t.prunedNote(); note != "" {
 		title += "\n" + note
 	}

@@ -63,15 +63,16 @@ func (g *svgG) texts() []string {
 }
 
 // renderDot renders s as DOT and runs Graphviz's dot -Tsvg on it.
-func renderDot(t *testing.T, s *snapshot.Snapshot, opt Options) ([]snapshot.Group, svgGraph) {
+func renderDot(t *testing.T, s *snapshot.Snapshot, key snapshot.Key, opt Options) ([]snapshot.Group, svgGraph) {
 	t.Helper()
 	dotBin, err := exec.LookPath("dot")
 	if err != nil {
 		t.Skip("Graphviz dot is not installed (apt-get install graphviz; .ci/run installs it)")
 	}
-	groups := snapshot.GroupBy(s.Goroutines, opt.By)
+	grouped := snapshot.GroupSnapshot(s, key)
+	groups := grouped.Groups()
 	var src bytes.Buffer
-	if err := Render(&src, "dot", s, groups, opt); err != nil {
+	if err := Render(&src, "dot", grouped, opt); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(dotBin, "-Tsvg")
@@ -90,7 +91,7 @@ func renderDot(t *testing.T, s *snapshot.Snapshot, opt Options) ([]snapshot.Grou
 // the 11 serve goroutines and the 30 workers; the workers started the 12 pollers.
 func TestDotRendersSpawnTree(t *testing.T) {
 	s := apiServer()
-	groups, g := renderDot(t, s, Options{})
+	groups, g := renderDot(t, s, snapshot.Key{}, Options{})
 	if len(g.nodes) != len(groups) {
 		t.Errorf("SVG has %d nodes, want one per group: %d\n%v", len(g.nodes), len(groups), g.nodes)
 	}
@@ -132,14 +133,13 @@ func TestDotPrunesWithNote(t *testing.T) {
 	}
 	s.Goroutines[0].ParentID = 999999 // a parent that exited
 	var src bytes.Buffer
-	groups := snapshot.GroupBy(s.Goroutines, snapshot.Key{})
-	if err := Dot(&src, s, groups, Options{Top: 10}); err != nil {
+	if err := Dot(&src, snapshot.GroupSnapshot(s, snapshot.Key{}), Options{Top: 10}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(src.String(), "40 smaller groups (1,600 goroutines) not shown") {
 		t.Errorf("pruned DOT has no note saying what it left out:\n%s", src.String())
 	}
-	_, g := renderDot(t, s, Options{Top: 10})
+	_, g := renderDot(t, s, snapshot.Key{}, Options{Top: 10})
 	pseudo := 0
 	if strings.Contains(strings.Join(mapValues(g.nodes), "\n"), goneParents) {
 		pseudo = 1

@@ -75,8 +75,8 @@ func TestTextEscapesHostileStrings(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out bytes.Buffer
-			opt := Options{By: key, Verbose: true, Color: color, Width: 200}
-			if err := Render(&out, "text", s, snapshot.GroupBy(s.Goroutines, key), opt); err != nil {
+			opt := Options{Verbose: true, Color: color, Width: 200}
+			if err := Render(&out, "text", snapshot.GroupSnapshot(s, key), opt); err != nil {
 				t.Fatal(err)
 			}
 			what := "text --by " + Printable(by)
@@ -99,12 +99,12 @@ func TestDotAcceptsHostileLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups, g := renderDot(t, s, Options{By: key})
+	groups, g := renderDot(t, s, key, Options{})
 	if len(g.nodes) != len(groups)+1 { // +1: the pseudo-node of the parent not in the dump
 		t.Errorf("SVG has %d nodes, want one per group (%d) and the missing parent's", len(g.nodes), len(groups))
 	}
 	var src bytes.Buffer
-	if err := Render(&src, "dot", s, groups, Options{By: key}); err != nil {
+	if err := Render(&src, "dot", snapshot.GroupSnapshot(s, key), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("dot", "-Tsvg")

@@ -13,7 +13,10 @@ import (
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
-func init() { register("html", HTML) }
+func init() { register("html", html) }
+
+// HTML writes g as an HTML page (Render).
+func HTML(w io.Writer, g snapshot.Grouped, opt Options) error { return Render(w, "html", g, opt) }
 
 // maxListedPerGroup is how many distinct stacks a group lists when expanded; the
 // goroutines with other stacks are counted.
@@ -28,7 +31,7 @@ var htmlTemplate = template.Must(template.New("report").Parse(htmlSource))
 // as a sortable, filterable table whose rows expand to their goroutines and stacks, and
 // the spawn tree as inline SVG. The page opens group N's row when its address ends in
 // #open=gN (several: #open=g0,g3).
-func HTML(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options) error {
+func html(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options) error {
 	tree, err := buildSpawnTree(s, groups, opt.Top)
 	if err != nil {
 		return err
@@ -38,7 +41,7 @@ func HTML(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Option
 		Source:    sourceText(s.Source),
 		Total:     thousands(int64(len(s.Goroutines))),
 		NumGroups: thousands(int64(len(groups))),
-		By:        opt.By.String(),
+		By:        opt.by.String(),
 		Tree:      spawnTreeSVG(tree, len(s.Goroutines)),
 		TreeNote:  tree.prunedNote(),
 		Warnings:  s.Warnings,

@@ -49,9 +49,10 @@ func runChromium(t *testing.T, bin, url string, extra ...string) []byte {
 // writeHTMLReport renders s as HTML into a file and returns the groups and the path.
 func writeHTMLReport(t *testing.T, s *snapshot.Snapshot) ([]snapshot.Group, string) {
 	t.Helper()
-	groups := snapshot.GroupBy(s.Goroutines, snapshot.Key{})
+	grouped := snapshot.GroupSnapshot(s, snapshot.Key{})
+	groups := grouped.Groups()
 	var buf bytes.Buffer
-	if err := Render(&buf, "html", s, groups, Options{}); err != nil {
+	if err := Render(&buf, "html", grouped, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "report.html")
@@ -173,7 +174,7 @@ func TestHTMLEscapes(t *testing.T) {
 	s.Goroutines[0].Labels = map[string]string{"x": `<script>alert(1)</script>`}
 	s.Goroutines[5].Origin = loc(`main.F[<u>]`, "/a/<i>.go", 1)
 	var buf bytes.Buffer
-	if err := HTML(&buf, s, snapshot.GroupBy(s.Goroutines, snapshot.Key{}), Options{}); err != nil {
+	if err := HTML(&buf, snapshot.GroupSnapshot(s, snapshot.Key{}), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"<script>alert", "<u>", "<i>"} {

@@ -60,7 +60,7 @@ func TestPprofLeakLabel(t *testing.T) {
 // many of them are leaked, and no other node speaks of leaks.
 func TestDotLeakedNodes(t *testing.T) {
 	s := leakyAPIServer()
-	groups, g := renderDot(t, s, Options{})
+	groups, g := renderDot(t, s, snapshot.Key{}, Options{})
 	seen := false
 	for i, grp := range groups {
 		text := g.nodes[fmt.Sprintf("n%d", i)]

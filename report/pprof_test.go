@@ -19,7 +19,7 @@ import (
 func writeProfile(t *testing.T, s *snapshot.Snapshot) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := Render(&buf, "pprof", s, snapshot.GroupBy(s.Goroutines, snapshot.Key{}), Options{}); err != nil {
+	if err := Render(&buf, "pprof", snapshot.GroupSnapshot(s, snapshot.Key{}), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "goroutines.pb.gz")

@@ -23,20 +23,20 @@ type Options struct {
 	Top int
 	// Verbose adds each group's state breakdown and its representative's stack.
 	Verbose bool
-	// By is the key the groups were made with; it decides the table's columns.
-	By snapshot.Key
 	// SystemHidden is how many system goroutines the caller left out.
 	SystemHidden int
 	// Width is the terminal width to fit the table into; 0 does not fit.
 	Width int
 	// Color writes the text table with ANSI colours, for a terminal (see ForTerminal).
 	Color bool
+
+	by snapshot.Key // the key the groups were made with: it decides the table's columns
 }
 
 // TextOptions are the options of the text format.
 type TextOptions = Options
 
-// renderer writes s and groups made from s.Goroutines in one format.
+// renderer writes s and groups made from s.Goroutines (by opt.by) in one format.
 type renderer func(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options) error
 
 var renderers = map[string]renderer{}
@@ -54,12 +54,14 @@ func Formats() []string {
 	return names
 }
 
-// Render writes s in the named format. groups must come from
-// snapshot.GroupBy(s.Goroutines, opt.By): their Members index s.Goroutines.
-func Render(w io.Writer, format string, s *snapshot.Snapshot, groups []snapshot.Group, opt Options) error {
+// Render writes a grouped snapshot in the named format. The header counts the
+// snapshot's goroutines, so a caller that filters groups a copy of the snapshot holding
+// the selected goroutines.
+func Render(w io.Writer, format string, g snapshot.Grouped, opt Options) error {
 	r, ok := renderers[format]
 	if !ok {
 		return fmt.Errorf("unknown format %q: valid formats are %s", format, strings.Join(Formats(), ", "))
 	}
-	return r(w, s, groups, opt)
+	opt.by = g.Key()
+	return r(w, g.Snapshot(), g.Groups(), opt)
 }

@@ -17,7 +17,7 @@ func TestFormats(t *testing.T) {
 
 func TestRenderUnknownFormatListsValidOnes(t *testing.T) {
 	s := apiServer()
-	err := Render(&bytes.Buffer{}, "yaml", s, nil, Options{})
+	err := Render(&bytes.Buffer{}, "yaml", snapshot.GroupSnapshot(s, snapshot.Key{}), Options{})
 	if err == nil || !strings.Contains(err.Error(), `"yaml"`) || !strings.Contains(err.Error(), "dot, html, json, pprof, text") {
 		t.Errorf("Render(yaml) error %v, want one naming yaml and listing dot, html, json, pprof, text", err)
 	}
@@ -25,13 +25,13 @@ func TestRenderUnknownFormatListsValidOnes(t *testing.T) {
 
 func TestRenderDispatches(t *testing.T) {
 	s := apiServer()
-	groups := snapshot.GroupBy(s.Goroutines, snapshot.Key{})
+	groups := snapshot.GroupSnapshot(s, snapshot.Key{})
 
 	var viaRender, direct bytes.Buffer
-	if err := Render(&viaRender, "text", s, groups, Options{Top: 2}); err != nil {
+	if err := Render(&viaRender, "text", groups, Options{Top: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Text(&direct, s, groups, TextOptions{Top: 2}); err != nil {
+	if err := Text(&direct, groups, TextOptions{Top: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if viaRender.String() != direct.String() {
@@ -39,7 +39,7 @@ func TestRenderDispatches(t *testing.T) {
 	}
 
 	var js bytes.Buffer
-	if err := Render(&js, "json", s, groups, Options{}); err != nil {
+	if err := Render(&js, "json", groups, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	back, err := snapshot.Decode(&js)

@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/gorigin-dev/gorigin/internal/terminal"
+	"github.com/gorigin-dev/gorigin/snapshot"
 	"golang.org/x/sys/unix"
 )
 
 func TestPprofRefusesTerminal(t *testing.T) {
 	tty := openPty(t)
 	s := apiServer()
-	if err := Render(tty, "pprof", s, nil, Options{}); err != ErrBinaryToTerminal {
+	if err := Render(tty, "pprof", snapshot.GroupSnapshot(s, snapshot.Key{}), Options{}); err != ErrBinaryToTerminal {
 		t.Errorf("pprof to a terminal: %v, want ErrBinaryToTerminal", err)
 	}
 }

@@ -11,13 +11,14 @@ import (
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
-func init() { register("text", Text) }
+func init() { register("text", textTable) }
 
-// Text writes a header about s and a table of groups, one row per group, largest
-// first. groups must come from snapshot.GroupBy(s.Goroutines, opt.By): -v prints each
-// group's representative from s.Goroutines. The header counts s.Goroutines, so a caller
-// that filters passes a copy of the snapshot holding the selected goroutines.
-func Text(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt TextOptions) error {
+// Text writes g in the text format (Render).
+func Text(w io.Writer, g snapshot.Grouped, opt TextOptions) error { return Render(w, "text", g, opt) }
+
+// textTable writes a header about s and a table of groups, one row per group, largest
+// first; -v prints each group's representative from s.Goroutines.
+func textTable(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt TextOptions) error {
 	var b bytes.Buffer
 	writeHeader(&b, s, opt)
 	shown := groups
@@ -226,7 +227,7 @@ func examplesCell(g *snapshot.Group) cell {
 const gap = "  "
 
 func writeTable(b *bytes.Buffer, s *snapshot.Snapshot, groups []snapshot.Group, opt Options) error {
-	cols := columns(opt.By)
+	cols := columns(opt.by)
 	if c, ok := leakColumn(s); ok {
 		cols = append(cols[:1], append([]column{c}, cols[1:]...)...)
 	}

@@ -31,33 +31,34 @@ func TestTextGolden(t *testing.T) {
 		name string
 		s    *snapshot.Snapshot
 		opt  TextOptions
+		by   snapshot.Key
 	}{
-		{"default", apiServer(), TextOptions{SystemHidden: 12}},
-		{"verbose", apiServer(), TextOptions{Verbose: true}},
-		{"top", apiServer(), TextOptions{Top: 2, SystemHidden: 1}},
-		{"by_wait", apiServer(), TextOptions{By: key("wait")}},
-		{"by_start", apiServer(), TextOptions{By: key("start")}},
-		{"by_location", apiServer(), TextOptions{By: key("location")}},
-		{"by_label", apiServer(), TextOptions{By: key("label:tenant")}},
-		{"by_parent", apiServer(), TextOptions{By: key("parent")}},
-		{"width", apiServer(), TextOptions{Width: 80}},
-		{"partial_not_frozen", partial, TextOptions{}},
-		{"core", core, TextOptions{Top: 1}},
-		{"dump_missing_fields", textDump(), TextOptions{}},
-		{"dump_missing_fields_verbose", textDump(), TextOptions{Verbose: true}},
-		{"dump_by_location", textDump(), TextOptions{By: key("location")}},
-		{"empty", &snapshot.Snapshot{Schema: snapshot.Schema, Source: snapshot.Source{Kind: "dump", Backend: "text"}}, TextOptions{}},
-		{"color", apiServer(), TextOptions{Color: true, SystemHidden: 12, Top: 4}},
-		{"color_width_verbose", partial, TextOptions{Color: true, Width: 100, Verbose: true, Top: 2}},
+		{"default", apiServer(), TextOptions{SystemHidden: 12}, snapshot.Key{}},
+		{"verbose", apiServer(), TextOptions{Verbose: true}, snapshot.Key{}},
+		{"top", apiServer(), TextOptions{Top: 2, SystemHidden: 1}, snapshot.Key{}},
+		{"by_wait", apiServer(), TextOptions{}, key("wait")},
+		{"by_start", apiServer(), TextOptions{}, key("start")},
+		{"by_location", apiServer(), TextOptions{}, key("location")},
+		{"by_label", apiServer(), TextOptions{}, key("label:tenant")},
+		{"by_parent", apiServer(), TextOptions{}, key("parent")},
+		{"width", apiServer(), TextOptions{Width: 80}, snapshot.Key{}},
+		{"partial_not_frozen", partial, TextOptions{}, snapshot.Key{}},
+		{"core", core, TextOptions{Top: 1}, snapshot.Key{}},
+		{"dump_missing_fields", textDump(), TextOptions{}, snapshot.Key{}},
+		{"dump_missing_fields_verbose", textDump(), TextOptions{Verbose: true}, snapshot.Key{}},
+		{"dump_by_location", textDump(), TextOptions{}, key("location")},
+		{"empty", &snapshot.Snapshot{Schema: snapshot.Schema, Source: snapshot.Source{Kind: "dump", Backend: "text"}}, TextOptions{}, snapshot.Key{}},
+		{"color", apiServer(), TextOptions{Color: true, SystemHidden: 12, Top: 4}, snapshot.Key{}},
+		{"color_width_verbose", partial, TextOptions{Color: true, Width: 100, Verbose: true, Top: 2}, snapshot.Key{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := tt.s.Validate(); err != nil {
 				t.Fatalf("bad fixture: %v", err)
 			}
-			groups := snapshot.GroupBy(tt.s.Goroutines, tt.opt.By)
+			grouped := snapshot.GroupSnapshot(tt.s, tt.by)
 			var buf bytes.Buffer
-			if err := Text(&buf, tt.s, groups, tt.opt); err != nil {
+			if err := Text(&buf, grouped, tt.opt); err != nil {
 				t.Fatal(err)
 			}
 			golden := filepath.Join("testdata", tt.name+".golden")
@@ -78,14 +79,14 @@ func TestTextGolden(t *testing.T) {
 			flipped := tt.opt
 			flipped.Color = !tt.opt.Color
 			var other bytes.Buffer
-			if err := Text(&other, tt.s, groups, flipped); err != nil {
+			if err := Text(&other, grouped, flipped); err != nil {
 				t.Fatal(err)
 			}
 			colored, plainText := buf.String(), other.String()
 			if !tt.opt.Color {
 				colored, plainText = plainText, colored
 			}
-			if !strings.Contains(colored, "\x1b[") && len(groups) > 0 {
+			if !strings.Contains(colored, "\x1b[") && len(grouped.Groups()) > 0 {
 				t.Errorf("Color: true wrote no escape sequence:\n%s", colored)
 			}
 			if strings.Contains(plainText, "\x1b") {
@@ -102,7 +103,7 @@ func TestTextGolden(t *testing.T) {
 func TestTextFacts(t *testing.T) {
 	s := apiServer()
 	var buf bytes.Buffer
-	if err := Text(&buf, s, snapshot.GroupBy(s.Goroutines, snapshot.Key{}), TextOptions{SystemHidden: 12}); err != nil {
+	if err := Text(&buf, snapshot.GroupSnapshot(s, snapshot.Key{}), TextOptions{SystemHidden: 12}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -133,7 +134,7 @@ func TestTextWidthFits(t *testing.T) {
 		s := apiServer()
 		s.Source.Exe = "/home/dev/go/src/github.com/acme/api/build/linux_amd64/release/api-server"
 		var buf bytes.Buffer
-		if err := Text(&buf, s, snapshot.GroupBy(s.Goroutines, snapshot.Key{}), TextOptions{Width: width, SystemHidden: 1}); err != nil {
+		if err := Text(&buf, snapshot.GroupSnapshot(s, snapshot.Key{}), TextOptions{Width: width, SystemHidden: 1}); err != nil {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
@@ -151,16 +152,6 @@ func TestTextWidthFits(t *testing.T) {
 		if len(lines) != 1+1+5+1 {
 			t.Errorf("--width %d: %d lines, want header, column heads, 5 groups and the system line", width, len(lines))
 		}
-	}
-}
-
-func TestTextRejectsGroupsOfAnotherSnapshot(t *testing.T) {
-	s := apiServer()
-	groups := snapshot.GroupBy(s.Goroutines, snapshot.Key{})
-	small := textDump()
-	err := Text(&bytes.Buffer{}, small, groups, TextOptions{Verbose: true})
-	if err == nil || !strings.Contains(err.Error(), "group the goroutines of the snapshot you render") {
-		t.Errorf("Text with foreign groups: %v, want an error saying what to do", err)
 	}
 }
 

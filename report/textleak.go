@@ -81,10 +81,14 @@ func leakColumn(s *snapshot.Snapshot) (column, bool) {
 // maxWhyObjects bounds the wait objects LeakReasons lists for one group.
 const maxWhyObjects = 8
 
-// LeakReasons writes the "why" section of gorigin leaks: for each of groups (of s's
-// goroutines), the objects its goroutines wait on, most waited on first, and the distinct
-// reasons of their verdicts. reasons gives both for a group's members.
-func LeakReasons(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, reasons func(members []int) ([]snapshot.LeakWaitObject, []string)) error {
+// LeakReasons writes the "why" section of gorigin leaks: for each group of g (the top
+// ones; top 0: all), the objects its goroutines wait on, most waited on first, and the
+// distinct reasons of their verdicts. reasons gives both for a group's members.
+func LeakReasons(w io.Writer, g snapshot.Grouped, top int, reasons func(members []int) ([]snapshot.LeakWaitObject, []string)) error {
+	groups := g.Groups()
+	if top > 0 && len(groups) > top {
+		groups = groups[:top]
+	}
 	var b strings.Builder
 	b.WriteString("\nwhy:\n")
 	for _, g := range groups {
