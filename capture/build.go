@@ -35,7 +35,7 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 		out := snapshot.Goroutine{
 			ID:             g.ID,
 			ParentID:       g.ParentID,
-			Status:         g.Status,
+			Status:         snapshot.Status(g.Status),
 			WaitReason:     g.WaitReason,
 			StackBytes:     int64(g.StackHi - g.StackLo),
 			Labels:         g.Labels,

@@ -24,17 +24,17 @@ import (
 
 // Freeze modes.
 const (
-	FreezeAlways = "always" // stop the target while copying: a consistent snapshot
-	FreezeNever  = "never"  // copy a running target twice and mark what changed: no pause at all
+	FreezeAlways = snapshot.FreezeAlways // stop the target while copying: a consistent snapshot
+	FreezeNever  = snapshot.FreezeNever  // copy a running target twice and mark what changed: no pause at all
 )
 
 // Options say what to copy and how.
 type Options struct {
-	Freeze string // FreezeAlways (default) or FreezeNever
-	Stacks bool   // copy each goroutine's stack and unwind it (frame pointers)
-	Kind   string // the snapshot's source kind: "live" (default) or "core"
-	// Backend names the dbg backend in the snapshot ("native", ...).
-	Backend string
+	Freeze snapshot.FreezeMode // FreezeAlways (default) or FreezeNever
+	Stacks bool                // copy each goroutine's stack and unwind it (frame pointers)
+	Kind   snapshot.SourceKind // the snapshot's source kind: KindLive (default) or KindCore
+	// Backend names the dbg backend in the snapshot (BackendNative, ...).
+	Backend snapshot.Backend
 	// MaxFreeze is the backend's --max-freeze: a freeze that outlasted it (a watchdog the
 	// machine was too busy to run in time) marks the snapshot partial, as one the
 	// watchdog cut short is. Zero: no limit to check.
@@ -69,7 +69,7 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 		return nil, fmt.Errorf("freeze mode %q: use always or never", opt.Freeze)
 	}
 	if opt.Kind == "" {
-		opt.Kind = "live"
+		opt.Kind = snapshot.KindLive
 	}
 	exe := t.Exe()
 	opt.progress("reading the target", 0, 0)
@@ -107,7 +107,7 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 			GoVersion: rt.GoVersion(), Freeze: opt.Freeze,
 		},
 	}
-	if opt.Kind != "live" {
+	if opt.Kind != snapshot.KindLive {
 		snap.Source.Freeze = ""
 	}
 	if opt.Stacks && !unwindable(exe) {
@@ -232,7 +232,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		}
 		thawed = true
 		err := t.Thaw()
-		if opt.Kind != "live" {
+		if opt.Kind != snapshot.KindLive {
 			return err // nothing ran, so nothing was stopped
 		}
 		snap.Source.FreezeMicros = time.Since(start).Microseconds()

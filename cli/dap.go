@@ -231,7 +231,7 @@ func dapSources(peer *dap.Peer, turns *pidTurns) dap.Sources {
 				}
 				defer release()
 				o := sourceOptions()
-				o.Backend, o.Freeze, o.Stacks = backend, freeze, true
+				o.Backend, o.Freeze, o.Stacks = backend, snapshot.FreezeMode(freeze), true
 				return source.Attach(ctx, pid, o)
 			}, nil
 		},

@@ -33,7 +33,7 @@ func checkBackend(f *flags) error {
 	default:
 		return usageError{msg: fmt.Sprintf("--backend %q: use native, gdb, delve or dlv=HOST:PORT", f.backend)}
 	}
-	if (f.backend == "delve" || dlvAddr(f) != "") && f.freeze == capture.FreezeNever {
+	if (f.backend == "delve" || dlvAddr(f) != "") && f.freeze == string(capture.FreezeNever) {
 		return usageError{msg: "--freeze never reads the process without any debugger: use it with --backend native"}
 	}
 	return nil

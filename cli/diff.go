@@ -56,7 +56,7 @@ func runDiff(f *flags, pos []string, std stdio3) error {
 		}
 	}
 	for i := range snaps {
-		if key.Kind == "origin" && len(gs[i]) > 0 && !hasOrigins(gs[i]) {
+		if key.Kind == snapshot.ByOrigin && len(gs[i]) > 0 && !hasOrigins(gs[i]) {
 			fmt.Fprintf(std.err, "gorigin: %s has no creation sites (a debug=1 or debug=0 profile): its groups cannot match by origin; try --by start\n", report.Printable(pos[i]))
 		}
 	}

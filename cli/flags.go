@@ -88,7 +88,7 @@ func newFlags(stderr io.Writer) *flags {
 		fs:     flag.NewFlagSet("gorigin", flag.ContinueOnError),
 		groups: map[string]flagGroup{},
 		stderr: stderr,
-		format: "text", by: "origin", freeze: capture.FreezeAlways, maxFreeze: 2 * time.Second, backend: "native",
+		format: "text", by: "origin", freeze: string(capture.FreezeAlways), maxFreeze: 2 * time.Second, backend: "native",
 	}
 	f.fs.SetOutput(io.Discard) // exitStatus prints the error, once
 	f.fs.Usage = func() {}
@@ -123,7 +123,7 @@ func (f *flags) snapshotFlags() {
 // liveFlags defines the flags of the commands that may read a live process: how it is
 // stopped and through which debugger.
 func (f *flags) liveFlags() {
-	f.choiceVar(&f.freeze, "freeze", []string{capture.FreezeAlways, capture.FreezeNever}, nil, "always: stop the target while copying; never: do not stop it (racy reads checked twice)")
+	f.choiceVar(&f.freeze, "freeze", []string{string(capture.FreezeAlways), string(capture.FreezeNever)}, nil, "always: stop the target while copying; never: do not stop it (racy reads checked twice)")
 	f.fs.DurationVar(&f.maxFreeze, "max-freeze", f.maxFreeze, "release the target after this long frozen, and report a partial result")
 	f.choiceVar(&f.backend, "backend", backendNames, checkBackendName, "debugger backend: native, gdb (GDB over its machine interface), delve (Delve embedded) or dlv=HOST:PORT (a running headless dlv)")
 	f.fs.StringVar(&f.dlv, "dlv", f.dlv, "read the process through the headless dlv listening at `HOST:PORT` (--backend dlv=HOST:PORT); the PID may be left out")
@@ -175,7 +175,7 @@ func (f *flags) progress() *terminal.Progress {
 func (f *flags) source() (o source.Options, done func()) {
 	progress := f.progress()
 	o = sourceOptions()
-	o.Backend, o.Freeze, o.MaxFreeze, o.Stacks, o.DebugFile = f.backend, f.freeze, f.maxFreeze, f.stacks, f.debugFile
+	o.Backend, o.Freeze, o.MaxFreeze, o.Stacks, o.DebugFile = f.backend, snapshot.FreezeMode(f.freeze), f.maxFreeze, f.stacks, f.debugFile
 	o.Progress = progress.Update
 	return o, progress.Clear
 }
@@ -221,7 +221,7 @@ func (f *flags) parse(args []string) ([]string, error) {
 	if err := checkOutPath(f.out); err != nil {
 		return nil, err
 	}
-	if key, _ := snapshot.ParseKey(f.by); key.Kind == "location" && !f.stacks {
+	if key, _ := snapshot.ParseKey(f.by); key.Kind == snapshot.ByLocation && !f.stacks {
 		return nil, usageError{msg: "--by location groups by the top user frame: add --stacks"}
 	}
 	for _, specs := range [][]string{f.match, f.exclude} {

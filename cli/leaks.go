@@ -72,13 +72,13 @@ func runLeaks(f *flags, pos []string, std stdio3) error {
 	if err != nil {
 		return err
 	}
-	if snap.Source.Kind != "live" {
+	if snap.Source.Kind != snapshot.KindLive {
 		source.ApplyLeaks(snap, res) // AttachLeaks applied a live target's
 	}
 	if f.format != "text" {
 		return render(snap, f, stdout)
 	}
-	fmt.Fprintln(stdout, source.LeakSummary(res, snap.Source.Kind == "live"))
+	fmt.Fprintln(stdout, source.LeakSummary(res, snap.Source.Kind == snapshot.KindLive))
 	for _, d := range snap.Leaks.ByDesign {
 		fmt.Fprintf(stdout, "goroutine %d: %s, not a leak to fix\n", d.ID, d.Why)
 	}

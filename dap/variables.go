@@ -97,7 +97,7 @@ func (v *view) goroutineRef(g *snapshot.Goroutine) int {
 	return v.ref(handle{named: func() []godap.Variable {
 		out := []godap.Variable{
 			leaf("id", idText(g.ID)),
-			leaf("status", g.Status),
+			leaf("status", g.Status.String()),
 			leaf("waitReason", orDash(g.WaitReason)),
 			leaf("wait", waitOrUnknown(g)),
 			leaf("origin", orNone(g.Origin, snapshot.NoOrigin)),
@@ -129,7 +129,7 @@ func (v *view) goroutineRef(g *snapshot.Goroutine) int {
 			out = append(out, leaf("changed", "true: its state changed while it was read (freeze never)"))
 		}
 		if g.Leak != "" {
-			out = append(out, leaf("leak", g.Leak))
+			out = append(out, leaf("leak", g.Leak.String()))
 		}
 		return out
 	}})
@@ -203,7 +203,7 @@ func (v *view) groupsRef(groups []snapshot.Group) int {
 func (v *view) snapshotRef() int {
 	return v.ref(handle{named: func() []godap.Variable {
 		src := v.snap.Source
-		out := []godap.Variable{leaf("kind", src.Kind), leaf("backend", src.Backend)}
+		out := []godap.Variable{leaf("kind", src.Kind.String()), leaf("backend", src.Backend.String())}
 		if src.Pid != 0 {
 			out = append(out, leaf("pid", strconv.Itoa(src.Pid)))
 		}
@@ -217,8 +217,8 @@ func (v *view) snapshotRef() int {
 			leaf("goroutines", comma(len(v.snap.Goroutines))),
 			leaf("systemHidden", comma(v.hidden)),
 		)
-		if src.Kind == "live" {
-			out = append(out, leaf("freeze", orDash(src.Freeze)), leaf("frozen", fmt.Sprintf("%d µs", src.FreezeMicros)))
+		if src.Kind == snapshot.KindLive {
+			out = append(out, leaf("freeze", orDash(src.Freeze.String())), leaf("frozen", fmt.Sprintf("%d µs", src.FreezeMicros)))
 		}
 		if src.Partial {
 			out = append(out, leaf("partial", "true"))
@@ -255,7 +255,7 @@ func waitOrUnknown(g *snapshot.Goroutine) string {
 	if g.WaitSeconds > 0 {
 		return waitText(g.WaitSeconds)
 	}
-	if g.Status == "waiting" {
+	if g.Status == snapshot.StatusWaiting {
 		return "unknown (no two garbage collections have seen it blocked yet, or the source has no clock)"
 	}
 	return "-"

@@ -114,7 +114,7 @@ func (v *view) groupName(grp *snapshot.Group) string {
 		}
 	}
 	where := grp.Key
-	if v.key.Kind == "origin" || v.key.Kind == "" {
+	if v.key.Kind == snapshot.ByOrigin || v.key.Kind == "" {
 		where = shortLoc(grp.Origin)
 		if grp.Origin == nil {
 			where = snapshot.NoOrigin

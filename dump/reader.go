@@ -142,8 +142,9 @@ func (r *Reader) warn(s string) {
 // input ended in the middle of a frame.
 func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete bool) {
 	g.ID = h.id
-	g.Status, g.WaitReason = h.status()
-	if h.minutes > 0 && (g.Status == "waiting" || g.Status == "syscall") {
+	status, reason := h.status()
+	g.Status, g.WaitReason = snapshot.Status(status), reason
+	if h.minutes > 0 && (g.Status == snapshot.StatusWaiting || g.Status == snapshot.StatusSyscall) {
 		g.WaitSeconds = float64(h.minutes) * 60
 	}
 	g.LockedToThread = h.locked

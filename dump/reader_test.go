@@ -33,7 +33,7 @@ func (w want) check(t *testing.T, g snapshot.Goroutine) {
 	if g.Start != nil {
 		start = g.Start.Func
 	}
-	got := want{g.ID, g.ParentID, g.Status, g.WaitReason, g.WaitSeconds, origin, start, len(g.Frames), g.Labels, g.LockedToThread, g.System}
+	got := want{g.ID, g.ParentID, string(g.Status), g.WaitReason, g.WaitSeconds, origin, start, len(g.Frames), g.Labels, g.LockedToThread, g.System}
 	if fmt.Sprint(got) != fmt.Sprint(w) || !maps.Equal(got.labels, w.labels) {
 		t.Errorf("goroutine %d:\n got %+v\nwant %+v", g.ID, got, w)
 	}

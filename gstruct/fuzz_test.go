@@ -22,7 +22,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(bad)
 	statuses := map[string]bool{}
 	for _, s := range snapshot.Statuses {
-		statuses[s] = true
+		statuses[string(s)] = true
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		g := r.Decode(0x1000, raw)

@@ -65,7 +65,7 @@ func checkSource(t *testing.T, v variant, snap *snapshot.Snapshot, freeze string
 	if src.Exe == "" {
 		t.Errorf("source.exe is empty")
 	}
-	if src.Freeze != freeze {
+	if string(src.Freeze) != freeze {
 		t.Errorf("source.freeze %q, want %q", src.Freeze, freeze)
 	}
 	if freeze == "always" && src.FreezeMicros <= 0 {

@@ -75,14 +75,10 @@ func TestComparisonsCatchMismatches(t *testing.T) {
 // snapshotFromRuntime builds the snapshot a perfect gorigin would produce, from the
 // runtime's dump.
 func snapshotFromRuntime(e *expectation, gs []oracle.Goroutine) *snapshot.Snapshot {
-	statuses := map[string]bool{}
-	for _, st := range snapshot.Statuses {
-		statuses[st] = true
-	}
 	s := &snapshot.Snapshot{Schema: snapshot.Schema, Source: snapshot.Source{Kind: "dump", Backend: "text"}}
 	for _, g := range gs {
-		sg := snapshot.Goroutine{ID: g.ID, ParentID: g.ParentID, LockedToThread: g.LockedToThread, Labels: g.Labels, Status: g.Status}
-		if !statuses[g.Status] {
+		sg := snapshot.Goroutine{ID: g.ID, ParentID: g.ParentID, LockedToThread: g.LockedToThread, Labels: g.Labels, Status: snapshot.Status(g.Status)}
+		if !sg.Status.Known() {
 			sg.Status, sg.WaitReason = "waiting", g.Status
 		}
 		if g.CreatedBy != nil {

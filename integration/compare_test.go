@@ -87,7 +87,7 @@ func headerState(g snapshot.Goroutine) string {
 	if g.Status == "waiting" && g.WaitReason != "" {
 		return g.WaitReason
 	}
-	return g.Status
+	return string(g.Status)
 }
 
 // expectation is what the fixture's source says about one variant's goroutines.

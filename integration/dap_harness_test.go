@@ -206,7 +206,7 @@ func goroutineThroughDAP(t *testing.T, c *daptest.Client, v godap.Variable) snap
 	if g.ID, err = strconv.ParseInt(get("id"), 10, 64); err != nil {
 		t.Fatalf("%s: id %q", v.Name, get("id"))
 	}
-	g.Status = get("status")
+	g.Status = snapshot.Status(get("status"))
 	if r := get("waitReason"); r != "-" {
 		g.WaitReason = r
 	}

@@ -40,7 +40,7 @@ func TestLeaksChurnNeverCallsRunnableLeaked(t *testing.T) {
 		runs++
 		snap, _ := leaksJSON(t, strconv.Itoa(f.Pid))
 		for _, g := range snap.Goroutines {
-			if !canRun[g.Status] {
+			if !canRun[string(g.Status)] {
 				continue
 			}
 			seen++

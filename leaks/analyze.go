@@ -9,13 +9,14 @@ import (
 	"github.com/gorigin-dev/gorigin/capture"
 	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/gstruct"
+	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
-// Verdicts.
+// Verdicts (snapshot.Verdict: a snapshot's goroutines carry them).
 const (
-	Leaked  = "leaked"  // proven: nothing that can run reaches what it waits on
-	Live    = "live"    // it can run, or what it waits on is reachable
-	Unknown = "unknown" // it waits on something the analysis does not model
+	Leaked  = snapshot.Leaked  // proven: nothing that can run reaches what it waits on
+	Live    = snapshot.Live    // it can run, or what it waits on is reachable
+	Unknown = snapshot.Unknown // it waits on something the analysis does not model
 )
 
 // Options tune Analyze and Begin.
@@ -43,9 +44,9 @@ type Result struct {
 
 // Verdict is what the analysis concluded about one goroutine, and why.
 type Verdict struct {
-	Leak   string       // Leaked, Live or Unknown
-	Why    string       // one sentence
-	WaitOn []WaitObject // what it waits on, when the analysis found it
+	Leak   snapshot.Verdict // Leaked, Live or Unknown
+	Why    string           // one sentence
+	WaitOn []WaitObject     // what it waits on, when the analysis found it
 	// ByDesign marks the main goroutine parked in select {}: reported apart, counted as
 	// live, not a leak to fix.
 	ByDesign bool

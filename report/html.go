@@ -47,7 +47,7 @@ func html(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Option
 		Warnings:  s.Warnings,
 		Leaks:     leakRan(s),
 	}
-	if s.Source.Kind == "live" {
+	if s.Source.Kind == snapshot.KindLive {
 		page.Freeze = freezeText(s.Source)
 	}
 	if !s.Source.TakenAt.IsZero() {
@@ -150,11 +150,11 @@ func htmlRow(s *snapshot.Snapshot, g *snapshot.Group, i int) (htmlGroup, error) 
 	}
 	row.Leak = leakText(s, g)
 	counts := leakCounts(s, g)
-	row.Leaked = counts["leaked"] > 0
+	row.Leaked = counts[snapshot.Leaked] > 0
 	var kinds []string
 	for v, c := range counts {
 		if c > 0 && v != "" {
-			kinds = append(kinds, v)
+			kinds = append(kinds, string(v))
 		}
 	}
 	slices.Sort(kinds)
@@ -196,7 +196,7 @@ func htmlRow(s *snapshot.Snapshot, g *snapshot.Group, i int) (htmlGroup, error) 
 
 // htmlGoroutineOf is a goroutine's state and stack as a Go traceback shows them.
 func htmlGoroutineOf(g *snapshot.Goroutine) htmlGoroutine {
-	st := g.Status
+	st := string(g.Status)
 	if g.WaitReason != "" {
 		st += ": " + g.WaitReason
 	}

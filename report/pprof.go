@@ -79,7 +79,7 @@ func Profile(s *snapshot.Snapshot) (*profile.Profile, error) {
 
 // sourceText names where a snapshot came from, for a profile comment or a title.
 func sourceText(src snapshot.Source) string {
-	t := src.Kind
+	t := string(src.Kind)
 	switch {
 	case src.Pid != 0:
 		t = fmt.Sprintf("pid %d", src.Pid)
@@ -112,7 +112,7 @@ type profileBuilder struct {
 }
 
 func (b *profileBuilder) sample(g *snapshot.Goroutine) *profile.Sample {
-	smp := &profile.Sample{Value: []int64{1}, Label: map[string][]string{LabelStatus: {g.Status}}}
+	smp := &profile.Sample{Value: []int64{1}, Label: map[string][]string{LabelStatus: {string(g.Status)}}}
 	if g.WaitReason != "" {
 		smp.Label[LabelWait] = []string{g.WaitReason}
 	}
@@ -125,7 +125,7 @@ func (b *profileBuilder) sample(g *snapshot.Goroutine) *profile.Sample {
 		smp.Label[LabelStart] = []string{g.Start.Func}
 	}
 	if g.Leak != "" {
-		smp.Label[LabelLeak] = []string{g.Leak}
+		smp.Label[LabelLeak] = []string{string(g.Leak)}
 	}
 	for _, k := range sortedKeys(g.Labels) {
 		key := k

@@ -58,7 +58,7 @@ func writeHeader(b *bytes.Buffer, s *snapshot.Snapshot, opt Options) {
 			before = append(before, "pid "+strconv.Itoa(src.Pid))
 		}
 	default: // core, dump: name the file, which is what the user has
-		where := src.Kind
+		where := string(src.Kind)
 		if src.File != "" {
 			where += " " + Printable(src.File)
 		}
@@ -70,7 +70,7 @@ func writeHeader(b *bytes.Buffer, s *snapshot.Snapshot, opt Options) {
 	n := len(s.Goroutines)
 	count := thousands(int64(n)) + " " + plural(n, "goroutine", "goroutines")
 	after = append(after, count)
-	if src.Kind == "live" {
+	if src.Kind == snapshot.KindLive {
 		after = append(after, freezeText(src))
 	}
 	exe := Printable(src.Exe)
@@ -167,7 +167,7 @@ func stateParts(g *snapshot.Group) cell {
 		return text("-")
 	}
 	c := cell{main: Printable(g.States[0].String()), restStyle: dim}
-	if g.States[0].Status == "running" {
+	if g.States[0].Status == snapshot.StatusRunning {
 		c.style = green
 	}
 	rest := g.Count - g.States[0].Count
@@ -344,7 +344,7 @@ func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group, color
 	if rep.ID != 0 {
 		head = "representative goroutine " + strconv.FormatInt(rep.ID, 10)
 	}
-	st := rep.Status
+	st := string(rep.Status)
 	if rep.WaitReason != "" {
 		st += ": " + rep.WaitReason
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 // leakVerdicts are the leak analysis's verdicts, in the order the renderers list them.
-var leakVerdicts = []string{"leaked", "live", "unknown"}
+var leakVerdicts = []snapshot.Verdict{snapshot.Leaked, snapshot.Live, snapshot.Unknown}
 
 // leakRan reports whether leak analysis ran on s: some goroutine has a Leak verdict.
 func leakRan(s *snapshot.Snapshot) bool {
@@ -22,8 +22,8 @@ func leakRan(s *snapshot.Snapshot) bool {
 }
 
 // leakCounts counts a group's members by leak verdict.
-func leakCounts(s *snapshot.Snapshot, g *snapshot.Group) map[string]int {
-	n := map[string]int{}
+func leakCounts(s *snapshot.Snapshot, g *snapshot.Group) map[snapshot.Verdict]int {
+	n := map[snapshot.Verdict]int{}
 	for _, m := range g.Members {
 		if m >= 0 && m < len(s.Goroutines) {
 			n[s.Goroutines[m].Leak]++
@@ -34,15 +34,15 @@ func leakCounts(s *snapshot.Snapshot, g *snapshot.Group) map[string]int {
 
 // leakParts are a group's verdicts, leaked first, each with its count unless it is the
 // whole group's: ["3 leaked", "1 live"], ["live"]; none when no member has a verdict.
-func leakParts(n map[string]int, count int) []string {
+func leakParts(n map[snapshot.Verdict]int, count int) []string {
 	var out []string
 	for _, v := range leakVerdicts {
 		switch {
 		case n[v] == 0:
 		case n[v] == count:
-			out = append(out, v)
+			out = append(out, string(v))
 		default:
-			out = append(out, thousands(int64(n[v]))+" "+v)
+			out = append(out, thousands(int64(n[v]))+" "+string(v))
 		}
 	}
 	return out

@@ -95,10 +95,10 @@ func (f Filter) Match(g *Goroutine) bool {
 
 // matchWait tries "status" and "status: reason".
 func (f Filter) matchWait(g *Goroutine) bool {
-	if f.re.MatchString(g.Status) {
+	if f.re.MatchString(string(g.Status)) {
 		return true
 	}
-	return g.WaitReason != "" && f.re.MatchString(g.Status+": "+g.WaitReason)
+	return g.WaitReason != "" && f.re.MatchString(string(g.Status)+": "+g.WaitReason)
 }
 
 // locText is l.String() (cheaper: Select calls it for every goroutine), or "" for nil.

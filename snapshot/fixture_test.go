@@ -12,7 +12,7 @@ func fixture() []Goroutine {
 	helper := loc("main.startGoRoutine", "/app/helper.go", 5)
 	park := Location{Func: "runtime.gopark", File: "/go/src/runtime/proc.go", Line: 435}
 	recv := []Location{park, {Func: "runtime.chanrecv", File: "/go/src/runtime/chan.go", Line: 664}, {Func: "runtime.chanrecv1", File: "/go/src/runtime/chan.go", Line: 506}}
-	worker := func(id int64, line int, status, reason string, tenant string) Goroutine {
+	worker := func(id int64, line int, status Status, reason string, tenant string) Goroutine {
 		return Goroutine{
 			ID: id, ParentID: 1, Status: status, WaitReason: reason, WaitSeconds: float64(id * 10),
 			Origin: helper, Start: loc("main.worker", "/app/worker.go", 10),

@@ -9,27 +9,27 @@ import (
 
 // Key is what GroupBy groups goroutines by.
 type Key struct {
-	// Kind is "origin", "start", "location", "wait", "label" or "parent".
-	Kind string
+	// Kind is what the key groups by; the zero Kind is ByOrigin.
+	Kind KeyKind
 	// Label is the label key for Kind "label".
 	Label string
 }
 
 // KeyKinds are the valid Key kinds, in the order help texts list them.
-var KeyKinds = []string{"origin", "start", "location", "wait", "label", "parent"}
+var KeyKinds = []KeyKind{ByOrigin, ByStart, ByLocation, ByWait, ByLabel, ByParent}
 
 // ParseKey parses a --by value: "origin", "start", "location", "wait", "label:KEY" or
 // "parent".
 func ParseKey(s string) (Key, error) {
-	switch s {
-	case "origin", "start", "location", "wait", "parent":
-		return Key{Kind: s}, nil
+	switch k := KeyKind(s); k {
+	case ByOrigin, ByStart, ByLocation, ByWait, ByParent:
+		return Key{Kind: k}, nil
 	}
 	if k, ok := strings.CutPrefix(s, "label:"); ok {
 		if k == "" {
 			return Key{}, fmt.Errorf("group key %q names no label: write label:KEY, e.g. label:tenant", s)
 		}
-		return Key{Kind: "label", Label: k}, nil
+		return Key{Kind: ByLabel, Label: k}, nil
 	}
 	return Key{}, fmt.Errorf("unknown group key %q: valid keys are origin, start, location, wait, label:KEY, parent", s)
 }
@@ -39,10 +39,10 @@ func (k Key) String() string {
 	switch k.Kind {
 	case "":
 		return "origin"
-	case "label":
+	case ByLabel:
 		return "label:" + k.Label
 	}
-	return k.Kind
+	return string(k.Kind)
 }
 
 // Group texts for goroutines that lack what a key needs.
@@ -54,7 +54,7 @@ const (
 
 // StateCount is how many members of a group are in one state.
 type StateCount struct {
-	Status     string
+	Status     Status
 	WaitReason string
 	Count      int
 }
@@ -65,11 +65,11 @@ func (s StateCount) String() string { return StateText(s.Status, s.WaitReason) }
 
 // StateText is a goroutine state as a table shows it: the wait reason of a waiting
 // goroutine ("chan receive"), otherwise its status ("running").
-func StateText(status, waitReason string) string {
-	if status == "waiting" && waitReason != "" {
+func StateText(status Status, waitReason string) string {
+	if status == StatusWaiting && waitReason != "" {
 		return waitReason
 	}
-	return status
+	return string(status)
 }
 
 // Group is a set of goroutines that share a key, and what they have in common.
@@ -141,23 +141,23 @@ type groupID struct {
 
 func keyOf(g *Goroutine, k Key) groupID {
 	switch k.Kind {
-	case "start":
+	case ByStart:
 		if g.Start == nil {
 			return groupID{none: true}
 		}
 		return groupID{fn: g.Start.Func}
-	case "location":
+	case ByLocation:
 		l := TopUserFrame(g)
 		if l == nil {
 			return groupID{none: true}
 		}
 		return groupID{fn: l.Func, file: l.File, line: l.Line}
-	case "wait":
-		return groupID{fn: g.Status, extra: g.WaitReason}
-	case "label":
+	case ByWait:
+		return groupID{fn: string(g.Status), extra: g.WaitReason}
+	case ByLabel:
 		v, ok := g.Labels[k.Label]
 		return groupID{extra: v, none: !ok}
-	case "parent":
+	case ByParent:
 		return groupID{parent: g.ParentID, none: g.ParentID == 0}
 	}
 	// origin
@@ -173,27 +173,27 @@ func keyOf(g *Goroutine, k Key) groupID {
 
 func keyText(id groupID, k Key) string {
 	switch k.Kind {
-	case "start":
+	case ByStart:
 		if id.none {
 			return "(start unknown)"
 		}
 		return id.fn
-	case "location":
+	case ByLocation:
 		if id.none {
 			return NoStack
 		}
 		return (&Location{Func: id.fn, File: id.file, Line: id.line}).String()
-	case "wait":
+	case ByWait:
 		if id.extra == "" {
 			return id.fn
 		}
 		return id.fn + ": " + id.extra
-	case "label":
+	case ByLabel:
 		if id.none {
 			return "(no label " + k.Label + ")"
 		}
 		return k.Label + "=" + id.extra
-	case "parent":
+	case ByParent:
 		if id.none {
 			return NoParent
 		}
@@ -255,10 +255,10 @@ func GroupBy(gs []Goroutine, k Key) []Group {
 	out := make([]Group, len(bs))
 	for n, b := range bs {
 		grp := b.g
-		if k.Kind != "label" {
+		if k.Kind != ByLabel {
 			grp.LabelValue = ""
 		}
-		if k.Kind != "parent" {
+		if k.Kind != ByParent {
 			grp.Parent = 0
 		}
 		rep := &gs[grp.Rep]
@@ -270,7 +270,7 @@ func GroupBy(gs []Goroutine, k Key) []Group {
 			if c := strings.Compare(a.String(), b.String()); c != 0 {
 				return c
 			}
-			return strings.Compare(a.Status, b.Status)
+			return strings.Compare(string(a.Status), string(b.Status))
 		})
 		out[n] = grp
 	}
@@ -285,7 +285,7 @@ func GroupBy(gs []Goroutine, k Key) []Group {
 
 // countState counts one goroutine in states; a group has few distinct states, so a
 // linear search beats a map.
-func countState(states []StateCount, status, reason string) []StateCount {
+func countState(states []StateCount, status Status, reason string) []StateCount {
 	for i := range states {
 		if states[i].Status == status && states[i].WaitReason == reason {
 			states[i].Count++

@@ -20,7 +20,7 @@ type LeakReport struct {
 
 // LeakGroup is the goroutines of one go statement and start function with one verdict.
 type LeakGroup struct {
-	Verdict    string    `json:"verdict"` // "leaked", "live" or "unknown"
+	Verdict    Verdict   `json:"verdict"`
 	Origin     *Location `json:"origin,omitempty"`
 	Start      *Location `json:"start,omitempty"`
 	Goroutines []int64   `json:"goroutines"`

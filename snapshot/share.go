@@ -95,7 +95,7 @@ func (s *sharer) frames(fs []Location) []Location {
 // share replaces g's names, locations and stacks by shared copies and adds what stays
 // g's own to s.kept.
 func (s *sharer) share(g *Goroutine) {
-	g.Status, g.WaitReason = s.str(g.Status), s.str(g.WaitReason)
+	g.Status, g.WaitReason = Status(s.str(string(g.Status))), s.str(g.WaitReason)
 	g.Origin, g.Start = s.loc(g.Origin), s.loc(g.Start)
 	g.Frames = s.frames(g.Frames)
 	if len(g.Labels) > 0 {

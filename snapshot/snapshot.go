@@ -28,17 +28,17 @@ type Snapshot struct {
 
 // Source says where a snapshot came from and what it cost the target.
 type Source struct {
-	Kind      string    `json:"kind"`    // "live", "core" or "dump"
-	Backend   string    `json:"backend"` // "native", "delve", "gdb" or "text"
-	Pid       int       `json:"pid,omitempty"`
-	Exe       string    `json:"exe,omitempty"`
-	GoVersion string    `json:"goVersion,omitempty"`
-	TakenAt   time.Time `json:"takenAt"`
+	Kind      SourceKind `json:"kind"`
+	Backend   Backend    `json:"backend"`
+	Pid       int        `json:"pid,omitempty"`
+	Exe       string     `json:"exe,omitempty"`
+	GoVersion string     `json:"goVersion,omitempty"`
+	TakenAt   time.Time  `json:"takenAt"`
 	// FreezeMicros is how long the target was stopped, in microseconds. Zero when the
 	// snapshot was read without stopping it (Freeze "never") or from a non-live source.
 	FreezeMicros int64 `json:"freezeMicros"`
 	// Freeze is the freeze mode of a live read: "always" or "never".
-	Freeze string `json:"freeze,omitempty"`
+	Freeze FreezeMode `json:"freeze,omitempty"`
 	// Partial is true when the read stopped early (the --max-freeze deadline passed);
 	// Goroutines then holds what was read.
 	Partial bool `json:"partial,omitempty"`
@@ -51,7 +51,7 @@ type Source struct {
 type Goroutine struct {
 	ID          int64   `json:"id,omitempty"`
 	ParentID    int64   `json:"parentId,omitempty"`
-	Status      string  `json:"status"`
+	Status      Status  `json:"status"`
 	WaitReason  string  `json:"waitReason,omitempty"`
 	WaitSeconds float64 `json:"waitSeconds,omitempty"`
 	// Origin is the go statement that created the goroutine.
@@ -68,8 +68,8 @@ type Goroutine struct {
 	// Changed marks a goroutine whose state differed between the two reads of a
 	// non-freezing snapshot: its fields are the second read and may be inconsistent.
 	Changed bool `json:"changed,omitempty"`
-	// Leak is "leaked", "live" or "unknown"; present only when leak analysis ran.
-	Leak string `json:"leak,omitempty"`
+	// Leak is the leak analysis' verdict; present only when it ran.
+	Leak Verdict `json:"leak,omitempty"`
 }
 
 // Location is a point in the program: a function and a source position.
@@ -94,27 +94,18 @@ func (l *Location) String() string {
 	return fmt.Sprintf("%s %s:%d", l.Func, l.File, l.Line)
 }
 
-// The goroutine statuses a snapshot may hold, named as the runtime's traceback names them.
-var Statuses = []string{"idle", "runnable", "running", "syscall", "waiting", "dead", "copystack", "preempted", "leaked", "unknown"}
-
 // Validate checks the invariants every source must keep: the schema, a known source
 // kind, a known status on every goroutine, and unique non-zero ids.
 func (s *Snapshot) Validate() error {
 	if s.Schema != Schema {
 		return fmt.Errorf("snapshot schema %q, want %q", s.Schema, Schema)
 	}
-	switch s.Source.Kind {
-	case "live", "core", "dump":
-	default:
+	if !s.Source.Kind.Known() {
 		return fmt.Errorf("snapshot source kind %q is not live, core or dump", s.Source.Kind)
-	}
-	known := map[string]bool{}
-	for _, st := range Statuses {
-		known[st] = true
 	}
 	seen := map[int64]bool{}
 	for i, g := range s.Goroutines {
-		if !known[g.Status] {
+		if !g.Status.Known() {
 			return fmt.Errorf("goroutine #%d (id %d): unknown status %q", i, g.ID, g.Status)
 		}
 		if g.ID != 0 {

@@ -196,7 +196,7 @@ func checkSnapshotOf(s *snapshot.Snapshot, kind string, pid, n int) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	if s.Source.Kind != kind || (kind == "live" && s.Source.Pid != pid) {
+	if string(s.Source.Kind) != kind || (kind == "live" && s.Source.Pid != pid) {
 		return fmt.Errorf("snapshot of %s pid %d, want %s pid %d", s.Source.Kind, s.Source.Pid, kind, pid)
 	}
 	if s.Source.Partial {

@@ -37,7 +37,7 @@ func attachDelve(pid int, o Options) (*snapshot.Snapshot, error) {
 		t = p
 	}
 	defer t.Close()
-	snap, err := capture.Take(t, capture.Options{Freeze: o.Freeze, Stacks: o.Stacks, Backend: backend, DebugFile: o.DebugFile, MaxFreeze: o.maxFreeze(), HoldFreeze: o.HoldFreeze})
+	snap, err := capture.Take(t, capture.Options{Freeze: o.Freeze, Stacks: o.Stacks, Backend: snapshot.Backend(backend), DebugFile: o.DebugFile, MaxFreeze: o.maxFreeze(), HoldFreeze: o.HoldFreeze})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
 			return nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it (%v): run gorigin again", pid, why, err)
@@ -72,7 +72,7 @@ func delveCore(path, exe string, o Options) (*snapshot.Snapshot, error) {
 	}
 	defer c.Close()
 	snap, err := capture.Take(c, capture.Options{
-		Kind: "core", Backend: "delve", Stacks: o.Stacks, DebugFile: o.DebugFile,
+		Kind: snapshot.KindCore, Backend: snapshot.BackendDelve, Stacks: o.Stacks, DebugFile: o.DebugFile,
 		Now: func() int64 { return 0 },
 	})
 	if err != nil {

@@ -16,7 +16,10 @@ func leakReport(snap *snapshot.Snapshot, res *leaks.Result, live bool) *snapshot
 	if live {
 		r.Mode, r.FreezeMicros, r.CopiedBytes = res.Stats.Mode, res.Stats.Freeze.Microseconds(), res.Stats.Copied
 	}
-	type key struct{ verdict, origin, start string }
+	type key struct {
+		verdict       snapshot.Verdict
+		origin, start string
+	}
 	index := map[key]int{}
 	var members [][]int
 	for i := range snap.Goroutines {
@@ -50,7 +53,7 @@ func leakReport(snap *snapshot.Snapshot, res *leaks.Result, live bool) *snapshot
 		grp.Why = LeakWhys(snap, res, members[j])
 		grp.WaitObjects = WaitObjects(snap, res, members[j])
 	}
-	rank := map[string]int{leaks.Leaked: 0, leaks.Unknown: 1, leaks.Live: 2}
+	rank := map[snapshot.Verdict]int{leaks.Leaked: 0, leaks.Unknown: 1, leaks.Live: 2}
 	sort.SliceStable(r.Groups, func(a, b int) bool {
 		x, y := &r.Groups[a], &r.Groups[b]
 		if rank[x.Verdict] != rank[y.Verdict] {
@@ -67,7 +70,7 @@ func LeakWhys(snap *snapshot.Snapshot, res *leaks.Result, members []int) []strin
 	var out []string
 	for _, m := range members {
 		v := res.Verdicts[snap.Goroutines[m].ID]
-		if s := v.Leak + ": " + v.Why; !seen[s] {
+		if s := v.Leak.String() + ": " + v.Why; !seen[s] {
 			seen[s] = true
 			out = append(out, s)
 		}

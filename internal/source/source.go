@@ -30,8 +30,8 @@ type Options struct {
 	// Backend is the debugger: native (also ""), gdb, delve, or dlv=HOST:PORT for a
 	// running headless dlv.
 	Backend string
-	// Freeze is capture.FreezeAlways (also "") or capture.FreezeNever.
-	Freeze string
+	// Freeze is snapshot.FreezeAlways (also "") or snapshot.FreezeNever.
+	Freeze snapshot.FreezeMode
 	// MaxFreeze releases a live target after this long frozen (0: 2 s).
 	MaxFreeze time.Duration
 	// Stacks copies and unwinds every goroutine's stack.
@@ -108,7 +108,7 @@ func Attach(ctx context.Context, pid int, o Options) (*snapshot.Snapshot, error)
 		return nil, err
 	}
 	defer proc.Close()
-	snap, err := capture.Take(proc, capture.Options{Freeze: o.Freeze, Stacks: o.Stacks, Backend: backend, Progress: o.Progress, DebugFile: o.DebugFile, MaxFreeze: o.maxFreeze(), HoldFreeze: o.HoldFreeze})
+	snap, err := capture.Take(proc, capture.Options{Freeze: o.Freeze, Stacks: o.Stacks, Backend: snapshot.Backend(backend), Progress: o.Progress, DebugFile: o.DebugFile, MaxFreeze: o.maxFreeze(), HoldFreeze: o.HoldFreeze})
 	if err != nil {
 		return nil, readError(pid, image, err)
 	}
@@ -148,7 +148,7 @@ func Core(ctx context.Context, path, exe string, o Options) (*snapshot.Snapshot,
 			return nil, err
 		}
 		defer c.Close()
-		return takeCore(c, path, "native", o)
+		return takeCore(c, path, snapshot.BackendNative, o)
 	case "gdb":
 		return gdbCore(path, exe, o)
 	case "delve":
@@ -169,9 +169,9 @@ func OpenCore(path, exe string) (*core.Core, error) {
 }
 
 // takeCore snapshots an opened core.
-func takeCore(t dbg.Target, path, backend string, o Options) (*snapshot.Snapshot, error) {
+func takeCore(t dbg.Target, path string, backend snapshot.Backend, o Options) (*snapshot.Snapshot, error) {
 	snap, err := capture.Take(t, capture.Options{
-		Kind: "core", Backend: backend, Stacks: o.Stacks, DebugFile: o.DebugFile,
+		Kind: snapshot.KindCore, Backend: backend, Stacks: o.Stacks, DebugFile: o.DebugFile,
 		Now:      func() int64 { return 0 },
 		Progress: o.Progress,
 	})
@@ -199,7 +199,7 @@ func gdbCore(path, exe string, o Options) (*snapshot.Snapshot, error) {
 		return nil, err
 	}
 	defer c.Close()
-	return takeCore(c, path, "gdb", o)
+	return takeCore(c, path, snapshot.BackendGDB, o)
 }
 
 // inputError is bad input in the words of the source it was read from: dbg.BadInput.
