@@ -8,6 +8,7 @@
 package capture
 
 import (
+	"context"
 	"debug/elf"
 	"fmt"
 	"io"
@@ -62,6 +63,13 @@ func (o Options) progress(stage string, done, total int) {
 
 // Take snapshots the goroutines of t. The executable is read from t.Exe().
 func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
+	return TakeContext(context.Background(), t, opt)
+}
+
+// TakeContext is Take that gives up when ctx ends: before it stops the target, or after
+// the copy, between the stages of the work (never while the target is stopped, which
+// always ends with the target running again).
+func TakeContext(ctx context.Context, t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 	if opt.Freeze == "" {
 		opt.Freeze = FreezeAlways
 	}
@@ -118,6 +126,9 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 		snap.Warnings = append(snap.Warnings, "the target's executable was deleted or replaced on disk since it started; gorigin read the original through "+exe)
 	}
 
+	if err := ctx.Err(); err != nil {
+		return nil, err // the caller left while the executable was read: do not stop the target
+	}
 	var raw *copied
 	if opt.Freeze == FreezeNever {
 		raw, err = copyRunning(t, rt, opt)
@@ -128,10 +139,17 @@ func Take(t dbg.Target, opt Options) (*snapshot.Snapshot, error) {
 		return nil, err
 	}
 	snap.Source.TakenAt = raw.takenAt
+	if err := ctx.Err(); err != nil {
+		raw.release()
+		return nil, err
+	}
 	phase = tracer("thawed")
 	pending := build(snap, rt, syms, raw, opt)
 	raw.release()
 	phase("symbolised %d goroutines", len(snap.Goroutines))
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if unwindable(exe) {
 		startsFromStacks(t, rt, syms, snap, pending)
 		phase("read %d stacks for start functions behind wrappers", len(pending))

@@ -35,9 +35,6 @@ func (s Status) Known() bool {
 	return false
 }
 
-// Blocked reports whether a goroutine of status s waits for something to wake it.
-func (s Status) Blocked() bool { return s == StatusWaiting || s == StatusLeaked }
-
 // SourceKind is what a snapshot was read from.
 type SourceKind string
 

@@ -3,6 +3,7 @@
 package source
 
 import (
+	"context"
 	"debug/buildinfo"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 
 // attachDelve snapshots a live process with Delve: embedded (--backend delve) or through a
 // running headless dlv (--backend dlv=HOST:PORT, where pid may be 0: dlv says which).
-func attachDelve(pid int, o Options) (*snapshot.Snapshot, error) {
+func attachDelve(ctx context.Context, pid int, o Options) (*snapshot.Snapshot, error) {
 	image := processImage(pid) // to tell an exec from other read errors
 	var t dbg.Target
 	backend := "delve"
@@ -37,7 +38,7 @@ func attachDelve(pid int, o Options) (*snapshot.Snapshot, error) {
 		t = p
 	}
 	defer t.Close()
-	snap, err := capture.Take(t, capture.Options{Freeze: o.Freeze, Stacks: o.Stacks, Backend: snapshot.Backend(backend), DebugFile: o.DebugFile, MaxFreeze: o.maxFreeze(), HoldFreeze: o.HoldFreeze})
+	snap, err := capture.TakeContext(ctx, t, capture.Options{Freeze: o.Freeze, Stacks: o.Stacks, Backend: snapshot.Backend(backend), DebugFile: o.DebugFile, MaxFreeze: o.maxFreeze(), HoldFreeze: o.HoldFreeze})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
 			return nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it (%v): run gorigin again", pid, why, err)
@@ -54,7 +55,7 @@ func attachDelve(pid int, o Options) (*snapshot.Snapshot, error) {
 
 // delveCore snapshots a core with Delve's core backend. The executable is --exe or
 // the one the core names (found and checked by build ID as for the native core reader).
-func delveCore(path, exe string, o Options) (*snapshot.Snapshot, error) {
+func delveCore(ctx context.Context, path, exe string, o Options) (*snapshot.Snapshot, error) {
 	if exe == "" {
 		c, err := core.Open(path, "")
 		if err != nil {
@@ -71,7 +72,7 @@ func delveCore(path, exe string, o Options) (*snapshot.Snapshot, error) {
 		return nil, delveFailed(err, exe)
 	}
 	defer c.Close()
-	snap, err := capture.Take(c, capture.Options{
+	snap, err := capture.TakeContext(ctx, c, capture.Options{
 		Kind: snapshot.KindCore, Backend: snapshot.BackendDelve, Stacks: o.Stacks, DebugFile: o.DebugFile,
 		Now: func() int64 { return 0 },
 	})

@@ -39,12 +39,15 @@ func AttachLeaks(ctx context.Context, pid int, o Options) (*snapshot.Snapshot, *
 	}
 	defer s.Close()
 	phase("planned (%s)", s.Mode())
-	snap, err := capture.Take(s, capture.Options{Freeze: capture.FreezeAlways, Stacks: o.Stacks, Backend: "native", Progress: o.Progress, DebugFile: o.DebugFile, HoldFreeze: o.HoldFreeze})
+	snap, err := capture.TakeContext(ctx, s, capture.Options{Freeze: capture.FreezeAlways, Stacks: o.Stacks, Backend: "native", Progress: o.Progress, DebugFile: o.DebugFile, HoldFreeze: o.HoldFreeze})
 	if err != nil {
 		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
 			return nil, nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it (%v): run gorigin again", pid, why, err)
 		}
 		return nil, nil, leakError(pid, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err // the caller left: do not mark the copy
 	}
 	res, err := s.Finish()
 	if err != nil {
@@ -79,14 +82,17 @@ func CoreLeaks(ctx context.Context, path, exe string, o Options) (*leaks.Result,
 		return nil, err
 	}
 	defer c.Close()
-	res, err := analyze(c, o)
+	res, err := analyze(ctx, c, o)
 	if err != nil {
 		return nil, fmt.Errorf("core %s: leak analysis: %w", path, err)
 	}
 	return res, nil
 }
 
-func analyze(t dbg.Target, o Options) (*leaks.Result, error) {
+func analyze(ctx context.Context, t dbg.Target, o Options) (*leaks.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	phase := capture.Tracer("leaks")
 	res, err := leaks.Analyze(t, leaks.Options{Progress: o.Progress, DebugFile: o.DebugFile})
 	if err != nil {

@@ -92,7 +92,7 @@ func Attach(ctx context.Context, pid int, o Options) (*snapshot.Snapshot, error)
 		}
 	}
 	if backend == "delve" || DlvAddr(backend) != "" {
-		return attachDelve(pid, o)
+		return attachDelve(ctx, pid, o)
 	}
 	var proc dbg.Target
 	var err error
@@ -108,7 +108,7 @@ func Attach(ctx context.Context, pid int, o Options) (*snapshot.Snapshot, error)
 		return nil, err
 	}
 	defer proc.Close()
-	snap, err := capture.Take(proc, capture.Options{Freeze: o.Freeze, Stacks: o.Stacks, Backend: snapshot.Backend(backend), Progress: o.Progress, DebugFile: o.DebugFile, MaxFreeze: o.maxFreeze(), HoldFreeze: o.HoldFreeze})
+	snap, err := capture.TakeContext(ctx, proc, capture.Options{Freeze: o.Freeze, Stacks: o.Stacks, Backend: snapshot.Backend(backend), Progress: o.Progress, DebugFile: o.DebugFile, MaxFreeze: o.maxFreeze(), HoldFreeze: o.HoldFreeze})
 	if err != nil {
 		return nil, readError(pid, image, err)
 	}
@@ -148,11 +148,11 @@ func Core(ctx context.Context, path, exe string, o Options) (*snapshot.Snapshot,
 			return nil, err
 		}
 		defer c.Close()
-		return takeCore(c, path, snapshot.BackendNative, o)
+		return takeCore(ctx, c, path, snapshot.BackendNative, o)
 	case "gdb":
-		return gdbCore(path, exe, o)
+		return gdbCore(ctx, path, exe, o)
 	case "delve":
-		return delveCore(path, exe, o)
+		return delveCore(ctx, path, exe, o)
 	}
 	return nil, badInput(nil, "--backend %s: a core is read by gorigin itself (native, the default), by Delve (delve) or by GDB (gdb)", o.Backend)
 }
@@ -169,8 +169,8 @@ func OpenCore(path, exe string) (*core.Core, error) {
 }
 
 // takeCore snapshots an opened core.
-func takeCore(t dbg.Target, path string, backend snapshot.Backend, o Options) (*snapshot.Snapshot, error) {
-	snap, err := capture.Take(t, capture.Options{
+func takeCore(ctx context.Context, t dbg.Target, path string, backend snapshot.Backend, o Options) (*snapshot.Snapshot, error) {
+	snap, err := capture.TakeContext(ctx, t, capture.Options{
 		Kind: snapshot.KindCore, Backend: backend, Stacks: o.Stacks, DebugFile: o.DebugFile,
 		Now:      func() int64 { return 0 },
 		Progress: o.Progress,
@@ -187,7 +187,7 @@ func takeCore(t dbg.Target, path string, backend snapshot.Backend, o Options) (*
 // gdbCore snapshots a core that GDB opens with its executable and reads for gorigin.
 // gorigin's own reader checks the input first (and finds the executable the core names,
 // by build ID), so that bad input gets the same message whatever the backend.
-func gdbCore(path, exe string, o Options) (*snapshot.Snapshot, error) {
+func gdbCore(ctx context.Context, path, exe string, o Options) (*snapshot.Snapshot, error) {
 	nc, err := OpenCore(path, exe)
 	if err != nil {
 		return nil, err
@@ -199,7 +199,7 @@ func gdbCore(path, exe string, o Options) (*snapshot.Snapshot, error) {
 		return nil, err
 	}
 	defer c.Close()
-	return takeCore(c, path, snapshot.BackendGDB, o)
+	return takeCore(ctx, c, path, snapshot.BackendGDB, o)
 }
 
 // inputError is bad input in the words of the source it was read from: dbg.BadInput.
