@@ -180,11 +180,11 @@ func checkHeader(r io.ReaderAt, path string, size int64) error {
 	if elf.Class(h[elf.EI_CLASS]) == elf.ELFCLASS64 {
 		phoff, phentsize, phnum := order.Uint64(h[32:]), uint64(order.Uint16(h[54:])), uint64(order.Uint16(h[56:]))
 		if end := phoff + phentsize*phnum; end < phoff || end > uint64(size) {
-			return dbg.Errorf(ErrTruncated, "%s: its program headers end at byte %d, the file has %d (the dump was cut short or is damaged)", path, end, size)
+			return dbg.Errorf(ErrTruncated, "%s is truncated: its program headers end at byte %d, the file has %d (the dump was cut short or is damaged)", path, end, size)
 		}
 		shoff, shentsize, shnum := order.Uint64(h[40:]), uint64(order.Uint16(h[58:])), uint64(order.Uint16(h[60:]))
 		if end := shoff + shentsize*shnum; shoff != 0 && (end < shoff || end > uint64(size)) {
-			return dbg.Errorf(ErrTruncated, "%s: its section headers end at byte %d, the file has %d (the dump was cut short or is damaged)", path, end, size)
+			return dbg.Errorf(ErrTruncated, "%s is truncated: its section headers end at byte %d, the file has %d (the dump was cut short or is damaged)", path, end, size)
 		}
 	}
 	return nil
