@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/internal/mi"
 )
 
 // CoreOptions tune a Core.
@@ -29,7 +30,7 @@ type Core struct {
 	path, exe string
 	pid       int
 	opts      CoreOptions
-	c         *Client
+	c         *mi.Client
 	maps      []dbg.Mapping
 
 	mu     sync.Mutex
@@ -55,7 +56,7 @@ func OpenCore(corePath, exePath string, opts CoreOptions) (*Core, error) {
 			return nil, fmt.Errorf("open core %s with gdb: %w", corePath, err)
 		}
 	}
-	cl, err := Start(Options{Path: opts.GDB})
+	cl, err := mi.Start(mi.Options{Path: opts.GDB})
 	if err != nil {
 		return nil, err
 	}
@@ -69,18 +70,18 @@ func OpenCore(corePath, exePath string, opts CoreOptions) (*Core, error) {
 
 // run runs a command of the opening (GDB starts and reads the core meanwhile): it gets at
 // least StartupTimeout.
-func (c *Core) run(cmd string) (Record, string, error) {
+func (c *Core) run(cmd string) (mi.Record, string, error) {
 	return c.c.Run(context.Background(), max(c.opts.Timeout, StartupTimeout), cmd)
 }
 
 // open loads the executable (without its symbols: gorigin reads them itself), opens the
 // core, and asks GDB for the process id and the file mappings.
 func (c *Core) open() error {
-	if _, _, err := c.run("-file-exec-file " + quote(c.exe)); err != nil {
+	if _, _, err := c.run("-file-exec-file " + mi.Quote(c.exe)); err != nil {
 		return fmt.Errorf("load the executable %s: %w", c.exe, err)
 	}
-	if _, out, err := c.run("-target-select core " + quote(c.path)); err != nil {
-		var ge *Error
+	if _, out, err := c.run("-target-select core " + mi.Quote(c.path)); err != nil {
+		var ge *mi.Error
 		if errors.As(err, &ge) {
 			return fmt.Errorf("%s %s: %w", ge.Msg, strings.TrimSpace(out), ErrCoreRefused)
 		}
@@ -91,7 +92,7 @@ func (c *Core) open() error {
 		return fmt.Errorf("list the core's process: %w", err)
 	}
 	for _, v := range rec.Results.List("groups") {
-		if g, ok := v.(Tuple); ok && g.String("pid") != "" {
+		if g, ok := v.(mi.Tuple); ok && g.String("pid") != "" {
 			c.pid, _ = strconv.Atoi(g.String("pid"))
 			break
 		}

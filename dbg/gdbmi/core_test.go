@@ -7,27 +7,28 @@ import (
 	"testing"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/internal/mi"
 )
 
 // TestParseGDB13CoreTranscript parses a session captured from GDB 13.1 opening a kernel
 // core of a position-independent Go 1.27 program (the commands OpenCore sends, a read,
 // a failed read) and reads what OpenCore reads from it: the pid and the mappings.
 func TestParseGDB13CoreTranscript(t *testing.T) {
-	byToken := map[int64]Record{}
+	byToken := map[int64]mi.Record{}
 	console := map[int64]string{} // stream output before each result, by its token
 	var pending string
 	for _, rec := range transcript(t, "testdata/gdb13-core.mi") {
 		switch rec.Kind {
-		case KindConsole:
+		case mi.KindConsole:
 			pending += rec.Text
-		case KindResult:
+		case mi.KindResult:
 			byToken[rec.Token], console[rec.Token], pending = rec, pending, ""
 		}
 	}
 	if byToken[2].Class != "connected" || byToken[8].Class != "exit" {
 		t.Errorf("target-select core / exit answers: %+v %+v", byToken[2], byToken[8])
 	}
-	g, _ := byToken[3].Results.List("groups")[0].(Tuple)
+	g, _ := byToken[3].Results.List("groups")[0].(mi.Tuple)
 	if g.String("pid") != "30784" {
 		t.Errorf("list-thread-groups: %+v", byToken[3])
 	}
@@ -40,7 +41,7 @@ func TestParseGDB13CoreTranscript(t *testing.T) {
 		t.Errorf("second mapping %+v, want %+v", maps[1], want)
 	}
 	mem := byToken[6].Results.List("memory")
-	if len(mem) != 1 || mem[0].(Tuple).String("contents") != "7f454c46020101000000000000000000" {
+	if len(mem) != 1 || mem[0].(mi.Tuple).String("contents") != "7f454c46020101000000000000000000" {
 		t.Errorf("memory read answer: %+v", byToken[6])
 	}
 	if got := byToken[7]; got.Class != "error" || got.Results.String("msg") != "Unable to read memory." {
@@ -50,7 +51,7 @@ func TestParseGDB13CoreTranscript(t *testing.T) {
 
 // transcript parses every line of a captured GDB session, failing the test on any that
 // does not parse.
-func transcript(t *testing.T, name string) []Record {
+func transcript(t *testing.T, name string) []mi.Record {
 	t.Helper()
 	f, err := os.Open(name)
 	if err != nil {
@@ -59,9 +60,9 @@ func transcript(t *testing.T, name string) []Record {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
-	var out []Record
+	var out []mi.Record
 	for sc.Scan() {
-		rec, err := Parse(sc.Text())
+		rec, err := mi.Parse(sc.Text())
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue

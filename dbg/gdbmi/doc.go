@@ -4,10 +4,8 @@
 // freeze and detaches afterwards; for a core, GDB opens it with its executable and reads
 // the same way.
 //
-// It has two layers: an MI client (parse.go: the output grammar; client.go: a GDB child
-// process, commands matched to their results by token, timeouts, a dead or silent GDB
-// failing every pending and later call) and the targets (process.go, core.go, sharing
-// memory.go). It is read-only: it sends no command that writes memory or registers or
+// It is the targets (process.go, core.go, sharing memory.go) on top of the MI protocol
+// client in internal/mi. It is read-only: it sends no command that writes memory or registers or
 // calls a function in the target. Knowledge of the Go runtime lives in package gstruct,
 // not here.
 package gdbmi

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/internal/mi"
 )
 
 // DefaultTimeout bounds one MI command when the options give no Timeout (gorigin's cli
@@ -28,14 +29,14 @@ const maxRead = 4 << 20
 
 // readBatch reads every region with -data-read-memory-bytes, one request per region (or
 // per 4 MiB of it). Regions GDB cannot read are listed in the *dbg.ReadError; a dead or
-// silent GDB fails the whole batch (ErrDead, ErrTimeout: "read " + what).
-func readBatch(c *Client, timeout time.Duration, what string, regions []dbg.Region) error {
+// silent GDB fails the whole batch (mi.ErrDead, mi.ErrTimeout: "read " + what).
+func readBatch(c *mi.Client, timeout time.Duration, what string, regions []dbg.Region) error {
 	var rerr *dbg.ReadError
 	for i, r := range regions {
 		for off := 0; off < len(r.Buf); off += maxRead {
 			n := min(maxRead, len(r.Buf)-off)
 			if err := readMemory(c, timeout, r.Addr+uint64(off), r.Buf[off:off+n]); err != nil {
-				if errors.Is(err, ErrDead) || errors.Is(err, ErrTimeout) {
+				if errors.Is(err, mi.ErrDead) || errors.Is(err, mi.ErrTimeout) {
 					return fmt.Errorf("read %s: %w", what, err)
 				}
 				if rerr == nil {
@@ -54,7 +55,7 @@ func readBatch(c *Client, timeout time.Duration, what string, regions []dbg.Regi
 
 // readMemory fills buf from addr with one -data-read-memory-bytes request, checking that
 // GDB's answer covers exactly what was asked.
-func readMemory(c *Client, timeout time.Duration, addr uint64, buf []byte) error {
+func readMemory(c *mi.Client, timeout time.Duration, addr uint64, buf []byte) error {
 	if len(buf) == 0 {
 		return nil
 	}
@@ -64,7 +65,7 @@ func readMemory(c *Client, timeout time.Duration, addr uint64, buf []byte) error
 	}
 	filled := 0
 	for _, v := range rec.Results.List("memory") {
-		blk, ok := v.(Tuple)
+		blk, ok := v.(mi.Tuple)
 		if !ok {
 			continue
 		}
@@ -92,14 +93,14 @@ func readMemory(c *Client, timeout time.Duration, addr uint64, buf []byte) error
 var lwpRE = regexp.MustCompile(`LWP (\d+)`)
 
 // threads lists the threads GDB knows (-thread-info), with the PC of each stopped one.
-func threads(c *Client, timeout time.Duration, what string) ([]dbg.Thread, error) {
+func threads(c *mi.Client, timeout time.Duration, what string) ([]dbg.Thread, error) {
 	rec, _, err := c.Run(context.Background(), timeout, "-thread-info")
 	if err != nil {
 		return nil, fmt.Errorf("threads of %s: %w", what, err)
 	}
 	var out []dbg.Thread
 	for _, v := range rec.Results.List("threads") {
-		th, ok := v.(Tuple)
+		th, ok := v.(mi.Tuple)
 		if !ok {
 			continue
 		}

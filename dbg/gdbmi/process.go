@@ -14,6 +14,7 @@ import (
 	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/dbg/procfs"
 	"github.com/gorigin-dev/gorigin/dbg/stopguard"
+	"github.com/gorigin-dev/gorigin/internal/mi"
 )
 
 // ProcessOptions tune a Process.
@@ -34,7 +35,7 @@ type ProcessOptions struct {
 type Process struct {
 	pid  int
 	opts ProcessOptions
-	c    *Client
+	c    *mi.Client
 	g    *stopguard.Guard
 
 	mu       sync.Mutex
@@ -91,7 +92,7 @@ func Attach(pid int, opts ProcessOptions) (*Process, error) {
 	if p.g, err = stopguard.Start(pid, "gorigin-gdb-guard"); err != nil {
 		return nil, fmt.Errorf("attach %d: %w", pid, err)
 	}
-	p.c, err = Start(Options{Path: opts.GDB, OnAsync: p.async})
+	p.c, err = mi.Start(mi.Options{Path: opts.GDB, OnAsync: p.async})
 	if err != nil {
 		p.g.Release()
 		return nil, err
@@ -108,7 +109,7 @@ func Attach(pid int, opts ProcessOptions) (*Process, error) {
 		"-gdb-set sysroot /nonexistent",
 		// The executable without its symbols: otherwise GDB reads them on attach, while the
 		// process waits.
-		"-file-exec-file " + quote(fmt.Sprintf("/proc/%d/exe", pid)),
+		"-file-exec-file " + mi.Quote(fmt.Sprintf("/proc/%d/exe", pid)),
 	} {
 		if _, _, err := p.runSetup(cmd); err != nil {
 			p.c.Close(time.Second)
@@ -161,7 +162,7 @@ func (p *Process) waitRunning() error {
 }
 
 func attachError(pid int, err error, out string) error {
-	var ge *Error
+	var ge *mi.Error
 	if errors.As(err, &ge) {
 		switch {
 		case strings.Contains(ge.Msg, "No such process"):
@@ -173,29 +174,29 @@ func attachError(pid int, err error, out string) error {
 	return fmt.Errorf("attach %d with gdb: %w %s", pid, err, strings.TrimSpace(out))
 }
 
-func (p *Process) run(cmd string) (Record, string, error) {
+func (p *Process) run(cmd string) (mi.Record, string, error) {
 	return p.c.Run(context.Background(), p.opts.Timeout, cmd)
 }
 
 // runSetup runs a command of the attach, which waits for GDB to start and to read the
 // process: it gets at least StartupTimeout.
-func (p *Process) runSetup(cmd string) (Record, string, error) {
+func (p *Process) runSetup(cmd string) (mi.Record, string, error) {
 	return p.c.Run(context.Background(), max(p.opts.Timeout, StartupTimeout), cmd)
 }
 
 // async tracks which threads run, from GDB's *running, *stopped and =thread-… records.
-func (p *Process) async(r Record) {
+func (p *Process) async(r mi.Record) {
 	p.tmu.Lock()
 	defer p.tmu.Unlock()
 	id := r.Results.String("thread-id")
 	switch {
-	case r.Kind == KindNotify && r.Class == "thread-created":
+	case r.Kind == mi.KindNotify && r.Class == "thread-created":
 		p.running[r.Results.String("id")] = 1
-	case r.Kind == KindNotify && r.Class == "thread-exited":
+	case r.Kind == mi.KindNotify && r.Class == "thread-exited":
 		delete(p.running, r.Results.String("id"))
-	case r.Kind == KindNotify && r.Class == "thread-group-exited":
+	case r.Kind == mi.KindNotify && r.Class == "thread-group-exited":
 		clear(p.running)
-	case r.Kind == KindExec && r.Class == "running":
+	case r.Kind == mi.KindExec && r.Class == "running":
 		if id == "all" {
 			for k := range p.running {
 				p.running[k] = 1
@@ -203,7 +204,7 @@ func (p *Process) async(r Record) {
 		} else {
 			p.running[id] = 1
 		}
-	case r.Kind == KindExec && r.Class == "stopped":
+	case r.Kind == mi.KindExec && r.Class == "stopped":
 		if id == "all" || r.Results.String("stopped-threads") == "all" {
 			clear(p.running)
 		} else {
@@ -274,7 +275,7 @@ func (p *Process) Freeze() error {
 		select {
 		case <-p.changed:
 		case <-p.c.Dead():
-			return p.freezeError(fmt.Errorf("freeze %d: %w", p.pid, p.c.deadErr))
+			return p.freezeError(fmt.Errorf("freeze %d: %w", p.pid, p.c.Err()))
 		case <-deadline.C:
 			return fmt.Errorf("freeze %d: %d thread(s) did not stop within %v", p.pid, p.nRunning(), p.opts.MaxFreeze)
 		}
@@ -299,7 +300,7 @@ func (p *Process) freezeError(err error) error {
 
 // killedError is the failure of the command in flight when the watchdog killed GDB.
 func (p *Process) killedError(err error) error {
-	note := p.c.oddNote()
+	note := p.c.OddNote()
 	if strings.Contains(err.Error(), note) {
 		note = ""
 	}

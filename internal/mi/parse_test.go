@@ -1,4 +1,4 @@
-package gdbmi
+package mi
 
 import (
 	"errors"
@@ -102,13 +102,13 @@ func TestParseGDB13Transcript(t *testing.T) {
 
 func TestQuoteRoundTrip(t *testing.T) {
 	for _, s := range []string{"plain", "/proc/1/exe", "a b", `q"uote\back`, "new\nline", "", "-dash"} {
-		q := quote(s)
+		q := Quote(s)
 		rec, err := Parse(`~` + q)
 		if q[0] != '"' {
 			rec, err = Parse(`~"` + q + `"`)
 		}
 		if err != nil || rec.Text != s {
-			t.Errorf("quote(%q) = %s, parses back to %q (%v)", s, q, rec.Text, err)
+			t.Errorf("Quote(%q) = %s, parses back to %q (%v)", s, q, rec.Text, err)
 		}
 	}
 }
@@ -168,4 +168,24 @@ func TestParseValueBudget(t *testing.T) {
 	if err != nil || len(rec.Results.List("threads")) != 10000 {
 		t.Errorf("Parse of 10,000 threads: %v", err)
 	}
+}
+
+// transcript parses every line of a captured GDB session, failing the test on any that
+// does not parse.
+func transcript(t *testing.T, name string) []Record {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Record
+	for line := range strings.SplitSeq(strings.TrimRight(string(b), "\n"), "\n") {
+		rec, err := Parse(line)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		out = append(out, rec)
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package gdbmi
+package mi
 
 import (
 	"errors"
@@ -316,7 +316,7 @@ func (p *parser) cstring() (string, error) {
 }
 
 // quote writes s as an MI command argument: bare when it is safe, else a C string.
-func quote(s string) string {
+func Quote(s string) string {
 	if s != "" && !strings.ContainsAny(s, " \t\n\r\"\\'{}[],=") && s[0] != '-' {
 		return s
 	}

@@ -1,4 +1,4 @@
-package gdbmi
+package mi
 
 import (
 	"context"

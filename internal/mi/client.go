@@ -1,4 +1,4 @@
-package gdbmi
+package mi
 
 import (
 	"bufio"
@@ -117,6 +117,16 @@ func (c *Client) Pid() int { return c.cmd.Process.Pid }
 
 // Dead is closed when GDB has exited (its output ended).
 func (c *Client) Dead() <-chan struct{} { return c.dead }
+
+// Err says why GDB died, once Dead is closed (nil before).
+func (c *Client) Err() error {
+	select {
+	case <-c.dead:
+		return c.deadErr
+	default:
+		return nil
+	}
+}
 
 // read dispatches GDB's output until it ends.
 func (c *Client) read(out io.Reader) {
@@ -262,7 +272,7 @@ func (c *Client) Run(ctx context.Context, timeout time.Duration, command string)
 		case <-c.dead:
 			return Record{}, "", fmt.Errorf("%s: %w", command, c.deadErr)
 		case <-timer.C:
-			err := fmt.Errorf("%s: %w (waited %v)%s", command, ErrTimeout, timeout, c.oddNote())
+			err := fmt.Errorf("%s: %w (waited %v)%s", command, ErrTimeout, timeout, c.OddNote())
 			c.silent = err
 			return Record{}, "", err
 		case <-ctx.Done():
@@ -293,8 +303,8 @@ func (c *Client) deadOrSoon() <-chan struct{} {
 	return ch
 }
 
-// oddNote quotes what GDB printed that was not MI, for an error message.
-func (c *Client) oddNote() string {
+// OddNote quotes what GDB printed that was not MI, for an error message.
+func (c *Client) OddNote() string {
 	odd := c.Odd()
 	if len(odd) == 0 {
 		return ""
