@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/gorigin-dev/gorigin/cli"
+	"github.com/gorigin-dev/gorigin/internal/cli"
 )
 
 func main() {

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gorigin-dev/gorigin/cli"
+	"github.com/gorigin-dev/gorigin/internal/cli"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )

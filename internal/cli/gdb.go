@@ -11,7 +11,7 @@ import (
 
 	"github.com/gorigin-dev/gorigin/internal/source"
 	"github.com/gorigin-dev/gorigin/report"
-	"github.com/gorigin-dev/gorigin/runtimegdb"
+	runtimegdb "github.com/gorigin-dev/gorigin/runtime-gdb"
 	"github.com/gorigin-dev/gorigin/scripts"
 )
 

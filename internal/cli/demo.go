@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorigin-dev/gorigin/demo"
+	"github.com/gorigin-dev/gorigin/internal/demo"
 )
 
 var cmdDemo = &command{
