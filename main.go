@@ -1,5 +1,5 @@
 // Command gorigin lists the goroutines of a Go process grouped by the go statement that
-// created them. See README.md; the work is done in package cli.
+// created them. See README.md; the work is done in package internal/cli.
 package main
 
 import (
