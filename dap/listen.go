@@ -11,6 +11,7 @@ import (
 	"time"
 
 	godap "github.com/google/go-dap"
+	"github.com/gorigin-dev/gorigin/report"
 )
 
 // DefaultMaxConns is how many sessions a Listener serves at once unless told otherwise:
@@ -129,9 +130,11 @@ func (l *Listener) refuse(conn net.Conn, peer Peer, why string) {
 	conn.Close()
 }
 
+// logf writes one line to the log, its control characters escaped: what a client sent
+// (a malformed message quoted in an error) must not reach a terminal raw.
 func (l *Listener) logf(format string, args ...any) {
 	if l.Log != nil {
-		fmt.Fprintf(l.Log, "gorigin dap: "+format+"\n", args...)
+		fmt.Fprintln(l.Log, "gorigin dap: "+report.Printable(fmt.Sprintf(format, args...)))
 	}
 }
 
