@@ -283,7 +283,10 @@ func TestFreezeThawRepeated(t *testing.T) {
 
 func TestWatchdogThaws(t *testing.T) {
 	tg := startTarget(t, 2, 0)
-	const limit = 100 * time.Millisecond
+	// The limit also bounds how long Freeze waits for the threads to stop, and Expired is
+	// true once a freeze outlasts it: long enough that no load makes the second freeze
+	// below fail or look expired (100 ms did, on a busy machine).
+	const limit = 2 * time.Second
 	p := attach(t, tg.pid, Options{MaxFreeze: limit})
 	outer := time.Now()
 	freeze(t, p)
