@@ -10,6 +10,7 @@ package capture
 import (
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -237,9 +238,21 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 	}
 	phase("planned the copy of %d g structs in %d regions", len(before), len(plan.regions))
 
-	if err := t.Freeze(); err != nil {
+	if ferr := t.Freeze(); ferr != nil {
 		t.Thaw()
-		return nil, err
+		if !errors.Is(ferr, dbg.ErrStopTimeout) {
+			return nil, ferr
+		}
+		// Some thread did not stop within the limit (uninterruptible sleep, a machine too
+		// busy to schedule it): read the running target instead, as --freeze never does,
+		// and say so.
+		plan.free()
+		c, rerr := copyRunning(t, rt, opt)
+		if rerr != nil {
+			return nil, errors.Join(ferr, rerr)
+		}
+		c.partial = fmt.Sprintf("not every thread stopped within --max-freeze (%v): the target was read running, as with --freeze never, and goroutines that changed meanwhile are marked", ferr)
+		return c, nil
 	}
 	start := time.Now()
 	phase("stopped the target's threads")

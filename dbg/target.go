@@ -7,6 +7,7 @@
 package dbg
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -107,3 +108,8 @@ var (
 	ErrExited     = NewInputError("process exited")
 	ErrNotGo      = NewInputError("not a Go program")
 )
+
+// ErrStopTimeout is wrapped by a Freeze that gave up waiting for every thread to stop
+// within the freeze limit (a thread in uninterruptible sleep, or a machine too busy to
+// schedule them): nothing stays stopped, and the target can still be read running.
+var ErrStopTimeout = errors.New("threads did not stop within the freeze limit")

@@ -277,7 +277,7 @@ func (p *Process) Freeze() error {
 		case <-p.c.Dead():
 			return p.freezeError(fmt.Errorf("freeze %d: %w", p.pid, p.c.Err()))
 		case <-deadline.C:
-			return fmt.Errorf("freeze %d: %d thread(s) did not stop within %v", p.pid, p.nRunning(), p.opts.MaxFreeze)
+			return fmt.Errorf("freeze %d: %d thread(s) did not stop within %v: %w", p.pid, p.nRunning(), p.opts.MaxFreeze, dbg.ErrStopTimeout)
 		}
 	}
 	return nil

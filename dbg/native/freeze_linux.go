@@ -155,7 +155,7 @@ func waitStops(pid int, threads []tracee, deadline time.Time) error {
 		if time.Now().After(deadline) {
 			for _, t := range threads {
 				if !t.stopped && !t.gone {
-					return fmt.Errorf("freeze: thread %d did not stop in time (uninterruptible sleep?); try again or raise the freeze limit", t.tid)
+					return fmt.Errorf("freeze: thread %d did not stop in time (uninterruptible sleep?): %w", t.tid, dbg.ErrStopTimeout)
 				}
 			}
 		}

@@ -1,0 +1,77 @@
+package capture
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/native"
+	"github.com/gorigin-dev/gorigin/snapshot"
+)
+
+// stopsLate is a target whose threads never all stop in time, as on a machine too busy
+// to schedule them: its Freeze fails as the native backend's does then.
+type stopsLate struct{ dbg.Target }
+
+func (stopsLate) Freeze() error {
+	return fmt.Errorf("freeze: thread 1 did not stop in time: %w", dbg.ErrStopTimeout)
+}
+
+// TestStopTimeoutReadsRunning: when not every thread stops within the limit, Take still
+// gives the snapshot, read from the running target as --freeze never reads it, marked
+// partial with a warning that says why; the goroutines are the same as a frozen read's.
+func TestStopTimeoutReadsRunning(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to ptrace")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), "GORIGIN_CAPTURE_TEST_TARGET=1")
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("the target did not start: %q, %v", line, err)
+	}
+	proc, err := native.Attach(cmd.Process.Pid, native.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Close()
+
+	frozen, err := Take(proc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := Take(stopsLate{proc}, Options{})
+	if err != nil {
+		t.Fatalf("a freeze whose threads did not stop in time: %v; want a snapshot of the running target", err)
+	}
+	if !late.Source.Partial || len(late.Warnings) == 0 || !strings.Contains(strings.Join(late.Warnings, "\n"), "did not stop in time") {
+		t.Errorf("partial %v, warnings %q: want a partial snapshot that says a thread did not stop", late.Source.Partial, late.Warnings)
+	}
+	// The runtime may start its own goroutines (GC workers) between the two reads: count
+	// the program's.
+	if a, b := userGoroutines(late), userGoroutines(frozen); a != b || a == 0 {
+		t.Errorf("read running: %d of the program's goroutines, frozen: %d (an idle target)", a, b)
+	}
+}
+
+func userGoroutines(s *snapshot.Snapshot) (n int) {
+	for _, g := range s.Goroutines {
+		if !g.System {
+			n++
+		}
+	}
+	return n
+}
