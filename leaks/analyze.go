@@ -157,13 +157,17 @@ type analysis struct {
 	bias     uint64
 	progress func(string, int, int)
 
-	gs     []*gor
-	h      *heap
-	k      *marker
-	stacks []stackRange // every goroutine's stack, sorted
-	warn   []string
-	iters  int
-	named  []namedRange // roots outside globals and stacks, to explain a path
+	gs []*gor
+	// threads are the target's threads with their registers, read while it was frozen.
+	threads    []dbg.Thread
+	threadsErr error
+	found      map[*gor][]sudog // each blocked goroutine's sudogs (nil: not read yet)
+	h          *heap
+	k          *marker
+	stacks     []stackRange // every goroutine's stack, sorted
+	warn       []string
+	iters      int
+	named      []namedRange // roots outside globals and stacks, to explain a path
 }
 
 // namedRange is target memory [lo, hi) scanned as a root, and what it is.
@@ -177,15 +181,21 @@ type stackRange struct {
 	g      int
 }
 
-// setup reads the goroutines, the heap's spans and what each blocked goroutine waits
-// on, and queues the roots: everything that needs the frozen target itself (its threads'
-// registers) or memory not copied (the span tables, channels without pointers).
+// setup reads, while the target is frozen, the goroutines and the threads' registers,
+// then prepares the marking (ModeFrozen).
 func (a *analysis) setup() error {
-	phase := capture.Tracer("leaks (frozen)")
 	if err := a.readGoroutines(); err != nil {
 		return err
 	}
-	phase("read %d goroutines", len(a.gs))
+	a.threads, a.threadsErr = a.t.Threads()
+	return a.prepare("leaks (frozen)")
+}
+
+// prepare reads the heap's spans and what each blocked goroutine waits on, and queues
+// the roots: while the target is frozen (ModeFrozen), or on the copy after the thaw
+// (ModeCopy: collect made sure the copy holds all this reads).
+func (a *analysis) prepare(when string) error {
+	phase := capture.Tracer(when)
 	a.progress("reading the heap's spans", 0, 0)
 	h, err := readHeap(a.m, a.l, a.bias)
 	if err != nil {
@@ -383,10 +393,10 @@ func (a *analysis) roots() {
 			a.scanGoroutine(g)
 		}
 	}
-	if threads, err := a.t.Threads(); err == nil {
-		a.threadRoots(threads)
+	if a.threadsErr == nil {
+		a.threadRoots(a.threads)
 	} else {
-		a.warn = append(a.warn, fmt.Sprintf("the threads' stacks were not scanned (%v)", err))
+		a.warn = append(a.warn, fmt.Sprintf("the threads' stacks were not scanned (%v)", a.threadsErr))
 	}
 	a.specials()
 	a.queued(a.l.finalizerQueue)
@@ -422,13 +432,26 @@ func (a *analysis) threadRoots(threads []dbg.Thread) {
 // specials makes objects with a finalizer or cleanup, and the finalizer or cleanup
 // function itself, roots: the runtime will run them.
 func (a *analysis) specials() {
+	failed := a.walkSpecials(a.h.spans, func(s *span, addr uint64, b []byte) {
+		if a.l.specialRootKinds[word(b, a.l.specialKind)] {
+			a.k.markObject(s.base + word(b, a.l.specialOffset))
+			off := (a.l.specialKind.off + 8) &^ 7 // the record after its header
+			a.k.scan(addr+uint64(off), b[off:])
+		}
+	})
+	a.k.failed += failed
+}
+
+// walkSpecials calls fn with every special record of spans (its address and bytes) and
+// says how many reads failed.
+func (a *analysis) walkSpecials(spans []span, fn func(s *span, addr uint64, b []byte)) (failed int) {
 	const specialBytes = 56 // a specialfinalizer, the largest special that holds pointers
 	type at struct {
 		s    int
 		addr uint64
 	}
 	var cur []at
-	for i, s := range a.h.spans {
+	for i, s := range spans {
 		if s.specials != 0 {
 			cur = append(cur, at{i, s.specials})
 		}
@@ -439,51 +462,63 @@ func (a *analysis) specials() {
 			items[i] = item{c.addr, specialBytes}
 		}
 		var next []at
-		failed, err := readMany(a.m, items, func(i int, b []byte) {
-			s := a.h.spans[cur[i].s]
-			if a.l.specialRootKinds[word(b, a.l.specialKind)] {
-				a.k.markObject(s.base + word(b, a.l.specialOffset))
-				off := (a.l.specialKind.off + 8) &^ 7 // the record after its header
-				a.k.scan(cur[i].addr+uint64(off), b[off:])
-			}
+		f, err := readMany(a.m, items, func(i int, b []byte) {
+			fn(&spans[cur[i].s], cur[i].addr, b)
 			if nx := word(b, a.l.specialNext); nx != 0 {
 				next = append(next, at{cur[i].s, nx})
 			}
 		})
-		if err != nil || failed > 0 {
-			a.k.failed += max(failed, 1)
+		if err != nil || f > 0 {
+			failed += max(f, 1)
 		}
 		cur = next
 	}
+	return failed
 }
 
 // findPs reads runtime.allp, so that the write barrier buffers of the P structs are not
 // scanned: they hold stale copies of pointers the program overwrote.
 func (a *analysis) findPs() error {
 	a.k.hole = map[uint64]field{}
-	if a.l.allp == 0 || !a.l.pWbBuf.ok() {
+	if !a.l.pWbBuf.ok() {
 		return nil
 	}
-	hdr := make([]byte, 16)
-	if err := a.m.ReadBatch([]dbg.Region{{Addr: a.l.allp + a.bias, Buf: hdr}}); err != nil {
-		return fmt.Errorf("read runtime.allp: %w", err)
+	ps, err := a.allPs()
+	if err != nil {
+		return err
 	}
-	data, n := word(hdr, field{0, 8}), word(hdr, field{8, 8})
-	if n == 0 || n > 1<<16 {
-		return nil
-	}
-	arr := make([]byte, n*8)
-	if err := a.m.ReadBatch([]dbg.Region{{Addr: data, Buf: arr}}); err != nil {
-		return fmt.Errorf("read runtime.allp: %w", err)
-	}
-	for i := uint64(0); i < n; i++ {
-		if p := word(arr, field{int(i * 8), 8}); p != 0 {
-			if _, base, _, ok := a.h.find(p); ok && base == p {
-				a.k.hole[p] = a.l.pWbBuf
-			}
+	for _, p := range ps {
+		if _, base, _, ok := a.h.find(p); ok && base == p {
+			a.k.hole[p] = a.l.pWbBuf
 		}
 	}
 	return nil
+}
+
+// allPs reads runtime.allp: the addresses of the P structs.
+func (a *analysis) allPs() ([]uint64, error) {
+	if a.l.allp == 0 {
+		return nil, nil
+	}
+	hdr := make([]byte, 16)
+	if err := a.m.ReadBatch([]dbg.Region{{Addr: a.l.allp + a.bias, Buf: hdr}}); err != nil {
+		return nil, fmt.Errorf("read runtime.allp: %w", err)
+	}
+	data, n := word(hdr, field{0, 8}), word(hdr, field{8, 8})
+	if n == 0 || n > 1<<16 {
+		return nil, nil
+	}
+	arr := make([]byte, n*8)
+	if err := a.m.ReadBatch([]dbg.Region{{Addr: data, Buf: arr}}); err != nil {
+		return nil, fmt.Errorf("read runtime.allp: %w", err)
+	}
+	var out []uint64
+	for i := uint64(0); i < n; i++ {
+		if p := word(arr, field{int(i * 8), 8}); p != 0 {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // systemStacks reads the g0 and signal stacks of every M (runtime.allm): a thread that
@@ -523,34 +558,41 @@ func (a *analysis) systemStacks() [][2]uint64 {
 	return out
 }
 
-// threadStack queues a thread's stack from its stack pointer up: to the top of the
-// goroutine, g0 or signal stack it is on; on a stack gorigin does not know (the main
-// thread's, a C thread's), at most 64 KiB and never into a goroutine's stack, whose
-// contents must not count unless that goroutine can run.
+// threadStack queues a thread's stack from its stack pointer up (see threadStackRange).
 func (a *analysis) threadStack(th dbg.Thread, sys [][2]uint64) {
+	lo, hi, system := a.threadStackRange(th, sys)
+	if hi <= lo {
+		return
+	}
+	// A thread on its system stack (g0, gsignal): its frames are the runtime's, with maps
+	// but for the innermost, stopped anywhere.
+	if system && a.frames != nil && hi-lo <= maxPreciseStack && a.stackRoots(lo, th.PC, hi, true, nil) {
+		return
+	}
+	a.k.root(lo, hi-lo)
+}
+
+// threadStackRange is the part of a thread's stack scanned as a root: from its stack
+// pointer to the top of the goroutine, g0 or signal stack (system) it is on; on a stack
+// gorigin does not know (the main thread's, a C thread's), at most 64 KiB and never into
+// a goroutine's stack, whose contents must not count unless that goroutine can run.
+func (a *analysis) threadStackRange(th dbg.Thread, sys [][2]uint64) (lo, hi uint64, system bool) {
 	sp := th.SP
 	if sp == 0 {
-		return
+		return 0, 0, false
 	}
 	if i, ok := a.stackOf(sp); ok {
 		g := a.gs[i].g
 		if g.Status == "syscall" && g.SchedSP >= sp && g.SchedSP < g.StackHi {
 			// A thread in a system call on a goroutine's stack: above the stack pointer
 			// the goroutine saved entering it are its own frames, scanned with it.
-			a.k.root(sp, g.SchedSP-sp)
-			return
+			return sp, g.SchedSP, false
 		}
-		a.k.root(sp, g.StackHi-sp)
-		return
+		return sp, g.StackHi, false
 	}
 	for _, s := range sys {
 		if sp >= s[0] && sp < s[1] {
-			// A thread on its system stack (g0, gsignal): its frames are the runtime's,
-			// with maps but for the innermost, stopped anywhere.
-			if a.frames == nil || s[1]-sp > maxPreciseStack || !a.stackRoots(sp, th.PC, s[1], true, nil) {
-				a.k.root(sp, s[1]-sp)
-			}
-			return
+			return sp, s[1], true
 		}
 	}
 	end := sp + 64<<10
@@ -569,7 +611,5 @@ func (a *analysis) threadStack(th dbg.Thread, sys [][2]uint64) {
 			end = s[0]
 		}
 	}
-	if end > sp {
-		a.k.root(sp, end-sp)
-	}
+	return sp, end, false
 }

@@ -45,8 +45,19 @@ type heap struct {
 	meta        [][2]uint64 // the span table, span structs and allocation bits read
 }
 
-// readHeap reads runtime.mheap_.allspans, every span's header and allocation bits.
-func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
+// spanTable is the heap's in-use spans as the span table lists them, sorted by address,
+// with where each one's allocation bits are and its freeindex: what a freeze must know to
+// decide what to copy, without decoding a single object.
+type spanTable struct {
+	spans   []span
+	bits    []item   // of each span: its allocation bits
+	free    []uint64 // of each span: its freeindex
+	objects uint64   // bits in the bitsets (each span's first is byte-aligned)
+	meta    [][2]uint64
+}
+
+// readSpans reads runtime.mheap_.allspans and every span's header.
+func readSpans(m dbg.Memory, l *layout, bias uint64) (*spanTable, error) {
 	hdr := make([]byte, 16)
 	if err := m.ReadBatch([]dbg.Region{{Addr: l.mheap + bias + uint64(l.allspans.off), Buf: hdr}}); err != nil {
 		return nil, fmt.Errorf("read runtime.mheap_.allspans: %w", err)
@@ -73,10 +84,11 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 	for i, a := range spanAddrs {
 		items[i] = item{a, l.spanSize}
 	}
-	h := &heap{}
+	t := &spanTable{}
 	for _, it := range append(ptrs, items...) {
-		h.meta = append(h.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
+		t.meta = append(t.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
 	}
+	var spans []span
 	var bitsAt []item
 	var freeIdx []uint64
 	if _, err := readMany(m, items, func(_ int, b []byte) {
@@ -97,19 +109,19 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 		if s.limit < s.base || s.limit > s.base+size {
 			s.limit = s.base + size
 		}
-		h.spans = append(h.spans, s)
+		spans = append(spans, s)
 		bitsAt = append(bitsAt, item{word(b, l.allocBits), int((s.nelems + 7) / 8)})
 		freeIdx = append(freeIdx, word(b, l.freeindex))
 	}); err != nil {
 		return nil, fmt.Errorf("read the heap's spans: %w", err)
 	}
 	// Sort spans (and what goes with them) by address.
-	idx := make([]int, len(h.spans))
+	idx := make([]int, len(spans))
 	for i := range idx {
 		idx[i] = i
 	}
 	slices.SortFunc(idx, func(a, b int) int {
-		switch x, y := h.spans[a].base, h.spans[b].base; {
+		switch x, y := spans[a].base, spans[b].base; {
 		case x < y:
 			return -1
 		case x > y:
@@ -117,24 +129,36 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 		}
 		return 0
 	})
-	sorted := make([]span, 0, len(idx))
-	sBits, sFree := make([]item, 0, len(idx)), make([]uint64, 0, len(idx))
+	t.spans = make([]span, 0, len(idx))
+	t.bits, t.free = make([]item, 0, len(idx)), make([]uint64, 0, len(idx))
 	for _, i := range idx {
-		if n := len(sorted); n > 0 && h.spans[i].base < sorted[n-1].base+sorted[n-1].nelems*sorted[n-1].elemsize {
+		if n := len(t.spans); n > 0 && spans[i].base < t.spans[n-1].base+t.spans[n-1].nelems*t.spans[n-1].elemsize {
 			continue // overlapping: a stale header
 		}
-		s := h.spans[i]
-		s.bit = (h.objects + 7) &^ 7 // byte-aligned: allocation bits copy a byte at a time
-		h.objects = s.bit + s.nelems
+		s := spans[i]
+		s.bit = (t.objects + 7) &^ 7 // byte-aligned: allocation bits copy a byte at a time
+		t.objects = s.bit + s.nelems
+		t.spans = append(t.spans, s)
+		t.bits, t.free = append(t.bits, bitsAt[i]), append(t.free, freeIdx[i])
+	}
+	for _, it := range t.bits {
+		t.meta = append(t.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
+	}
+	return t, nil
+}
+
+// readHeap reads runtime.mheap_.allspans, every span's header and allocation bits.
+func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
+	t, err := readSpans(m, l, bias)
+	if err != nil {
+		return nil, err
+	}
+	h := &heap{spans: t.spans, objects: t.objects, meta: t.meta}
+	for _, s := range h.spans {
 		h.count += s.nelems
 		h.bytes += s.nelems * s.elemsize
-		sorted = append(sorted, s)
-		sBits, sFree = append(sBits, bitsAt[i]), append(sFree, freeIdx[i])
 	}
-	h.spans = sorted
-	for _, it := range sBits {
-		h.meta = append(h.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
-	}
+	sBits, sFree := t.bits, t.free
 	h.alloc, h.mark = newBitset(h.objects), newBitset(h.objects)
 	// An object is allocated when it is below freeindex or its allocBits bit is set (the
 	// runtime's isFree). Unreadable bits: every object counts as allocated.

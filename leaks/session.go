@@ -229,45 +229,7 @@ func (s *Session) copyFrozen() error {
 	}
 	im.live = s.t
 	a.m = im
-	if err := a.setup(); err != nil {
-		return err
-	}
-	// What the marking reads after the thaw: every span that can hold pointers, every
-	// goroutine's stack (a blocked one is scanned once what it waits on is reachable),
-	// and the roots queued. Whatever the plan missed is read now.
-	var need [][2]uint64
-	for _, sp := range a.h.spans {
-		if !sp.noscan {
-			need = append(need, [2]uint64{sp.base, sp.base + sp.nelems*sp.elemsize})
-		}
-	}
-	for _, g := range a.gs {
-		lo, hi := g.g.StackLo, g.g.StackHi
-		if g.g.Status != "running" && g.g.Status != "syscall" && g.g.SchedSP > lo && g.g.SchedSP < hi {
-			lo = g.g.SchedSP
-		}
-		if hi > lo && hi-lo <= 1<<30 {
-			need = append(need, [2]uint64{lo, hi})
-		}
-	}
-	for _, it := range a.k.grey {
-		need = append(need, [2]uint64{it.addr, it.addr + uint64(it.n)})
-	}
-	var missing []item
-	for _, r := range mergeRanges(need) {
-		for lo := r[0]; lo < r[1]; lo += maxRegion {
-			hi := min(r[1], lo+maxRegion)
-			if !im.covered(lo, hi) {
-				missing = append(missing, item{lo, int(hi - lo)})
-			}
-		}
-	}
-	// Unreadable memory stays out of the copy: marking counts the reads that fail there,
-	// and then calls nothing leaked.
-	if _, err := readMany(im, missing, func(int, []byte) {}); err != nil {
-		return err
-	}
-	return nil
+	return a.collect(im)
 }
 
 // Thaw lets the target run again; from then on reads are served from the copy only.
@@ -299,6 +261,9 @@ func (s *Session) Finish() (*Result, error) {
 	}
 	if s.mode == ModeCopy {
 		defer s.im.release()
+		if err := s.a.prepare("leaks (after the thaw)"); err != nil {
+			return nil, err
+		}
 		if err := s.a.mark(); err != nil {
 			return nil, err
 		}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/gorigin-dev/gorigin/dbg"
 )
 
 // sudog is the part of a runtime.sudog the analysis uses.
@@ -22,39 +20,14 @@ const maxSelectCases = 1 << 16
 // the heap objects of sudog size. A wait object found wrongly can only make a goroutine
 // look live, never leaked: each sudog must name the goroutine as its g.
 func (a *analysis) findWaits() error {
-	type cur struct {
-		g    *gor
-		addr uint64
-	}
-	var level []cur
-	for _, g := range a.gs {
-		if g.kind != "" && g.kind != "nil" && g.waiting != 0 {
-			level = append(level, cur{g, g.waiting})
+	if a.found == nil {
+		found, err := a.readSudogs()
+		if err != nil {
+			return err
 		}
+		a.found = found
 	}
-	found := map[*gor][]sudog{}
-	for depth := 0; len(level) > 0 && depth < maxSelectCases; depth++ {
-		items := make([]item, len(level))
-		for i, c := range level {
-			items[i] = item{c.addr, a.l.sudogSize}
-		}
-		var next []cur
-		if _, err := readMany(a.m, items, func(i int, b []byte) {
-			c := level[i]
-			s := sudog{addr: c.addr, g: word(b, a.l.sudogG), elem: word(b, a.l.sudogElem), c: word(b, a.l.sudogC)}
-			if s.g != c.g.g.Addr {
-				return // not this goroutine's: stale
-			}
-			found[c.g] = append(found[c.g], s)
-			c.g.sudogs = append(c.g.sudogs, c.addr)
-			if wl := word(b, a.l.sudogWaitlink); wl != 0 && wl != c.addr {
-				next = append(next, cur{c.g, wl})
-			}
-		}); err != nil {
-			return fmt.Errorf("read the goroutines' sudogs: %w", err)
-		}
-		level = next
-	}
+	found := a.found
 	need := map[uint64]*gor{}
 	for _, g := range a.gs {
 		switch g.kind {
@@ -90,6 +63,49 @@ func (a *analysis) findWaits() error {
 	}
 	a.locate()
 	return nil
+}
+
+// readSudogs follows each blocked goroutine's g.waiting list: its own sudogs.
+func (a *analysis) readSudogs() (map[*gor][]sudog, error) {
+	type cur struct {
+		g    *gor
+		addr uint64
+	}
+	var level []cur
+	for _, g := range a.gs {
+		if g.kind != "" && g.kind != "nil" && g.waiting != 0 {
+			level = append(level, cur{g, g.waiting})
+		}
+	}
+	found := map[*gor][]sudog{}
+	for depth := 0; len(level) > 0 && depth < maxSelectCases; depth++ {
+		items := make([]item, len(level))
+		for i, c := range level {
+			items[i] = item{c.addr, a.l.sudogSize}
+		}
+		var next []cur
+		if _, err := readMany(a.m, items, func(i int, b []byte) {
+			c := level[i]
+			s := sudog{addr: c.addr, g: word(b, a.l.sudogG), elem: word(b, a.l.sudogElem), c: word(b, a.l.sudogC)}
+			if s.g != c.g.g.Addr {
+				return // not this goroutine's: stale
+			}
+			found[c.g] = append(found[c.g], s)
+			c.g.sudogs = append(c.g.sudogs, c.addr)
+			if wl := word(b, a.l.sudogWaitlink); wl != 0 && wl != c.addr {
+				next = append(next, cur{c.g, wl})
+			}
+		}); err != nil {
+			return nil, fmt.Errorf("read the goroutines' sudogs: %w", err)
+		}
+		level = next
+	}
+	return found, nil
+}
+
+// chanHeader is how much of a channel's hchan locate reads.
+func (a *analysis) chanHeader() int {
+	return max(a.l.elemsize16.off+a.l.elemsize16.size, a.l.elemtype.off+a.l.elemtype.size)
 }
 
 // searchSudogs looks through the heap objects of sudog size for the sudogs of the
@@ -156,7 +172,7 @@ func (a *analysis) locate() {
 					w.Object = fmt.Sprintf("+%d in a %d-byte heap object at %#x", w.Addr-base, size, base)
 				}
 				if w.Kind == "chan" && a.l.elemsize16.ok() {
-					chans = append(chans, item{w.Addr, max(a.l.elemsize16.off+a.l.elemsize16.size, a.l.elemtype.off+a.l.elemtype.size)})
+					chans = append(chans, item{w.Addr, a.chanHeader()})
 					chanRefs = append(chanRefs, w)
 				}
 				continue
@@ -184,25 +200,18 @@ func (a *analysis) locate() {
 			g.root = true
 		}
 	}
-	// A channel of pointer-free elements is one noscan object the copy does not hold: its
-	// header is read from the target (after the thaw, a leaked channel's header stays as it
-	// was: the blocked goroutines' sudogs keep it alive and nothing can reach it).
-	read := func(m dbg.Memory) {
-		readMany(m, chans, func(i int, b []byte) {
-			if w := chanRefs[i]; w.ElemSize == 0 && w.Type == "" {
-				w.ElemSize = word(b, a.l.elemsize16)
-				if a.types != nil && a.l.elemtype.ok() {
-					if t := a.types.name(word(b, a.l.elemtype)); t != "" {
-						w.Type = "chan " + t
-					}
+	// A channel of pointer-free elements is one noscan object the planned copy does not
+	// hold: the freeze copies the header of every channel a goroutine waits on (collect).
+	readMany(a.m, chans, func(i int, b []byte) {
+		if w := chanRefs[i]; w.ElemSize == 0 && w.Type == "" {
+			w.ElemSize = word(b, a.l.elemsize16)
+			if a.types != nil && a.l.elemtype.ok() {
+				if t := a.types.name(word(b, a.l.elemtype)); t != "" {
+					w.Type = "chan " + t
 				}
 			}
-		})
-	}
-	read(a.m)
-	if a.m != dbg.Memory(a.t) {
-		read(a.t)
-	}
+		}
+	})
 }
 
 // syncType names the type a goroutine waits on from its wait reason: "sync.Mutex" for

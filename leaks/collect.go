@@ -1,0 +1,107 @@
+package leaks
+
+import "github.com/gorigin-dev/gorigin/capture"
+
+// collect runs while the target is frozen, after the planned copy was taken again: it
+// reads only what decides what else the copy must hold, and copies that, so that the
+// freeze lasts as long as the copy and no longer. Decoding the heap (allocation bits into
+// objects, pointer maps), finding the wait objects and queueing the roots come after the
+// thaw, on the copy (prepare): every read they make was made here first, through im,
+// which keeps what it read from the target while it was frozen.
+func (a *analysis) collect(im *image) error {
+	phase := capture.Tracer("leaks (frozen)")
+	if err := a.readGoroutines(); err != nil {
+		return err
+	}
+	a.threads, a.threadsErr = a.t.Threads()
+	phase("read %d goroutines, %d threads", len(a.gs), len(a.threads))
+	t, err := readSpans(a.m, a.l, a.bias)
+	if err != nil {
+		return err
+	}
+	phase("read %d spans", len(t.spans))
+	// What the marking reads: every span that can hold pointers, every goroutine's stack
+	// (a blocked one is scanned once what it waits on is reachable), the threads' stacks.
+	var need [][2]uint64
+	for _, sp := range t.spans {
+		if !sp.noscan {
+			need = append(need, [2]uint64{sp.base, sp.base + sp.nelems*sp.elemsize})
+		}
+	}
+	for _, g := range a.gs {
+		lo, hi := g.g.StackLo, g.g.StackHi
+		if g.g.Status != "running" && g.g.Status != "syscall" && g.g.SchedSP > lo && g.g.SchedSP < hi {
+			lo = g.g.SchedSP
+		}
+		if hi > lo && hi-lo <= 1<<30 {
+			need = append(need, [2]uint64{lo, hi})
+		}
+	}
+	if a.threadsErr == nil {
+		sys := a.systemStacks()
+		for _, th := range a.threads {
+			if lo, hi, _ := a.threadStackRange(th, sys); hi > lo && hi-lo <= 1<<30 {
+				need = append(need, [2]uint64{lo, hi})
+			}
+		}
+	}
+	var missing []item
+	for _, r := range mergeRanges(need) {
+		for lo := r[0]; lo < r[1]; lo += maxRegion {
+			hi := min(r[1], lo+maxRegion)
+			if !im.covered(lo, hi) {
+				missing = append(missing, item{lo, int(hi - lo)})
+			}
+		}
+	}
+	// Unreadable memory stays out of the copy: marking counts the reads that fail there,
+	// and then calls nothing leaked.
+	if _, err := readMany(im, missing, func(int, []byte) {}); err != nil {
+		return err
+	}
+	phase("copied %d MB more", bytesOf(missing)>>20)
+	// Read as prepare will read them (the same items, merged the same way): allocation
+	// bits, pointer maps, the P structs, special records, finalizer and cleanup queues,
+	// sudogs and the headers of the channels waited on (noscan objects: not planned).
+	noop := func(int, []byte) {}
+	if _, err := readMany(im, t.bits, noop); err != nil {
+		return err
+	}
+	var bits []item
+	for _, b := range a.pointerBitsAt(im, t.spans) {
+		bits = append(bits, item{b.addr, b.n})
+	}
+	if _, err := readMany(im, bits, noop); err != nil {
+		return err
+	}
+	a.allPs()
+	a.walkSpecials(t.spans, func(*span, uint64, []byte) {})
+	a.walkBlocks(a.l.finalizerQueue, func(uint64, []byte) {})
+	a.walkBlocks(a.l.cleanupQueue, func(uint64, []byte) {})
+	found, err := a.readSudogs()
+	if err != nil {
+		return err
+	}
+	a.found = found
+	var chans []item
+	for g, ss := range found {
+		if g.kind == "chan" {
+			for _, s := range ss {
+				if s.c != 0 {
+					chans = append(chans, item{s.c, a.chanHeader()})
+				}
+			}
+		}
+	}
+	readMany(im, chans, noop)
+	phase("read the allocation bits, pointer maps, queues and sudogs")
+	return nil
+}
+
+func bytesOf(items []item) uint64 {
+	var n uint64
+	for _, it := range items {
+		n += uint64(it.n)
+	}
+	return n
+}
