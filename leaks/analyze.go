@@ -162,6 +162,7 @@ type analysis struct {
 	threads    []dbg.Thread
 	threadsErr error
 	found      map[*gor][]sudog // each blocked goroutine's sudogs (nil: not read yet)
+	scratch    *spanScratch     // for the freeze's readSpans (ModeCopy)
 	h          *heap
 	k          *marker
 	stacks     []stackRange // every goroutine's stack, sorted

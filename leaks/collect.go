@@ -15,17 +15,23 @@ func (a *analysis) collect(im *image) error {
 	}
 	a.threads, a.threadsErr = a.t.Threads()
 	phase("read %d goroutines, %d threads", len(a.gs), len(a.threads))
-	t, err := readSpans(a.m, a.l, a.bias)
+	t, err := readSpans(a.m, a.l, a.bias, a.scratch)
 	if err != nil {
 		return err
 	}
 	phase("read %d spans", len(t.spans))
 	// What the marking reads: every span that can hold pointers, every goroutine's stack
-	// (a blocked one is scanned once what it waits on is reachable), the threads' stacks.
-	var need [][2]uint64
+	// (a blocked one is scanned once what it waits on is reachable), the threads' stacks;
+	// and what prepare reads: allocation bits and pointer maps.
+	need := make([]item, 0, 2*len(t.spans)+len(a.gs)+len(a.threads))
+	add := func(lo, hi uint64) {
+		for ; lo < hi; lo += maxRegion {
+			need = append(need, item{lo, int(min(hi-lo, maxRegion))})
+		}
+	}
 	for _, sp := range t.spans {
 		if !sp.noscan {
-			need = append(need, [2]uint64{sp.base, sp.base + sp.nelems*sp.elemsize})
+			add(sp.base, sp.base+sp.nelems*sp.elemsize)
 		}
 	}
 	for _, g := range a.gs {
@@ -34,46 +40,31 @@ func (a *analysis) collect(im *image) error {
 			lo = g.g.SchedSP
 		}
 		if hi > lo && hi-lo <= 1<<30 {
-			need = append(need, [2]uint64{lo, hi})
+			add(lo, hi)
 		}
 	}
 	if a.threadsErr == nil {
 		sys := a.systemStacks()
 		for _, th := range a.threads {
 			if lo, hi, _ := a.threadStackRange(th, sys); hi > lo && hi-lo <= 1<<30 {
-				need = append(need, [2]uint64{lo, hi})
+				add(lo, hi)
 			}
 		}
 	}
-	var missing []item
-	for _, r := range mergeRanges(need) {
-		for lo := r[0]; lo < r[1]; lo += maxRegion {
-			hi := min(r[1], lo+maxRegion)
-			if !im.covered(lo, hi) {
-				missing = append(missing, item{lo, int(hi - lo)})
-			}
-		}
+	need = append(need, t.bits...)
+	for _, b := range a.pointerBitsAt(im, t.spans) {
+		need = append(need, item{b.addr, b.n})
 	}
 	// Unreadable memory stays out of the copy: marking counts the reads that fail there,
 	// and then calls nothing leaked.
-	if _, err := readMany(im, missing, func(int, []byte) {}); err != nil {
+	n, err := im.ensure(need)
+	if err != nil {
 		return err
 	}
-	phase("copied %d MB more", bytesOf(missing)>>20)
-	// Read as prepare will read them (the same items, merged the same way): allocation
-	// bits, pointer maps, the P structs, special records, finalizer and cleanup queues,
-	// sudogs and the headers of the channels waited on (noscan objects: not planned).
-	noop := func(int, []byte) {}
-	if _, err := readMany(im, t.bits, noop); err != nil {
-		return err
-	}
-	var bits []item
-	for _, b := range a.pointerBitsAt(im, t.spans) {
-		bits = append(bits, item{b.addr, b.n})
-	}
-	if _, err := readMany(im, bits, noop); err != nil {
-		return err
-	}
+	phase("copied %d KB more", n>>10)
+	// Read as prepare will read them: the P structs, special records, finalizer and
+	// cleanup queues, sudogs and the headers of the channels waited on (noscan objects:
+	// not planned).
 	a.allPs()
 	a.walkSpecials(t.spans, func(*span, uint64, []byte) {})
 	a.walkBlocks(a.l.finalizerQueue, func(uint64, []byte) {})
@@ -93,15 +84,9 @@ func (a *analysis) collect(im *image) error {
 			}
 		}
 	}
-	readMany(im, chans, noop)
-	phase("read the allocation bits, pointer maps, queues and sudogs")
-	return nil
-}
-
-func bytesOf(items []item) uint64 {
-	var n uint64
-	for _, it := range items {
-		n += uint64(it.n)
+	if _, err := im.ensure(chans); err != nil {
+		return err
 	}
-	return n
+	phase("read the queues, sudogs and channels")
+	return nil
 }

@@ -56,8 +56,25 @@ type spanTable struct {
 	meta    [][2]uint64
 }
 
-// readSpans reads runtime.mheap_.allspans and every span's header.
-func readSpans(m dbg.Memory, l *layout, bias uint64) (*spanTable, error) {
+// spanScratch is memory for readSpans, allocated and touched before a freeze so that
+// the freeze does not wait on the kernel faulting in fresh pages.
+type spanScratch struct {
+	spans, sorted []span
+	idx           []int
+}
+
+// newSpanScratch makes room for n spans.
+func newSpanScratch(n int) *spanScratch {
+	sc := &spanScratch{make([]span, n), make([]span, n), make([]int, n)}
+	for i := range n { // touch every page
+		sc.spans[i].base, sc.sorted[i].base, sc.idx[i] = 1, 1, 1
+	}
+	return sc
+}
+
+// readSpans reads runtime.mheap_.allspans and every span's header, into sc's memory
+// where it has room (sc may be nil).
+func readSpans(m dbg.Memory, l *layout, bias uint64, sc *spanScratch) (*spanTable, error) {
 	hdr := make([]byte, 16)
 	if err := m.ReadBatch([]dbg.Region{{Addr: l.mheap + bias + uint64(l.allspans.off), Buf: hdr}}); err != nil {
 		return nil, fmt.Errorf("read runtime.mheap_.allspans: %w", err)
@@ -88,10 +105,12 @@ func readSpans(m dbg.Memory, l *layout, bias uint64) (*spanTable, error) {
 	for _, it := range append(ptrs, items...) {
 		t.meta = append(t.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
 	}
-	var spans []span
-	var bitsAt []item
-	var freeIdx []uint64
-	if _, err := readMany(m, items, func(_ int, b []byte) {
+	if sc == nil || len(sc.spans) < len(items) {
+		sc = &spanScratch{make([]span, len(items)), make([]span, len(items)), make([]int, len(items))}
+	}
+	spans := sc.spans[:0]
+	bitsAt, freeIdx := make([]item, 0, len(items)), make([]uint64, 0, len(items))
+	decode := func(_ int, b []byte) {
 		if word(b, l.state) != l.spanInUse {
 			return
 		}
@@ -112,11 +131,24 @@ func readSpans(m dbg.Memory, l *layout, bias uint64) (*spanTable, error) {
 		spans = append(spans, s)
 		bitsAt = append(bitsAt, item{word(b, l.allocBits), int((s.nelems + 7) / 8)})
 		freeIdx = append(freeIdx, word(b, l.freeindex))
-	}); err != nil {
+	}
+	// From a copy, the span structs are decoded where they lie: a freeze waits on this.
+	rest := items
+	if im, ok := m.(*image); ok {
+		rest = nil
+		for i, it := range items {
+			if b := im.view(it.addr, it.n); b != nil {
+				decode(i, b)
+			} else {
+				rest = append(rest, it)
+			}
+		}
+	}
+	if _, err := readMany(m, rest, decode); err != nil {
 		return nil, fmt.Errorf("read the heap's spans: %w", err)
 	}
 	// Sort spans (and what goes with them) by address.
-	idx := make([]int, len(spans))
+	idx := sc.idx[:len(spans)]
 	for i := range idx {
 		idx[i] = i
 	}
@@ -129,7 +161,7 @@ func readSpans(m dbg.Memory, l *layout, bias uint64) (*spanTable, error) {
 		}
 		return 0
 	})
-	t.spans = make([]span, 0, len(idx))
+	t.spans = sc.sorted[:0]
 	t.bits, t.free = make([]item, 0, len(idx)), make([]uint64, 0, len(idx))
 	for _, i := range idx {
 		if n := len(t.spans); n > 0 && spans[i].base < t.spans[n-1].base+t.spans[n-1].nelems*t.spans[n-1].elemsize {
@@ -149,7 +181,7 @@ func readSpans(m dbg.Memory, l *layout, bias uint64) (*spanTable, error) {
 
 // readHeap reads runtime.mheap_.allspans, every span's header and allocation bits.
 func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
-	t, err := readSpans(m, l, bias)
+	t, err := readSpans(m, l, bias, nil)
 	if err != nil {
 		return nil, err
 	}

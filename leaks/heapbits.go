@@ -89,6 +89,7 @@ func (a *analysis) pointerBitsAt(m dbg.Memory, spans []span) []bitsAt {
 	var out []bitsAt
 	switch a.l.ptrScheme {
 	case schemeSpan:
+		out = make([]bitsAt, 0, len(spans))
 		for i := range spans {
 			s := &spans[i]
 			if smallBits(s) {

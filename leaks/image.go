@@ -22,6 +22,7 @@ type image struct {
 	runs   []chunk // the planned copy: sorted, not overlapping
 	extras []chunk // everything else read while frozen: sorted, coalesced
 	bytes  uint64  // bytes held
+	hint   [2]int  // covered's last chunk of runs and of extras
 	free   []func()
 }
 
@@ -113,18 +114,24 @@ func copyFrom(cs []chunk, addr uint64, b []byte) int {
 	return copy(b, cs[i].b[addr-cs[i].addr:])
 }
 
+// view returns the copy's n bytes at addr where one chunk holds them all (nil where
+// not), without copying them: valid until the copy is released.
+func (im *image) view(addr uint64, n int) []byte {
+	for k, cs := range [][]chunk{im.runs, im.extras} {
+		if i := chunkAt(cs, addr, &im.hint[k]); i >= 0 && addr+uint64(n) <= cs[i].end() && addr+uint64(n) >= addr {
+			off := addr - cs[i].addr
+			return cs[i].b[off : off+uint64(n) : off+uint64(n)]
+		}
+	}
+	return nil
+}
+
 // covered says whether [lo, hi) is all in the copy.
 func (im *image) covered(lo, hi uint64) bool {
 	for lo < hi {
 		n := 0
-		for _, cs := range [][]chunk{im.runs, im.extras} {
-			i, _ := slices.BinarySearchFunc(cs, lo, func(c chunk, a uint64) int {
-				if c.addr <= a {
-					return -1
-				}
-				return 1
-			})
-			if i--; i >= 0 && lo < cs[i].end() {
+		for k, cs := range [][]chunk{im.runs, im.extras} {
+			if i := chunkAt(cs, lo, &im.hint[k]); i >= 0 && lo < cs[i].end() {
 				n = max(n, int(min(cs[i].end(), hi)-lo))
 			}
 		}
@@ -134,6 +141,46 @@ func (im *image) covered(lo, hi uint64) bool {
 		lo += uint64(n)
 	}
 	return true
+}
+
+// chunkAt is the index of the last chunk of cs starting at or below a (-1: none),
+// trying *hint and the chunk after it first: callers mostly ask in address order.
+func chunkAt(cs []chunk, a uint64, hint *int) int {
+	if h := *hint; h >= 0 && h < len(cs) && cs[h].addr <= a {
+		if h+1 == len(cs) || cs[h+1].addr > a {
+			return h
+		}
+		if h+2 == len(cs) || cs[h+2].addr > a {
+			*hint = h + 1
+			return h + 1
+		}
+	}
+	lo, hi := 0, len(cs) // the answer is lo-1: cs[:lo] start at or below a
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if cs[m].addr <= a {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	*hint = lo - 1
+	return lo - 1
+}
+
+// ensure reads from the frozen target every item the copy does not hold yet, and says
+// how many bytes that was. Items that cannot be read stay out of the copy.
+func (im *image) ensure(items []item) (uint64, error) {
+	var miss []item
+	var n uint64
+	for _, it := range items {
+		if it.n > 0 && !im.covered(it.addr, it.addr+uint64(it.n)) {
+			miss = append(miss, it)
+			n += uint64(it.n)
+		}
+	}
+	_, err := readMany(im, miss, func(int, []byte) {})
+	return n, err
 }
 
 // addExtras adds chunks to extras and coalesces overlapping and adjacent ones.

@@ -93,6 +93,7 @@ func Begin(t dbg.Target, opt Options) (*Session, error) {
 		spans = h.spans
 		ranges = append(ranges, h.meta...) // small, and read again first thing frozen
 	}
+	s.a.scratch = newSpanScratch(len(spans) + len(spans)/4 + 1024)
 	for _, b := range s.a.pointerBitsAt(t, spans) {
 		ranges = append(ranges, [2]uint64{b.addr, b.addr + uint64(b.n)}) // the objects' pointer maps
 	}
