@@ -23,7 +23,7 @@ func (a *analysis) collect(im *image) error {
 	// What the marking reads: every span that can hold pointers, every goroutine's stack
 	// (a blocked one is scanned once what it waits on is reachable), the threads' stacks;
 	// and what prepare reads: allocation bits and pointer maps.
-	need := make([]item, 0, 2*len(t.spans)+len(a.gs)+len(a.threads))
+	need := make([]item, 0, 3*len(t.spans)+len(a.gs)+len(a.threads))
 	add := func(lo, hi uint64) {
 		for ; lo < hi; lo += maxRegion {
 			need = append(need, item{lo, int(min(hi-lo, maxRegion))})
@@ -51,7 +51,9 @@ func (a *analysis) collect(im *image) error {
 			}
 		}
 	}
-	need = append(need, t.bits...)
+	for i := range t.spans {
+		need = append(need, t.spans[i].allocItem())
+	}
 	for _, b := range a.pointerBitsAt(im, t.spans) {
 		need = append(need, item{b.addr, b.n})
 	}

@@ -1,6 +1,7 @@
 package leaks
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -29,7 +30,12 @@ type span struct {
 	largeType   uint64 // mspan.largeType (Go 1.22+)
 	scan        int    // how its objects are scanned: scanWords, scanBits, ...
 	bits        []byte // scanBits: one pointer bit per word from base
+	allocBits   uint64 // mspan.allocBits: one bit per object
+	freeIndex   uint64 // mspan.freeindex: objects below it are allocated
 }
+
+// allocItem is where span s's allocation bits are.
+func (s *span) allocItem() item { return item{s.allocBits, int((s.nelems + 7) / 8)} }
 
 // heap is the in-use heap of a frozen target: its spans, sorted by address, and two bits
 // per object: allocated, and marked reachable. Memory is proportional to the number of
@@ -50,24 +56,28 @@ type heap struct {
 // decide what to copy, without decoding a single object.
 type spanTable struct {
 	spans   []span
-	bits    []item   // of each span: its allocation bits
-	free    []uint64 // of each span: its freeindex
-	objects uint64   // bits in the bitsets (each span's first is byte-aligned)
-	meta    [][2]uint64
+	objects uint64      // bits in the bitsets (each span's first is byte-aligned)
+	meta    [][2]uint64 // what was read (not for a freeze: its scratch is set)
 }
 
 // spanScratch is memory for readSpans, allocated and touched before a freeze so that
 // the freeze does not wait on the kernel faulting in fresh pages.
 type spanScratch struct {
 	spans, sorted []span
-	idx           []int
+	keys          []spanKey
+}
+
+// spanKey sorts spans by base.
+type spanKey struct {
+	base uint64
+	i    int
 }
 
 // newSpanScratch makes room for n spans.
 func newSpanScratch(n int) *spanScratch {
-	sc := &spanScratch{make([]span, n), make([]span, n), make([]int, n)}
+	sc := &spanScratch{make([]span, n), make([]span, n), make([]spanKey, n)}
 	for i := range n { // touch every page
-		sc.spans[i].base, sc.sorted[i].base, sc.idx[i] = 1, 1, 1
+		sc.spans[i].base, sc.sorted[i].base, sc.keys[i].base = 1, 1, 1
 	}
 	return sc
 }
@@ -102,14 +112,15 @@ func readSpans(m dbg.Memory, l *layout, bias uint64, sc *spanScratch) (*spanTabl
 		items[i] = item{a, l.spanSize}
 	}
 	t := &spanTable{}
-	for _, it := range append(ptrs, items...) {
-		t.meta = append(t.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
+	if sc == nil {
+		for _, it := range append(ptrs, items...) {
+			t.meta = append(t.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
+		}
 	}
 	if sc == nil || len(sc.spans) < len(items) {
-		sc = &spanScratch{make([]span, len(items)), make([]span, len(items)), make([]int, len(items))}
+		sc = &spanScratch{make([]span, len(items)), make([]span, len(items)), make([]spanKey, len(items))}
 	}
 	spans := sc.spans[:0]
-	bitsAt, freeIdx := make([]item, 0, len(items)), make([]uint64, 0, len(items))
 	decode := func(_ int, b []byte) {
 		if word(b, l.state) != l.spanInUse {
 			return
@@ -119,6 +130,7 @@ func readSpans(m dbg.Memory, l *layout, bias uint64, sc *spanScratch) (*spanTabl
 			limit: word(b, l.limit), specials: word(b, l.specials),
 			noscan: l.spanclass.ok() && word(b, l.spanclass)&1 != 0,
 			npages: word(b, l.npages), class: uint8(word(b, l.spanclass)), largeType: word(b, l.spanLargeType),
+			allocBits: word(b, l.allocBits), freeIndex: word(b, l.freeindex),
 		}
 		size := s.npages << pageShift
 		if s.base == 0 || s.elemsize == 0 || size == 0 || size > maxSpanSize || s.nelems == 0 ||
@@ -129,8 +141,6 @@ func readSpans(m dbg.Memory, l *layout, bias uint64, sc *spanScratch) (*spanTabl
 			s.limit = s.base + size
 		}
 		spans = append(spans, s)
-		bitsAt = append(bitsAt, item{word(b, l.allocBits), int((s.nelems + 7) / 8)})
-		freeIdx = append(freeIdx, word(b, l.freeindex))
 	}
 	// From a copy, the span structs are decoded where they lie: a freeze waits on this.
 	rest := items
@@ -147,34 +157,27 @@ func readSpans(m dbg.Memory, l *layout, bias uint64, sc *spanScratch) (*spanTabl
 	if _, err := readMany(m, rest, decode); err != nil {
 		return nil, fmt.Errorf("read the heap's spans: %w", err)
 	}
-	// Sort spans (and what goes with them) by address.
-	idx := sc.idx[:len(spans)]
-	for i := range idx {
-		idx[i] = i
+	// Sort spans by address.
+	keys := sc.keys[:len(spans)]
+	for i := range keys {
+		keys[i] = spanKey{spans[i].base, i}
 	}
-	slices.SortFunc(idx, func(a, b int) int {
-		switch x, y := spans[a].base, spans[b].base; {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(keys, func(x, y spanKey) int { return cmp.Compare(x.base, y.base) })
 	t.spans = sc.sorted[:0]
-	t.bits, t.free = make([]item, 0, len(idx)), make([]uint64, 0, len(idx))
-	for _, i := range idx {
-		if n := len(t.spans); n > 0 && spans[i].base < t.spans[n-1].base+t.spans[n-1].nelems*t.spans[n-1].elemsize {
+	for _, k := range keys {
+		if n := len(t.spans); n > 0 && k.base < t.spans[n-1].base+t.spans[n-1].nelems*t.spans[n-1].elemsize {
 			continue // overlapping: a stale header
 		}
-		s := spans[i]
+		s := spans[k.i]
 		s.bit = (t.objects + 7) &^ 7 // byte-aligned: allocation bits copy a byte at a time
 		t.objects = s.bit + s.nelems
 		t.spans = append(t.spans, s)
-		t.bits, t.free = append(t.bits, bitsAt[i]), append(t.free, freeIdx[i])
 	}
-	for _, it := range t.bits {
-		t.meta = append(t.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
+	if t.meta != nil {
+		for i := range t.spans {
+			it := t.spans[i].allocItem()
+			t.meta = append(t.meta, [2]uint64{it.addr, it.addr + uint64(it.n)})
+		}
 	}
 	return t, nil
 }
@@ -190,12 +193,15 @@ func readHeap(m dbg.Memory, l *layout, bias uint64) (*heap, error) {
 		h.count += s.nelems
 		h.bytes += s.nelems * s.elemsize
 	}
-	sBits, sFree := t.bits, t.free
+	sBits := make([]item, len(h.spans))
+	for i := range h.spans {
+		sBits[i] = h.spans[i].allocItem()
+	}
 	h.alloc, h.mark = newBitset(h.objects), newBitset(h.objects)
 	// An object is allocated when it is below freeindex or its allocBits bit is set (the
 	// runtime's isFree). Unreadable bits: every object counts as allocated.
-	for i, s := range h.spans {
-		h.alloc.setRange(s.bit, min(sFree[i], s.nelems))
+	for _, s := range h.spans {
+		h.alloc.setRange(s.bit, min(s.freeIndex, s.nelems))
 	}
 	bitsRead := make([]bool, len(h.spans))
 	if _, err := readMany(m, sBits, func(i int, b []byte) {

@@ -168,19 +168,53 @@ func chunkAt(cs []chunk, a uint64, hint *int) int {
 	return lo - 1
 }
 
-// ensure reads from the frozen target every item the copy does not hold yet, and says
-// how many bytes that was. Items that cannot be read stay out of the copy.
+// ensure reads from the frozen target every item the copy does not hold yet, straight
+// into the copy, and says how many bytes that was. Items that cannot be read stay out of
+// the copy.
 func (im *image) ensure(items []item) (uint64, error) {
-	var miss []item
-	var n uint64
+	var miss [][2]uint64
 	for _, it := range items {
-		if it.n > 0 && !im.covered(it.addr, it.addr+uint64(it.n)) {
-			miss = append(miss, it)
-			n += uint64(it.n)
+		if hi := it.addr + uint64(it.n); it.n > 0 && hi > it.addr && !im.covered(it.addr, hi) {
+			miss = append(miss, [2]uint64{it.addr, hi})
 		}
 	}
-	_, err := readMany(im, miss, func(int, []byte) {})
-	return n, err
+	miss = mergeRanges(miss)
+	var total uint64
+	for _, r := range miss {
+		total += r[1] - r[0]
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	if im.live == nil {
+		return 0, errNotCopied
+	}
+	buf, free := allocBuf(int(total))
+	im.free = append(im.free, free)
+	regions := make([]dbg.Region, len(miss))
+	for i, r := range miss {
+		n := int(r[1] - r[0])
+		regions[i] = dbg.Region{Addr: r[0], Buf: buf[:n:n]}
+		buf = buf[n:]
+	}
+	bad := map[int]bool{}
+	if err := im.live.ReadBatch(regions); err != nil {
+		var re *dbg.ReadError
+		if !errors.As(err, &re) {
+			return 0, err
+		}
+		for _, i := range re.Failed {
+			bad[i] = true
+		}
+	}
+	add := make([]chunk, 0, len(regions))
+	for i, r := range regions {
+		if !bad[i] {
+			add = append(add, chunk{r.Addr, r.Buf})
+		}
+	}
+	im.addExtras(add)
+	return total, nil
 }
 
 // addExtras adds chunks to extras and coalesces overlapping and adjacent ones.
