@@ -26,7 +26,8 @@
 // takes, whatever the number of clients: one at a time (concurrent requests wait for the
 // one being taken and share it, and its JSON, encoded once), and none within
 // Options.MinInterval (default 100 ms) of the last one, or within 4 times what the last
-// one took if that is longer — such requests get the last snapshot again. So N concurrent
+// one took if that is longer — such requests wait until then and get the next one, never
+// an older one again (which would hide growth from gorigin watch). So N concurrent
 // GETs cost one pause and one snapshot's memory instead of N (go test ./agent -run
 // ConcurrentGETs -v shows it), and a tight polling loop keeps the service stopped at most
 // a fifth of the time.

@@ -30,9 +30,10 @@ const costFactor = 4
 //
 // A snapshot stops the world (see the package comment for its cost), so the handler takes
 // at most one at a time: requests that arrive while one is being taken wait for it and all
-// get it, and a snapshot younger than DefaultMinInterval (or 4 times what the last one
-// took, if longer) is served again instead of taking a new one. Its JSON is encoded once
-// and shared, so N concurrent requests cost one snapshot's memory, not N.
+// get it, and a request that comes sooner than DefaultMinInterval (or 4 times what the
+// last one took, if longer) after the last one waits until then and gets the next. Its
+// JSON is encoded once and shared, so N concurrent requests cost one snapshot's memory,
+// not N.
 func Handler() http.Handler { return packageHandler }
 
 var packageHandler = newHandler(nil, DefaultMinInterval)
@@ -64,27 +65,37 @@ func newHandler(a *Agent, interval time.Duration) *handler {
 	return &handler{a: a, interval: interval}
 }
 
-// snapshotJSON returns the last snapshot's JSON if it is young enough, else joins the
-// snapshot being taken, else takes one. It gives up waiting when done is closed.
+// snapshotJSON joins the snapshot being taken, or takes one, waiting first until the last
+// one is MinInterval (or costFactor times its cost) old: a request always gets a snapshot
+// that was at least being taken when it arrived — `gorigin watch` counts goroutines
+// between samples, and an older snapshot served again would hide their growth. It gives
+// up waiting when done is closed.
 func (h *handler) snapshotJSON(done <-chan struct{}) ([]byte, error) {
-	h.mu.Lock()
-	if h.last != nil && time.Since(h.lastDone) < max(h.interval, costFactor*h.lastCost) {
-		b := h.last
+	for {
+		h.mu.Lock()
+		f := h.flight
+		if f == nil {
+			wait := time.Until(h.lastDone.Add(max(h.interval, costFactor*h.lastCost)))
+			if h.last != nil && wait > 0 {
+				h.mu.Unlock()
+				select {
+				case <-time.After(wait):
+					continue
+				case <-done:
+					return nil, errGone
+				}
+			}
+			f = &flight{done: make(chan struct{})}
+			h.flight = f
+			go h.take(f) // not on this request's goroutine: a client that leaves must not end it
+		}
 		h.mu.Unlock()
-		return b, nil
-	}
-	f := h.flight
-	if f == nil {
-		f = &flight{done: make(chan struct{})}
-		h.flight = f
-		go h.take(f) // not on this request's goroutine: a client that leaves must not end it
-	}
-	h.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.body, f.err
-	case <-done:
-		return nil, errGone
+		select {
+		case <-f.done:
+			return f.body, f.err
+		case <-done:
+			return nil, errGone
+		}
 	}
 }
 
