@@ -352,7 +352,12 @@ func TestDAPIdleClientDropped(t *testing.T) {
 			}
 		})
 	}
-	if n := strings.Count(s.log.String(), "dropped: no complete message"); n != 2 {
+	// The server closes a connection, then logs it: wait for the second line.
+	const drop = "dropped: no complete message"
+	for deadline := time.Now().Add(time.Minute); strings.Count(s.log.String(), drop) < 2 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := strings.Count(s.log.String(), drop); n != 2 {
 		t.Errorf("%d drops logged, want 2:\n%s", n, s.log)
 	}
 	c, _ := s.client(t)
