@@ -25,18 +25,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// freezeCounter is a target that counts its freezes.
-type freezeCounter struct {
-	dbg.Target
-	freezes int
-}
-
-func (f *freezeCounter) Freeze() error { f.freezes++; return f.Target.Freeze() }
-
-// TestTakeContextStopsBeforeTheFreeze: a caller that leaves while the executable is read
-// (the DAP client disconnected) gets its context's error, and the target is never
-// stopped; with a context that stays, the same target is frozen once and snapshotted.
-func TestTakeContextStopsBeforeTheFreeze(t *testing.T) {
+// attachSelfTarget starts this test binary as a target (see TestMain) and attaches to it
+// with the native backend; both end with the test.
+func attachSelfTarget(t *testing.T) *native.Process {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to ptrace")
 	}
@@ -59,7 +51,23 @@ func TestTakeContextStopsBeforeTheFreeze(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer proc.Close()
+	t.Cleanup(func() { proc.Close() })
+	return proc
+}
+
+// freezeCounter is a target that counts its freezes.
+type freezeCounter struct {
+	dbg.Target
+	freezes int
+}
+
+func (f *freezeCounter) Freeze() error { f.freezes++; return f.Target.Freeze() }
+
+// TestTakeContextStopsBeforeTheFreeze: a caller that leaves while the executable is read
+// (the DAP client disconnected) gets its context's error, and the target is never
+// stopped; with a context that stays, the same target is frozen once and snapshotted.
+func TestTakeContextStopsBeforeTheFreeze(t *testing.T) {
+	proc := attachSelfTarget(t)
 	target := &freezeCounter{Target: proc}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -79,8 +87,8 @@ func TestTakeContextStopsBeforeTheFreeze(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if target.freezes != 1 || len(snap.Goroutines) == 0 || snap.Source.Pid != cmd.Process.Pid {
+	if target.freezes != 1 || len(snap.Goroutines) == 0 || snap.Source.Pid != proc.Pid() {
 		t.Errorf("not cancelled: %d freezes, %d goroutines of pid %d; want 1 freeze and the goroutines of pid %d",
-			target.freezes, len(snap.Goroutines), snap.Source.Pid, cmd.Process.Pid)
+			target.freezes, len(snap.Goroutines), snap.Source.Pid, proc.Pid())
 	}
 }

@@ -1,15 +1,11 @@
 package capture
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/gorigin-dev/gorigin/dbg"
-	"github.com/gorigin-dev/gorigin/dbg/native"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -25,30 +21,7 @@ func (stopsLate) Freeze() error {
 // gives the snapshot, read from the running target as --freeze never reads it, marked
 // partial with a warning that says why; the goroutines are the same as a frozen read's.
 func TestStopTimeoutReadsRunning(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to ptrace")
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), "GORIGIN_CAPTURE_TEST_TARGET=1")
-	stdin, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
-		t.Fatalf("the target did not start: %q, %v", line, err)
-	}
-	proc, err := native.Attach(cmd.Process.Pid, native.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Close()
-
+	proc := attachSelfTarget(t)
 	frozen, err := Take(proc, Options{})
 	if err != nil {
 		t.Fatal(err)
