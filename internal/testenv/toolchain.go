@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/gorigin-dev/gorigin/internal/goversion"
 )
 
 // Toolchains are the Go releases whose binaries the end-to-end tests build and attach to:
@@ -29,15 +30,8 @@ const (
 )
 
 // Minor is the Go minor version of a toolchain name: 20 for "go1.20.14", 0 if it is not
-// one.
-func Minor(toolchain string) int {
-	rest, ok := strings.CutPrefix(toolchain, "go1.")
-	if !ok {
-		return 0
-	}
-	n, _ := strconv.Atoi(strings.SplitN(rest, ".", 2)[0])
-	return n
-}
+// one (internal/goversion's reading).
+func Minor(toolchain string) int { return int(goversion.Parse(toolchain)) }
 
 var missing struct {
 	sync.Mutex
