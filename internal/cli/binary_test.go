@@ -100,6 +100,8 @@ func testExitStatuses(t *testing.T, bin, dump, url string) {
 		{2, []string{"attach", "1", "--formt", "json"}, "did you mean --format?"},
 		{2, []string{"attach", "notapid"}, "not a process id"},
 		{2, []string{"dump", os.DevNull}, "dump " + os.DevNull},
+		{2, []string{"dump", dump, "--top", "abc"}, "want a whole number of groups"},
+		{2, []string{"dump", "localhost:8087"}, "give its URL: http://localhost:8087/debug/pprof/goroutine"},
 		{2, []string{"watch", url, "--samples", "2"}, "--samples must be at least 3"},
 		{3, []string{"watch", url, "--every", "50ms", "--samples", "3"}, ""},
 	}

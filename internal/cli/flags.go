@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,7 +109,7 @@ func (f *flags) snapshotFlags() {
 	f.choiceVar(&f.format, "format", report.Formats(), nil, "output format: "+strings.Join(report.Formats(), ", "))
 	f.fs.StringVar(&f.out, "o", f.out, "write the output to this `file` instead of stdout")
 	f.choiceVar(&f.by, "by", groupKeys, checkKey, "group by `key`: origin, start, location, wait, label:KEY or parent")
-	f.fs.IntVar(&f.top, "top", f.top, "show only the `N` largest groups (0: all)")
+	f.fs.Var((*countFlag)(&f.top), "top", "show only the `N` largest groups (0: all)")
 	f.fs.BoolVar(&f.stacks, "stacks", f.stacks, "copy and unwind every goroutine's stack (needed by --by location and -v stacks)")
 	f.fs.BoolVar(&f.verbose, "v", f.verbose, "print each group's state breakdown and a representative stack")
 	f.fs.BoolVar(&f.system, "system", f.system, "include the runtime's system goroutines (GC workers, ...)")
@@ -296,5 +297,25 @@ func checkBackendName(v string) error {
 	default:
 		return usageError{msg: fmt.Sprintf("--backend %q: use native, gdb, delve or dlv=HOST:PORT", v)}
 	}
+	return nil
+}
+
+// countFlag is an int flag whose bad value says what it wants instead of the flag
+// package's "parse error".
+type countFlag int
+
+func (c *countFlag) String() string {
+	if c == nil {
+		return "0"
+	}
+	return strconv.Itoa(int(*c))
+}
+
+func (c *countFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return errors.New("want a whole number of groups, 0 or more (--top 10)")
+	}
+	*c = countFlag(n)
 	return nil
 }

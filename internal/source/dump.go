@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -30,6 +32,9 @@ func Dump(ctx context.Context, src string, stdin io.Reader) (*snapshot.Snapshot,
 	default:
 		fh, oerr := os.Open(src)
 		if oerr != nil {
+			if errors.Is(oerr, fs.ErrNotExist) && hostPortRE.MatchString(src) {
+				return nil, badInput(oerr, "dump %s: no such file; for a goroutine profile endpoint give its URL: http://%s", src, withProfilePath(src))
+			}
 			return nil, badInput(oerr, "dump %s: %v", src, oerr)
 		}
 		defer fh.Close()
@@ -161,4 +166,16 @@ func fetchOne(parent context.Context, client *http.Client, u string, timeout tim
 	}
 	snap.Source.File = u
 	return snap, nil
+}
+
+// hostPortRE matches what looks like an address without its scheme: "localhost:8087",
+// "10.0.0.5:6060/debug/pprof/goroutine".
+var hostPortRE = regexp.MustCompile(`^[A-Za-z0-9.-]+:[0-9]{1,5}(/.*)?$`)
+
+// withProfilePath adds the goroutine profile's usual path to an address that has none.
+func withProfilePath(hostPort string) string {
+	if strings.Contains(hostPort, "/") {
+		return hostPort
+	}
+	return hostPort + "/debug/pprof/goroutine"
 }
