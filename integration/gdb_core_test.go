@@ -8,7 +8,9 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -60,9 +62,14 @@ func TestCoreGDBBackend(t *testing.T) {
 			defer cancel()
 			cmd := exec.CommandContext(ctx, needGorigin(t), "gdb", path)
 			cmd.Stdin = strings.NewReader("goroutines-by-origin\n")
+			tmp := t.TempDir()
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 			b, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("gorigin gdb %s: %v\n%s", path, err, b)
+			}
+			if left, _ := filepath.Glob(filepath.Join(tmp, "gorigin-gdb-*")); len(left) > 0 {
+				t.Errorf("gorigin gdb left %v behind", left)
 			}
 			if !strings.Contains(string(b), "Loading Go Runtime support") {
 				t.Errorf("gorigin gdb %s did not load runtime-gdb.py:\n%s", path, b)

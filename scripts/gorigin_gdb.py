@@ -21,7 +21,10 @@ import struct
 import gdb
 
 _STATUS = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting",
-           5: "moribund", 6: "dead", 7: "enqueue", 8: "copystack", 9: "preempted"}
+           5: "moribund", 6: "dead", 7: "enqueue", 8: "copystack", 9: "preempted",
+           10: "leaked"}  # Go 1.26+: _Gleaked; 11 is _Gdeadextra, dead as 6
+_DEAD = (6, 11)
+_LEAKED = 10
 _SCAN = 0x1000
 
 
@@ -287,13 +290,13 @@ function contains it."""
         for i in range(n):
             g = arr[i].dereference()
             status = int(_field(g, "atomicstatus")) & ~_SCAN
-            if status == 6:  # dead
+            if status in _DEAD:
                 continue
             state = _STATUS.get(status, "status%d" % status)
-            if status == 4:
+            if status in (4, _LEAKED):  # a leaked goroutine keeps its wait reason
                 wr = int(_field(g, "waitreason"))
                 if reasons is not None and wr < len(reasons) and reasons[wr]:
-                    state = reasons[wr]
+                    state = reasons[wr] + (" (leaked)" if status == _LEAKED else "")
             gopc, startpc = int(g["gopc"]), int(g["startpc"])
             start = _unwrapped(startpc, _func_at(startpc), unwrapped) if startpc else "?"
             if start == _STACK:

@@ -79,6 +79,9 @@ func runGDB(_ *flags, args []string, std stdio3) error {
 	}
 	load = append(load, script)
 	argv := append([]string{"gdb"}, runtimegdb.GDBArgs(load...)...)
+	// gorigin becomes gdb and cannot remove the script's directory afterwards: gdb does,
+	// once it has read the script.
+	argv = append(argv, "-ex", "python import shutil; shutil.rmtree("+strconv.Quote(dir)+", ignore_errors=True)")
 	argv = append(argv, target...)
 	fmt.Fprintf(stderr, "gorigin: type goroutines-by-origin for the grouped table\n")
 	return syscall.Exec(gdb, argv, os.Environ())
