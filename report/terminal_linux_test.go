@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"io"
 	"os"
-	"strconv"
 	"testing"
 
 	"github.com/gorigin-dev/gorigin/internal/terminal"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
 	"golang.org/x/sys/unix"
 )
@@ -77,31 +77,11 @@ func openPty(t *testing.T) *os.File {
 	return tty
 }
 
-// openPtyPair opens a new pseudo-terminal: tty is the end a program writes to, master the
-// end a terminal emulator reads. Cleanup closes both.
+// openPtyPair opens a new pseudo-terminal (testenv.OpenPty) and checks that
+// terminal.Is takes it for one.
 func openPtyPair(t *testing.T) (tty, master *os.File) {
 	t.Helper()
-	// Opened non-blocking so that master is pollable: read deadlines work on it.
-	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here to test with: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		unix.Close(fd)
-		t.Fatalf("unlock pty: %v", err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		unix.Close(fd)
-		t.Fatalf("pty number: %v", err)
-	}
-	master = os.NewFile(uintptr(fd), "/dev/ptmx")
-	t.Cleanup(func() { master.Close() })
-	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("open pty: %v", err)
-	}
-	t.Cleanup(func() { tty.Close() })
+	tty, master = testenv.OpenPty(t)
 	if !terminal.Is(tty) {
 		t.Fatal("IsTerminal says a pty is not a terminal")
 	}

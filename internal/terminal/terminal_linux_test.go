@@ -2,18 +2,18 @@ package terminal
 
 import (
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
 // TestIsAndWidth: a pty is a terminal of the size set on it; /dev/null, a character
 // device, is none.
 func TestIsAndWidth(t *testing.T) {
-	tty, _ := openPtyPair(t)
+	tty, _ := testenv.OpenPty(t)
 	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 97}); err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestIsAndWidth(t *testing.T) {
 }
 
 func TestProgressOnAPty(t *testing.T) {
-	tty, master := openPtyPair(t)
+	tty, master := testenv.OpenPty(t)
 	t.Setenv("TERM", "xterm")
 	p := NewProgress(tty)
 	p.Update("reading the target", 0, 0)
@@ -51,32 +51,4 @@ func TestProgressOnAPty(t *testing.T) {
 	if !strings.Contains(got, "\rgorigin: reading the target…") || !strings.HasSuffix(got, "\r\x1b[K") {
 		t.Errorf("the terminal received %q", got)
 	}
-}
-
-// openPtyPair opens a new pseudo-terminal: tty is the end a program writes to, master the
-// end a terminal emulator reads. Cleanup closes both.
-func openPtyPair(t *testing.T) (tty, master *os.File) {
-	t.Helper()
-	// Opened non-blocking so that master is pollable: read deadlines work on it.
-	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here to test with: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		unix.Close(fd)
-		t.Fatalf("unlock pty: %v", err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		unix.Close(fd)
-		t.Fatalf("pty number: %v", err)
-	}
-	master = os.NewFile(uintptr(fd), "/dev/ptmx")
-	t.Cleanup(func() { master.Close() })
-	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("open pty: %v", err)
-	}
-	t.Cleanup(func() { tty.Close() })
-	return tty, master
 }
