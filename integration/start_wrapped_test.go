@@ -87,15 +87,20 @@ var gowrapRE = regexp.MustCompile(`\.gowrap\d+$`)
 // WAITING, STACK and the example ids.
 var originRowRE = regexp.MustCompile(`^\s*\d+\s.*\s\S+:\d+\s+(\S+)\s+\S+\s+\S+\s+([\d ]+)$`)
 
-func TestStartIsWrappedFunction(t *testing.T) {
-	testenv.NeedPtrace(t)
-	needGorigin(t)
+// startVariantsOfRun is startVariants (the host's alone under -short), prebuilt.
+func startVariantsOfRun(t *testing.T) []variant {
 	vs := startVariants
 	if testing.Short() {
 		vs = []variant{hostVariant(t)}
 	}
 	prebuild(fixtureDir(t), vs)
-	for _, v := range vs {
+	return vs
+}
+
+func TestStartIsWrappedFunction(t *testing.T) {
+	testenv.NeedPtrace(t)
+	needGorigin(t)
+	for _, v := range startVariantsOfRun(t) {
 		t.Run(v.String(), func(t *testing.T) {
 			e := expect(t, v, 0)
 			f := startFixture(t, fixtureBinary(t, v))
@@ -159,12 +164,7 @@ func checkRuntimeWrappers(t *testing.T, snap *snapshot.Snapshot) {
 func TestStartDiffDumpAttach(t *testing.T) {
 	testenv.NeedPtrace(t)
 	needGorigin(t)
-	vs := startVariants
-	if testing.Short() {
-		vs = []variant{hostVariant(t)}
-	}
-	prebuild(fixtureDir(t), vs)
-	for _, v := range vs {
+	for _, v := range startVariantsOfRun(t) {
 		t.Run(v.String(), func(t *testing.T) {
 			e := expect(t, v, 0)
 			f := startFixture(t, fixtureBinary(t, v))
