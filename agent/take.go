@@ -83,7 +83,7 @@ func Snapshot() (*snapshot.Snapshot, error) {
 	s.Source.FreezeMicros = stopped.Microseconds()
 	if truncated {
 		s.Source.Partial = true
-		s.Warnings = append(s.Warnings, fmt.Sprintf("the traceback of every goroutine exceeds %d bytes; the goroutines past that are missing", maxStackBuf))
+		s.Warnings = append([]string{fmt.Sprintf("the traceback of every goroutine exceeds %d bytes; the goroutines past that are missing", maxStackBuf)}, s.Warnings...)
 	}
 	return s, nil
 }

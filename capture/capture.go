@@ -157,7 +157,11 @@ func TakeContext(ctx context.Context, t dbg.Target, opt Options) (*snapshot.Snap
 	}
 	if raw.partial != "" {
 		snap.Source.Partial = true
-		snap.Warnings = append(snap.Warnings, raw.partial)
+		snap.Warnings = append([]string{raw.partial}, snap.Warnings...) // Warnings[0] says why
+	}
+	if raw.ranLate != "" {
+		snap.Source.Freeze, snap.Source.FreezeMicros = FreezeNever, 0
+		snap.Warnings = append(snap.Warnings, raw.ranLate)
 	}
 	return snap, nil
 }
@@ -175,6 +179,8 @@ type copied struct {
 	now     int64                        // the target's nanotime at the copy
 	takenAt time.Time
 	partial string // why the copy is incomplete, or ""
+	// ranLate says why a freeze was given up and the target read running instead, or "".
+	ranLate string
 	free    func() // gives back the buffer under raws; raws are not to be used after it
 }
 
@@ -251,7 +257,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		if rerr != nil {
 			return nil, errors.Join(ferr, rerr)
 		}
-		c.partial = fmt.Sprintf("not every thread stopped within --max-freeze (%v): the target was read running, as with --freeze never, and goroutines that changed meanwhile are marked", ferr)
+		c.ranLate = fmt.Sprintf("not every thread stopped within --max-freeze (%v): the target was read running, as with --freeze never, and goroutines that changed meanwhile are marked", ferr)
 		return c, nil
 	}
 	start := time.Now()

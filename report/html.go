@@ -44,7 +44,7 @@ func html(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Option
 		By:        opt.by.String(),
 		Tree:      spawnTreeSVG(tree, len(s.Goroutines)),
 		TreeNote:  tree.prunedNote(),
-		Warnings:  s.Warnings,
+		Warnings:  warnings(s),
 		Leaks:     leakRan(s),
 	}
 	if s.Source.Kind == snapshot.KindLive {
@@ -52,9 +52,6 @@ func html(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt Option
 	}
 	if !s.Source.TakenAt.IsZero() {
 		page.TakenAt = s.Source.TakenAt.UTC().Format(time.RFC3339)
-	}
-	if s.Source.Partial {
-		page.Warnings = append([]string{"partial snapshot: the read stopped at the freeze deadline (--max-freeze); goroutines not read are missing"}, page.Warnings...)
 	}
 	if opt.SystemHidden > 0 {
 		page.SystemHidden = thousands(int64(opt.SystemHidden))

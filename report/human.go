@@ -112,6 +112,18 @@ func shortLoc(l *snapshot.Location) string {
 }
 
 // freezeText says how long a live target was stopped.
+// warnings are the snapshot's warnings as shown: the first says "partial snapshot" when
+// the snapshot is one (its first warning says why).
+func warnings(s *snapshot.Snapshot) []string {
+	if !s.Source.Partial {
+		return s.Warnings
+	}
+	if len(s.Warnings) == 0 {
+		return []string{"partial snapshot"}
+	}
+	return append([]string{"partial snapshot: " + s.Warnings[0]}, s.Warnings[1:]...)
+}
+
 func freezeText(src snapshot.Source) string {
 	if src.Freeze == "never" {
 		return "not frozen"

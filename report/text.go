@@ -94,10 +94,7 @@ func writeHeader(b *bytes.Buffer, s *snapshot.Snapshot, opt Options) {
 	}
 	b.WriteString(line + "\n")
 	warn := paint(opt.Color, yellow, "warning:")
-	if src.Partial {
-		b.WriteString(warn + " partial snapshot: the read stopped at the freeze deadline (--max-freeze); goroutines not read are missing\n")
-	}
-	for _, w := range s.Warnings {
+	for _, w := range warnings(s) {
 		b.WriteString(warn + " " + Printable(w) + "\n")
 	}
 }

@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite the testdata/*.golden files wit
 func TestTextGolden(t *testing.T) {
 	partial := apiServer()
 	partial.Source.Freeze, partial.Source.FreezeMicros, partial.Source.Partial = "never", 0, true
-	partial.Warnings = []string{"17 goroutines changed during the read (marked changed)"}
+	partial.Warnings = []string{"the traceback of every goroutine exceeds 64 MiB; the goroutines past that are missing", "17 goroutines changed during the read (marked changed)"}
 	core := apiServer()
 	core.Source.Kind, core.Source.File = "core", "/var/crash/core.4242"
 	key := func(s string) snapshot.Key {

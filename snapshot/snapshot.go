@@ -39,8 +39,9 @@ type Source struct {
 	FreezeMicros int64 `json:"freezeMicros"`
 	// Freeze is the freeze mode of a live read: "always" or "never".
 	Freeze FreezeMode `json:"freeze,omitempty"`
-	// Partial is true when the read stopped early (the --max-freeze deadline passed);
-	// Goroutines then holds what was read.
+	// Partial is true when the snapshot is not one consistent read of every goroutine (the
+	// --max-freeze deadline passed during the read, a traceback was cut short): Goroutines
+	// holds what was read, and Warnings[0] says why.
 	Partial bool `json:"partial,omitempty"`
 	// File is the core file or text dump the snapshot was read from (kinds "core" and
 	// "dump"); empty for a live process or when the dump came from a pipe.

@@ -33,6 +33,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown filter field", []string{"attach", "1", "--exclude", "colour:red"}, "colour"},
 		{"negative top", []string{"attach", "1", "--top", "-1"}, "--top"},
 		{"zero max-freeze", []string{"attach", "1", "--max-freeze", "0s"}, "--max-freeze must be positive"},
+		{"max-freeze below the minimum", []string{"attach", "1", "--max-freeze", "500us"}, "give 1ms or more"},
 		{"unknown backend", []string{"attach", "1", "--backend", "lldb"}, `--backend "lldb"`},
 		{"demo with arguments", []string{"demo", "extra"}, "demo takes no arguments"},
 	}

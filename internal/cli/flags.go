@@ -125,7 +125,7 @@ func (f *flags) snapshotFlags() {
 // stopped and through which debugger.
 func (f *flags) liveFlags() {
 	f.choiceVar(&f.freeze, "freeze", []string{string(capture.FreezeAlways), string(capture.FreezeNever)}, nil, "always: stop the target while copying; never: do not stop it (racy reads checked twice)")
-	f.fs.DurationVar(&f.maxFreeze, "max-freeze", f.maxFreeze, "release the target after this long frozen, and report a partial result")
+	f.fs.DurationVar(&f.maxFreeze, "max-freeze", f.maxFreeze, "release the target after this long frozen, and report a partial result (at least 1ms; threads that do not stop in time: read running, as --freeze never)")
 	f.choiceVar(&f.backend, "backend", backendNames, checkBackendName, "debugger backend: native, gdb (GDB over its machine interface), delve (Delve embedded) or dlv=HOST:PORT (a running headless dlv)")
 	f.fs.StringVar(&f.dlv, "dlv", f.dlv, "read the process through the headless dlv listening at `HOST:PORT` (--backend dlv=HOST:PORT); the PID may be left out")
 	f.fs.StringVar(&f.debugFile, "debug-file", f.debugFile, "the executable's separate debug `file` (DWARF and symbols, from objcopy --only-keep-debug), matched by build ID (default: BINARY.debug, .debug/BINARY.debug, the .gnu_debuglink, /usr/lib/debug/.build-id/)")
@@ -203,6 +203,12 @@ func (f *flags) parseArgs(args []string) ([]string, error) {
 	}
 }
 
+// minMaxFreeze is the shortest --max-freeze gorigin accepts: stopping the threads of an
+// idle process alone takes tens of microseconds to a millisecond, so a shorter limit
+// could only ever give up. At 1 ms a freeze that does not finish in time still gives a
+// result: read running, or partial, and said so.
+const minMaxFreeze = time.Millisecond
+
 // parse parses the flags and positional arguments of a command that renders a snapshot
 // and checks everything rendering needs now, not after the target was stopped.
 func (f *flags) parse(args []string) ([]string, error) {
@@ -218,6 +224,9 @@ func (f *flags) parse(args []string) ([]string, error) {
 	}
 	if f.maxFreeze <= 0 {
 		return nil, usageError{msg: "--max-freeze must be positive"}
+	}
+	if f.maxFreeze < minMaxFreeze {
+		return nil, usageError{msg: fmt.Sprintf("--max-freeze %v is below the %v that stopping a process's threads can honour: give %v or more, or --freeze never to read without stopping", f.maxFreeze, minMaxFreeze, minMaxFreeze)}
 	}
 	if err := checkOutPath(f.out); err != nil {
 		return nil, err
