@@ -102,6 +102,7 @@ func tableRows(out string) (map[origin]int, map[origin]map[string]bool) {
 func checkTableCounts(t *testing.T, e *expectation, who, out string, before, after []oracle.Goroutine, checkStart bool) {
 	t.Helper()
 	got, starts := tableRows(out)
+	checkColumnsAligned(t, who, out)
 	orc, orcAfter := e.selected(oracleGroups(before)), e.selected(oracleGroups(after))
 	if len(orc) == 0 {
 		t.Fatal("the oracle shows no fixture goroutines")

@@ -323,16 +323,26 @@ function contains it."""
         if opts.top > 0:
             rows = rows[:opts.top]
         print("%d goroutines in %d groups" % (total, len(groups)))
-        head = {"origin": "CREATED AT (go statement)  START", "start": "START", "wait": "STATE"}[opts.by]
-        print("%5s  %-14s  %s  EXAMPLES" % ("COUNT", "STATE", head))
+        head = {"origin": ["CREATED AT (go statement)", "START"], "start": ["START"], "wait": ["STATE"]}[opts.by]
+        table = [["COUNT", "STATE"] + head + ["EXAMPLES"]]
         for (a, b), grp in rows:
             state = max(grp["states"].items(), key=lambda kv: kv[1])[0]
             if len(grp["states"]) > 1:
                 state += "+"
-            label = {"origin": "%s  %s" % (a, b), "start": b, "wait": a}[opts.by]
-            print("%5d  %-14s  %s  %s" % (grp["count"], state, label, " ".join(str(x) for x in grp["ids"])))
+            label = {"origin": [a, b], "start": [b], "wait": [a]}[opts.by]
+            table.append([str(grp["count"]), state] + label + [" ".join(str(x) for x in grp["ids"])])
+        _print_table(table)
         if hidden and not opts.system:
             print("(+%d system goroutines not shown: --system)" % hidden)
+
+
+def _print_table(rows):
+    """Prints rows of cells in columns two spaces apart: the first (the count) to the
+    right, the others to the left, the last unpadded."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = [r[0].rjust(widths[0])] + [c.ljust(w) for c, w in zip(r[1:-1], widths[1:-1])] + [r[-1]]
+        print("  ".join(cells).rstrip())
 
 
 GoroutinesByOrigin()
