@@ -56,9 +56,18 @@ func runDiff(f *flags, pos []string, std stdio3) error {
 		}
 	}
 	for i := range snaps {
-		if key.Kind == snapshot.ByOrigin && len(gs[i]) > 0 && !hasOrigins(gs[i]) {
-			fmt.Fprintf(std.err, "gorigin: %s has no creation sites (a debug=1 or debug=0 profile): its groups cannot match by origin; try --by start\n", report.Printable(pos[i]))
+		if key.Kind != snapshot.ByOrigin || len(gs[i]) == 0 || hasOrigins(gs[i]) {
+			continue
 		}
+		// A debug=1 or debug=0 profile says which function each goroutine runs but not which
+		// go statement created it: by origin every one of its groups would look new or gone.
+		lacks := fmt.Sprintf("%s has no creation sites (a debug=1 or debug=0 profile: only debug=2 has the \"created by\" lines)", report.Printable(pos[i]))
+		if f.set("by") {
+			return usageError{msg: lacks + ": its goroutines cannot be matched by origin; use --by start, or a debug=2 dump"}
+		}
+		key = snapshot.Key{Kind: snapshot.ByStart}
+		fmt.Fprintf(std.err, "gorigin: %s: comparing by start function (--by start)\n", lacks)
+		break
 	}
 	d := snapshot.Compare(snaps[0], snaps[1], gs[0], gs[1], key, snapshot.DiffOptions{MinAge: f.minAge.Seconds()})
 	if f.top > 0 && len(d.Groups) > f.top {
