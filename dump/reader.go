@@ -412,9 +412,13 @@ func splitCall(line []byte) (name []byte, inlined bool) {
 
 // createdBy reads "F in goroutine N" (Go 1.21+) or "F".
 func createdBy(s []byte) (fn []byte, parent int64) {
-	if i := bytes.LastIndex(s, []byte(" in goroutine ")); i > 0 {
-		if n, ok := atoi(s[i+len(" in goroutine "):]); ok && n > 0 {
-			return s[:i], n
+	i := len(s) // read from the end: the digits, then the words
+	for i > 0 && '0' <= s[i-1] && s[i-1] <= '9' {
+		i--
+	}
+	if rest, ok := bytes.CutSuffix(s[:i], []byte(" in goroutine ")); ok && len(rest) > 0 {
+		if n, ok := atoi(s[i:]); ok && n > 0 {
+			return rest, n
 		}
 	}
 	return s, 0
