@@ -158,7 +158,10 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 		frames    = r.scratch[:0] // copied out at the end: one allocation per goroutine
 		truncated bool
 		wrappers  bool
-		pending   []byte // a function or "created by" line waiting for its file:line
+		pending   []byte // a function's name, or a "created by" line's rest, waiting for its file:line
+		isPending bool
+		created   bool // pending is a "created by" line's
+		inlined   bool // pending is an inlined call's name
 		decided   = len(prefix) == 0
 		strip     bool
 		prev      = r.in.lastStack()
@@ -168,7 +171,7 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 	for {
 		line, ok := r.l.next()
 		if !ok {
-			complete = pending == nil
+			complete = !isPending
 			break
 		}
 		if len(line) > 0 && line[0] != '\t' { // a file line is never a header
@@ -186,20 +189,20 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 		if len(bytes.TrimSpace(line)) == 0 {
 			break
 		}
-		if pending != nil {
+		if isPending {
+			isPending = false
 			file, n, fp, ok := fileLine(line)
 			if !ok {
-				pending = nil
 				complete = !r.l.partial
 				break // noise after the dump, or a cut file line
 			}
 			wrappers = wrappers || fp
-			if rest, ok := bytes.CutPrefix(pending, []byte("created by ")); ok {
-				fn, parent := createdBy(rest)
+			if created {
+				fn, parent := createdBy(pending)
 				loc := snapshot.Location{Func: r.in.str(fn), File: r.in.str(file), Line: n}
 				g.Origin, g.ParentID = r.in.loc(loc), parent
 			} else if len(frames) < maxFrames {
-				fn, inlined := splitCall(pending)
+				fn := pending
 				loc := snapshot.Location{Line: n, Inlined: inlined}
 				// Most goroutines repeat the stack of one before: compare the names with
 				// its frame at the same depth before looking them up.
@@ -210,7 +213,6 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 				}
 				frames = append(frames, loc)
 			}
-			pending = nil
 			continue
 		}
 		switch {
@@ -227,9 +229,15 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 			if len(frames) < maxFrames {
 				frames = append(frames, snapshot.Location{Func: r.in.str(line)})
 			}
-		case bytes.HasPrefix(line, []byte("created by ")) || funcLine(line):
-			pending = append(r.pendingBuf[:0], line...)
-			r.pendingBuf = pending
+		case bytes.HasPrefix(line, []byte("created by ")):
+			pending = append(r.pendingBuf[:0], line[len("created by "):]...)
+			r.pendingBuf, isPending, created = pending, true, true
+		case funcLine(line):
+			// Split now: only the name is kept until the file line comes.
+			var fn []byte
+			fn, inlined = splitCall(line)
+			pending = append(r.pendingBuf[:0], fn...)
+			r.pendingBuf, isPending, created = pending, true, false
 		default:
 			// Noise after the dump, or a function line cut short by the end of the input.
 			cut := r.l.partial && bytes.IndexByte(line, '(') > 0
