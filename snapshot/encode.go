@@ -17,8 +17,8 @@ import (
 func writeGoroutines(w *bufio.Writer, gs []Goroutine) error {
 	w.WriteString("[")
 	var (
-		b    []byte
-		keys []string
+		e encoder
+		b []byte
 	)
 	for i := range gs {
 		var err error
@@ -27,7 +27,7 @@ func writeGoroutines(w *bufio.Writer, gs []Goroutine) error {
 			b = append(b, ',')
 		}
 		b = append(b, "\n    "...)
-		if b, keys, err = appendGoroutine(b, &gs[i], keys); err != nil {
+		if b, err = e.appendGoroutine(b, &gs[i]); err != nil {
 			return err
 		}
 		if _, err := w.Write(b); err != nil {
@@ -43,10 +43,20 @@ func writeGoroutines(w *bufio.Writer, gs []Goroutine) error {
 	return nil
 }
 
+// encoder keeps what writeGoroutines reuses from one goroutine to the next.
+type encoder struct {
+	keys []string // a label map's keys, sorted
+	// The go statements and start functions are shared *Locations, and the goroutines of
+	// one go statement mostly come one after the other: the last ones written are kept
+	// encoded (the snapshot is not modified while it is written).
+	locs    [4]*Location
+	locJSON [4][]byte
+	nextLoc int
+}
+
 // appendGoroutine appends g as encoding/json encodes a Goroutine (the field order, the
-// omitempty rules and the string escaping of its struct tags). keys is scratch space for
-// sorting label keys, returned for reuse.
-func appendGoroutine(b []byte, g *Goroutine, keys []string) ([]byte, []string, error) {
+// omitempty rules and the string escaping of its struct tags).
+func (e *encoder) appendGoroutine(b []byte, g *Goroutine) ([]byte, error) {
 	b = append(b, '{')
 	if g.ID != 0 {
 		b = strconv.AppendInt(append(b, `"id":`...), g.ID, 10)
@@ -63,14 +73,14 @@ func appendGoroutine(b []byte, g *Goroutine, keys []string) ([]byte, []string, e
 	if g.WaitSeconds != 0 {
 		var err error
 		if b, err = appendFloat(append(b, `,"waitSeconds":`...), g.WaitSeconds); err != nil {
-			return b, keys, fmt.Errorf("encode snapshot: goroutine %d: %w", g.ID, err)
+			return b, fmt.Errorf("encode snapshot: goroutine %d: %w", g.ID, err)
 		}
 	}
 	if g.Origin != nil {
-		b = appendLocation(append(b, `,"origin":`...), g.Origin)
+		b = e.appendShared(append(b, `,"origin":`...), g.Origin)
 	}
 	if g.Start != nil {
-		b = appendLocation(append(b, `,"start":`...), g.Start)
+		b = e.appendShared(append(b, `,"start":`...), g.Start)
 	}
 	if len(g.Frames) > 0 {
 		b = append(b, `,"frames":[`...)
@@ -86,13 +96,13 @@ func appendGoroutine(b []byte, g *Goroutine, keys []string) ([]byte, []string, e
 		b = strconv.AppendInt(append(b, `,"stackBytes":`...), g.StackBytes, 10)
 	}
 	if len(g.Labels) > 0 {
-		keys = keys[:0]
+		e.keys = e.keys[:0]
 		for k := range g.Labels {
-			keys = append(keys, k)
+			e.keys = append(e.keys, k)
 		}
-		slices.Sort(keys) // encoding/json sorts a map's keys as Go strings
+		slices.Sort(e.keys) // encoding/json sorts a map's keys as Go strings
 		b = append(b, `,"labels":{`...)
-		for i, k := range keys {
+		for i, k := range e.keys {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -110,7 +120,23 @@ func appendGoroutine(b []byte, g *Goroutine, keys []string) ([]byte, []string, e
 	if g.Leak != "" {
 		b = appendString(append(b, `,"leak":`...), string(g.Leak))
 	}
-	return append(b, '}'), keys, nil
+	return append(b, '}'), nil
+}
+
+// appendShared appends l, a Location goroutines share, from the recent encodings when it
+// is one of them.
+func (e *encoder) appendShared(b []byte, l *Location) []byte {
+	for i, p := range e.locs {
+		if p == l {
+			return append(b, e.locJSON[i]...)
+		}
+	}
+	n := len(b)
+	b = appendLocation(b, l)
+	i := e.nextLoc
+	e.locs[i], e.locJSON[i] = l, append(e.locJSON[i][:0], b[n:]...)
+	e.nextLoc = (i + 1) % len(e.locs)
+	return b
 }
 
 // appendLocation appends l as encoding/json encodes a Location.

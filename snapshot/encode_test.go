@@ -28,7 +28,8 @@ func stdGoroutine(t testing.TB, g *Goroutine) ([]byte, error) {
 func checkSameAsStd(t testing.TB, g *Goroutine) {
 	t.Helper()
 	want, werr := stdGoroutine(t, g)
-	got, _, gerr := appendGoroutine(nil, g, nil)
+	var e encoder
+	got, gerr := e.appendGoroutine(nil, g)
 	if (werr != nil) != (gerr != nil) {
 		t.Fatalf("encoding/json error %v, appendGoroutine error %v for %#v", werr, gerr, g)
 	}
@@ -78,6 +79,16 @@ func TestEncodeSameDocumentAsBefore(t *testing.T) {
 	for _, h := range hostile {
 		s.Goroutines = append(s.Goroutines, Goroutine{ID: int64(len(s.Goroutines) + 100), Status: StatusWaiting,
 			WaitReason: h, Origin: &Location{Func: h, File: h, Line: 7}, Labels: map[string]string{h: h}})
+	}
+	// Shared locations, as sources make them: more than the encoder keeps encoded, in
+	// runs and interleaved, so that its cache is hit, missed and overwritten.
+	var shared []*Location
+	for i := range 7 {
+		shared = append(shared, &Location{Func: hostile[i], File: "/src/f.go", Line: i})
+	}
+	for i := range 200 {
+		s.Goroutines = append(s.Goroutines, Goroutine{ID: int64(1000 + i), Status: StatusRunnable,
+			Origin: shared[(i/10)%7], Start: shared[(i*3)%7]})
 	}
 	var got bytes.Buffer
 	if err := Encode(&got, s); err != nil {
@@ -131,7 +142,8 @@ func FuzzAppendGoroutine(f *testing.F) {
 			return
 		}
 		// Valid UTF-8 round-trips exactly.
-		out, _, err := appendGoroutine(nil, &g, nil)
+		var e encoder
+		out, err := e.appendGoroutine(nil, &g)
 		if err != nil {
 			return
 		}
