@@ -439,11 +439,12 @@ func fileLine(line []byte) (file []byte, n int, fp, ok bool) {
 		return nil, 0, false, false
 	}
 	s := line[1:]
-	for {
-		i := bytes.LastIndexByte(s, ' ')
-		if i < 0 {
-			break
-		}
+	// The suffixes are taken off from the end, one space-separated token at a time. The
+	// searches back for a space stop at the first one, found beforehand by IndexByte, which
+	// reads many bytes at a time (LastIndexByte reads one): most paths hold no space.
+	first := bytes.IndexByte(s, ' ')
+	for first >= 0 && first < len(s) {
+		i := first + bytes.LastIndexByte(s[first:], ' ')
 		tok := s[i+1:]
 		if bytes.HasPrefix(tok, []byte("fp=")) {
 			fp = true
