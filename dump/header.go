@@ -25,7 +25,14 @@ type header struct {
 	labelsBad bool
 }
 
-var goroutinePrefix = []byte("goroutine ")
+// The words a header search looks for, as package variables: converted in find, each
+// would be allocated again for every header (three allocations per goroutine).
+var (
+	goroutinePrefix = []byte("goroutine ")
+	bracketOpen     = []byte(" [")
+	labelsOpen      = []byte(" labels:{")
+	bracketClose    = []byte("]")
+)
 
 // maxState bounds the bracket's text before any labels ("chan receive (durable), 1234
 // minutes, locked to thread, synctest bubble 5" and the like): a longer one is not a header.
@@ -59,7 +66,7 @@ type headerScan struct {
 }
 
 func (sc *headerScan) find(in *interner) (header, int, bool) {
-	sc.bracket.pat, sc.labels.pat, sc.close.pat = []byte(" ["), []byte(" labels:{"), []byte("]")
+	sc.bracket.pat, sc.labels.pat, sc.close.pat = bracketOpen, labelsOpen, bracketClose
 	line := sc.line
 	off := 0
 	for {
@@ -208,20 +215,19 @@ func (h *header) stateText(b []byte) []byte {
 	}
 }
 
-// statuses are the runtime's goroutine status names (runtime.gStatusStrings) that a
-// header shows in place of a wait reason, mapped to the model's status.
-var statuses = map[string]string{
-	"idle":                     "idle",
-	"runnable":                 "runnable",
-	"running":                  "running",
-	"syscall":                  "syscall",
-	"waiting":                  "waiting",
-	"dead":                     "dead",
-	"copystack":                "copystack",
-	"preempted":                "preempted",
-	"leaked":                   "leaked",
-	"waiting for cgo callback": "dead", // _Gdeadextra (Go 1.27)
-	"???":                      "unknown",
+// gStatus maps the runtime's goroutine status names (runtime.gStatusStrings) that a
+// header shows in place of a wait reason to the model's status; ok is false for any
+// other text (a wait reason). A switch, not a map: it is asked for every goroutine.
+func gStatus(state string) (status string, ok bool) {
+	switch state {
+	case "idle", "runnable", "running", "syscall", "waiting", "dead", "copystack", "preempted", "leaked":
+		return state, true
+	case "waiting for cgo callback":
+		return "dead", true // _Gdeadextra (Go 1.27)
+	case "???":
+		return "unknown", true
+	}
+	return "", false
 }
 
 // status maps the header to the model: a waiting goroutine's header shows its wait
@@ -231,7 +237,7 @@ func (h *header) status() (status, reason string) {
 	if h.leaked {
 		return "leaked", ""
 	}
-	if st, ok := statuses[h.state]; ok {
+	if st, ok := gStatus(h.state); ok {
 		return st, ""
 	}
 	return "waiting", h.state

@@ -29,6 +29,9 @@ type interner struct {
 	// mostly repeat those of the goroutine before): compared before hashing.
 	recentLocs [4]*snapshot.Location
 	nextLoc    int
+	// recentStrs are the last strings str returned, compared before hashing.
+	recentStrs [8]string
+	nextStr    int
 	// kept is the memory, in bytes, of what the interner handed out unshared: new
 	// strings, locations, frames and label entries (the dump's budget counts it).
 	kept int64
@@ -69,6 +72,20 @@ func (in *interner) loc(l snapshot.Location) *snapshot.Location {
 func (in *interner) lastStack() []snapshot.Location { return in.last }
 
 func (in *interner) str(b []byte) string {
+	// A goroutine's state, its go statement's function and file mostly repeat the
+	// goroutine's before: compared (no allocation, most fail on the length) before hashing.
+	for _, s := range in.recentStrs {
+		if len(s) == len(b) && s == string(b) {
+			return s
+		}
+	}
+	s := in.lookup(b)
+	in.recentStrs[in.nextStr] = s
+	in.nextStr = (in.nextStr + 1) % len(in.recentStrs)
+	return s
+}
+
+func (in *interner) lookup(b []byte) string {
 	if in.m == nil {
 		in.m = map[string]string{}
 	}

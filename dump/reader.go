@@ -158,7 +158,10 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 		frames    = r.scratch[:0] // copied out at the end: one allocation per goroutine
 		truncated bool
 		wrappers  bool
-		pending   []byte // a function or "created by" line waiting for its file:line
+		pending   []byte // a function's name, or a "created by" line's rest, waiting for its file:line
+		isPending bool
+		created   bool // pending is a "created by" line's
+		inlined   bool // pending is an inlined call's name
 		decided   = len(prefix) == 0
 		strip     bool
 		prev      = r.in.lastStack()
@@ -168,7 +171,7 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 	for {
 		line, ok := r.l.next()
 		if !ok {
-			complete = pending == nil
+			complete = !isPending
 			break
 		}
 		if len(line) > 0 && line[0] != '\t' { // a file line is never a header
@@ -186,20 +189,20 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 		if len(bytes.TrimSpace(line)) == 0 {
 			break
 		}
-		if pending != nil {
+		if isPending {
+			isPending = false
 			file, n, fp, ok := fileLine(line)
 			if !ok {
-				pending = nil
 				complete = !r.l.partial
 				break // noise after the dump, or a cut file line
 			}
 			wrappers = wrappers || fp
-			if rest, ok := bytes.CutPrefix(pending, []byte("created by ")); ok {
-				fn, parent := createdBy(rest)
+			if created {
+				fn, parent := createdBy(pending)
 				loc := snapshot.Location{Func: r.in.str(fn), File: r.in.str(file), Line: n}
 				g.Origin, g.ParentID = r.in.loc(loc), parent
 			} else if len(frames) < maxFrames {
-				fn, inlined := splitCall(pending)
+				fn := pending
 				loc := snapshot.Location{Line: n, Inlined: inlined}
 				// Most goroutines repeat the stack of one before: compare the names with
 				// its frame at the same depth before looking them up.
@@ -210,7 +213,6 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 				}
 				frames = append(frames, loc)
 			}
-			pending = nil
 			continue
 		}
 		switch {
@@ -227,9 +229,15 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 			if len(frames) < maxFrames {
 				frames = append(frames, snapshot.Location{Func: r.in.str(line)})
 			}
-		case bytes.HasPrefix(line, []byte("created by ")) || funcLine(line):
-			pending = append(r.pendingBuf[:0], line...)
-			r.pendingBuf = pending
+		case bytes.HasPrefix(line, []byte("created by ")):
+			pending = append(r.pendingBuf[:0], line[len("created by "):]...)
+			r.pendingBuf, isPending, created = pending, true, true
+		case funcLine(line):
+			// Split now: only the name is kept until the file line comes.
+			var fn []byte
+			fn, inlined = splitCall(line)
+			pending = append(r.pendingBuf[:0], fn...)
+			r.pendingBuf, isPending, created = pending, true, false
 		default:
 			// Noise after the dump, or a function line cut short by the end of the input.
 			cut := r.l.partial && bytes.IndexByte(line, '(') > 0
@@ -412,9 +420,13 @@ func splitCall(line []byte) (name []byte, inlined bool) {
 
 // createdBy reads "F in goroutine N" (Go 1.21+) or "F".
 func createdBy(s []byte) (fn []byte, parent int64) {
-	if i := bytes.LastIndex(s, []byte(" in goroutine ")); i > 0 {
-		if n, ok := atoi(s[i+len(" in goroutine "):]); ok && n > 0 {
-			return s[:i], n
+	i := len(s) // read from the end: the digits, then the words
+	for i > 0 && '0' <= s[i-1] && s[i-1] <= '9' {
+		i--
+	}
+	if rest, ok := bytes.CutSuffix(s[:i], []byte(" in goroutine ")); ok && len(rest) > 0 {
+		if n, ok := atoi(s[i:]); ok && n > 0 {
+			return rest, n
 		}
 	}
 	return s, 0
@@ -427,11 +439,12 @@ func fileLine(line []byte) (file []byte, n int, fp, ok bool) {
 		return nil, 0, false, false
 	}
 	s := line[1:]
-	for {
-		i := bytes.LastIndexByte(s, ' ')
-		if i < 0 {
-			break
-		}
+	// The suffixes are taken off from the end, one space-separated token at a time. The
+	// searches back for a space stop at the first one, found beforehand by IndexByte, which
+	// reads many bytes at a time (LastIndexByte reads one): most paths hold no space.
+	first := bytes.IndexByte(s, ' ')
+	for first >= 0 && first < len(s) {
+		i := first + bytes.LastIndexByte(s[first:], ' ')
 		tok := s[i+1:]
 		if bytes.HasPrefix(tok, []byte("fp=")) {
 			fp = true
@@ -463,17 +476,14 @@ func isSystem(start string) bool {
 }
 
 // isGoWrapper says whether fn is a go statement's wrapper: "pkg.F.gowrap1".
+// It reads from the end (the digits, then the word): called for every goroutine, a
+// search for ".gowrap" through the whole name was a tenth of the parse.
 func isGoWrapper(fn string) bool {
-	i := strings.LastIndex(fn, ".gowrap")
-	if i < 0 || i+len(".gowrap") == len(fn) {
-		return false
+	i := len(fn)
+	for i > 0 && '0' <= fn[i-1] && fn[i-1] <= '9' {
+		i--
 	}
-	for _, c := range fn[i+len(".gowrap"):] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+	return i < len(fn) && strings.HasSuffix(fn[:i], ".gowrap")
 }
 
 // isClosureOf says whether fn is named as a closure of outer: "outer.funcN" or "outer.N".

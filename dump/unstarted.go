@@ -40,9 +40,14 @@ func joinUnstarted(gs []snapshot.Goroutine) {
 		return
 	}
 	starts, ambiguous = map[site]*snapshot.Location{}, map[site]bool{}
+	next := 0 // waiting[next] is the next unstarted goroutine: unstarted is not asked twice
 	for i := range gs {
 		g := &gs[i]
-		if g.Origin == nil || g.Start == nil || unstarted(g) {
+		if next < len(waiting) && waiting[next] == i {
+			next++
+			continue
+		}
+		if g.Origin == nil || g.Start == nil {
 			continue
 		}
 		k := site{g.Origin.Func, g.Origin.File, g.Origin.Line}

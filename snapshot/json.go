@@ -30,22 +30,10 @@ func Encode(w io.Writer, s *Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("encode snapshot: %w", err)
 	}
-	fmt.Fprintf(bw, "{\n  \"schema\": %q,\n  \"source\": %s,\n  \"goroutines\": [", Schema, src)
-	for i := range s.Goroutines {
-		g, err := marshal(&s.Goroutines[i])
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			bw.WriteByte(',')
-		}
-		bw.WriteString("\n    ")
-		bw.Write(g)
+	fmt.Fprintf(bw, "{\n  \"schema\": %q,\n  \"source\": %s,\n  \"goroutines\": ", Schema, src)
+	if err := writeGoroutines(bw, s.Goroutines); err != nil {
+		return err
 	}
-	if len(s.Goroutines) > 0 {
-		bw.WriteString("\n  ")
-	}
-	bw.WriteString("]")
 	if len(s.Warnings) > 0 {
 		ws, err := marshal(s.Warnings)
 		if err != nil {
