@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -97,27 +96,49 @@ func blocked(g *Goroutine) bool {
 	return g.Status == StatusWaiting || g.Status == StatusSyscall || g.Status == StatusLeaked
 }
 
-func placeOf(g *Goroutine) (place, frames uint64) {
-	h := fnv.New64a()
-	loc := func(l *Location) {
-		if l == nil {
-			h.Write([]byte{0})
-			return
+// fnv64 is FNV-1a, written out so that hashing a goroutine's place allocates nothing.
+type fnv64 uint64
+
+const fnvOffset, fnvPrime = 14695981039346656037, 1099511628211
+
+func (h *fnv64) str(s string) {
+	for i := 0; i < len(s); i++ {
+		*h = (*h ^ fnv64(s[i])) * fnvPrime
+	}
+	*h = (*h ^ 0xff) * fnvPrime // a separator no UTF-8 string holds
+}
+
+func (h *fnv64) loc(l *Location) {
+	if l == nil {
+		h.str("")
+		return
+	}
+	h.str(l.PC)
+	h.str(l.Func)
+	h.str(l.File)
+	for n := uint64(l.Line); ; n >>= 8 {
+		*h = (*h ^ fnv64(n&0xff)) * fnvPrime
+		if n < 0x100 {
+			break
 		}
-		fmt.Fprintf(h, "%s\x00%s\x00%s:%d\x00", l.PC, l.Func, l.File, l.Line)
 	}
-	fmt.Fprintf(h, "%s\x00%s\x00", g.Status, g.WaitReason)
-	loc(g.Origin)
-	loc(g.Start)
-	place = h.Sum64()
+	*h = (*h ^ 0xfe) * fnvPrime
+}
+
+func placeOf(g *Goroutine) (place, frames uint64) {
+	h := fnv64(fnvOffset)
+	h.str(string(g.Status))
+	h.str(g.WaitReason)
+	h.loc(g.Origin)
+	h.loc(g.Start)
 	if len(g.Frames) == 0 {
-		return place, 0
+		return uint64(h), 0
 	}
-	h.Reset()
+	f := fnv64(fnvOffset)
 	for i := range g.Frames {
-		loc(&g.Frames[i])
+		f.loc(&g.Frames[i])
 	}
-	return place, h.Sum64() | 1 // never 0, which means "no stack"
+	return uint64(h), uint64(f) | 1 // never 0, which means "no stack"
 }
 
 // Next marks s with what h (the previous look at the same process; nil: none) saw: each

@@ -138,3 +138,30 @@ func TestHistoryFile(t *testing.T) {
 		t.Errorf("a symlink out of the directory was read: %v", err)
 	}
 }
+
+// BenchmarkHistory is the cost history adds to a look at 100,000 blocked goroutines:
+// reading the previous look, marking the snapshot, writing this one.
+func BenchmarkHistory(b *testing.B) {
+	dir := b.TempDir()
+	p := Process{Pid: 1, StartTicks: 1, Boot: fitBoot("x")}
+	gs := make([]Goroutine, 100_000)
+	for i := range gs {
+		gs[i] = waiting(int64(i+1), "chan receive", "main.f", "main.g")
+	}
+	at := time.Now()
+	if err := WriteHistory(dir, (*History)(nil).Next(p, historySnap(at, gs...))); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		at = at.Add(time.Second)
+		prev, err := ReadHistory(dir, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := historySnap(at, gs...)
+		if err := WriteHistory(dir, prev.Next(p, s)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
