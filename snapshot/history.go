@@ -21,7 +21,8 @@ import (
 // already blocked at the same place then, and since when (Goroutine.SeenSeconds). A
 // goroutine is the same when its id is; it is blocked at the same place when its status,
 // wait reason, go statement, start function and (when both looks copied stacks) its
-// stack's program counters are. A process is the same when its pid, its start time
+// stack's program counters are, and the runtime's own wait figures do not show that it ran
+// in between (sameWait). A process is the same when its pid, its start time
 // (/proc/PID/stat) and the machine's boot are: a reused pid is another process.
 
 // Process identifies a process across looks: a pid is reused, its start time since boot
@@ -69,8 +70,8 @@ func fitBoot(s string) string {
 	return s + strings.Repeat(" ", bootLen-len(s))
 }
 
-// MaxHistory is how many goroutines a history file remembers (32 bytes each: at most
-// 32 MB). A look at a process with more remembers the longest-blocked of them.
+// MaxHistory is how many goroutines a history file remembers (40 bytes each: at most
+// 40 MB). A look at a process with more remembers the longest-blocked of them.
 const MaxHistory = 1 << 20
 
 // History is gorigin's record of one look at one process: for each goroutine blocked
@@ -89,6 +90,26 @@ type historyRecord struct {
 	// since is the first of gorigin's uninterrupted looks that saw the goroutine blocked
 	// at this place, in Unix nanoseconds.
 	since int64
+	// waitStart is when the runtime says the goroutine's wait began (takenAt less
+	// WaitSeconds), in Unix nanoseconds; 0 when it does not say.
+	waitStart int64
+}
+
+// rewaitSlack is how far apart two looks' readings of one wait's start may be and still
+// be the same wait: each reading mixes the target's clock with gorigin's, a few
+// milliseconds apart at most. Two garbage collections that start closer than this make a
+// new wait look like the old one, which only errs towards "seen".
+const rewaitSlack = int64(time.Second)
+
+// sameWait reports whether the runtime's own figures allow that the goroutine did not run
+// between two looks. The runtime sets g.waitsince when a garbage collection first finds
+// the goroutine blocked and clears it whenever the goroutine runs, so a wait start known
+// at the earlier look and unknown or different at the later one proves that it ran.
+func sameWait(old, cur int64) bool {
+	if old == 0 {
+		return true
+	}
+	return cur != 0 && max(old-cur, cur-old) <= rewaitSlack
 }
 
 // blocked reports whether g is parked somewhere a later look could find it again.
@@ -161,8 +182,12 @@ func (h *History) Next(p Process, s *Snapshot) *History {
 			continue
 		}
 		r := historyRecord{id: g.ID, since: now.UnixNano()}
+		if g.WaitSeconds > 0 && g.WaitSeconds < float64(now.Unix()) {
+			r.waitStart = now.UnixNano() - int64(g.WaitSeconds*1e9)
+		}
 		r.place, r.frames = placeOf(g)
-		if old, ok := h.find(g.ID); ok && old.place == r.place && (old.frames == 0 || r.frames == 0 || old.frames == r.frames) && old.since < r.since {
+		if old, ok := h.find(g.ID); ok && old.place == r.place && (old.frames == 0 || r.frames == 0 || old.frames == r.frames) &&
+			old.since < r.since && sameWait(old.waitStart, r.waitStart) {
 			r.since = old.since
 			if r.frames == 0 {
 				r.frames = old.frames // a look without stacks does not forget them
@@ -219,12 +244,12 @@ func Seen(gs []Goroutine, members []int) (n int, seconds float64) {
 
 // The file: the magic, then little-endian: the start ticks (8 bytes), the boot id
 // (bootLen bytes), the look's time in Unix nanoseconds (8), the record count (4), and the
-// records of 32 bytes: id, place, frames, since.
+// records of 40 bytes: id, place, frames, since, wait start.
 const (
 	historyMagic = "gorigin history 1\n"
 	bootLen      = 36
 	headerLen    = len(historyMagic) + 8 + bootLen + 8 + 4
-	recordLen    = 32
+	recordLen    = 40
 )
 
 // HistoryDir is where gorigin keeps its histories: gorigin/history under the user's
@@ -313,12 +338,14 @@ func parseHistory(data []byte, now time.Time) (*History, error) {
 	h.recs = make([]historyRecord, n)
 	for i := range h.recs {
 		r := b[i*recordLen:]
-		h.recs[i] = historyRecord{id: int64(le.Uint64(r)), place: le.Uint64(r[8:]), frames: le.Uint64(r[16:]), since: int64(le.Uint64(r[24:]))}
+		h.recs[i] = historyRecord{id: int64(le.Uint64(r)), place: le.Uint64(r[8:]), frames: le.Uint64(r[16:]), since: int64(le.Uint64(r[24:])), waitStart: int64(le.Uint64(r[32:]))}
 		switch rec := h.recs[i]; {
 		case rec.id <= 0 || (i > 0 && rec.id <= h.recs[i-1].id):
 			return nil, fmt.Errorf("record %d: goroutine id %d out of order", i, rec.id)
 		case rec.since <= 0 || rec.since > taken:
 			return nil, fmt.Errorf("record %d: goroutine %d seen since %d, after the look at %d", i, rec.id, rec.since, taken)
+		case rec.waitStart < 0 || rec.waitStart > taken:
+			return nil, fmt.Errorf("record %d: goroutine %d waiting since %d, after the look at %d", i, rec.id, rec.waitStart, taken)
 		}
 	}
 	return h, nil
@@ -337,6 +364,7 @@ func (h *History) encode() []byte {
 		b = le.AppendUint64(b, r.place)
 		b = le.AppendUint64(b, r.frames)
 		b = le.AppendUint64(b, uint64(r.since))
+		b = le.AppendUint64(b, uint64(r.waitStart))
 	}
 	return b
 }

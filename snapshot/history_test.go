@@ -27,7 +27,9 @@ func waiting(id int64, reason string, frames ...string) Goroutine {
 func TestHistoryNext(t *testing.T) {
 	p := Process{Pid: 7, StartTicks: 99, Boot: fitBoot("b")}
 	t0 := time.Unix(1_000_000, 0)
-	s0 := historySnap(t0, waiting(1, "chan receive"), waiting(2, "chan receive"), waiting(3, "select", "main.f"), waiting(4, "sleep"))
+	withWait := func(g Goroutine, sec float64) Goroutine { g.WaitSeconds = sec; return g }
+	s0 := historySnap(t0, waiting(1, "chan receive"), waiting(2, "chan receive"), waiting(3, "select", "main.f"), waiting(4, "sleep"),
+		withWait(waiting(6, "sleep"), 100), withWait(waiting(7, "sleep"), 100), withWait(waiting(8, "sleep"), 100))
 	h0 := (*History)(nil).Next(p, s0)
 	if s0.Source.PreviousLook != nil {
 		t.Errorf("first look has a previous look")
@@ -37,9 +39,12 @@ func TestHistoryNext(t *testing.T) {
 		waiting(2, "select"),                    // moved
 		waiting(3, "select", "main.f"),          // same, with stacks both times
 		Goroutine{ID: 4, Status: StatusRunning}, // running now
-		waiting(5, "chan receive"))              // new
+		waiting(5, "chan receive"),              // new
+		withWait(waiting(6, "sleep"), 160),      // the same wait, as the runtime says
+		waiting(7, "sleep"),                     // the runtime forgot the wait: it ran
+		withWait(waiting(8, "sleep"), 10))       // another wait: it ran
 	h1 := h0.Next(p, s1)
-	want := map[int64]float64{1: 60, 3: 60}
+	want := map[int64]float64{1: 60, 3: 60, 6: 60}
 	for _, g := range s1.Goroutines {
 		if g.SeenSeconds != want[g.ID] {
 			t.Errorf("look 2: goroutine %d seen %v s ago, want %v", g.ID, g.SeenSeconds, want[g.ID])

@@ -8,7 +8,8 @@
 //     statement, new ids);
 //   - churn: goroutines that sleep a millisecond and return, started all the time.
 //
-// It prints "ready pid=N addr=A" when all are blocked, and exits when stdin closes.
+// GET /gc runs two garbage collections, so that the runtime knows how long each blocked
+// goroutine has waited. It prints "ready pid=N addr=A" when all are blocked, and exits when stdin closes.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -70,6 +72,11 @@ func main() {
 		close(endCh)
 		endCh = make(chan int)
 		startEnders(endCh)
+		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/gc", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC() // two collections: the runtime's waitsince is set for every blocked goroutine
+		runtime.GC()
 		fmt.Fprintln(w, "ok")
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
