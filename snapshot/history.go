@@ -281,6 +281,9 @@ func ReadHistory(dir string, p Process) (*History, error) {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
 	defer root.Close()
+	if err := checkPrivate(root, dir); err != nil {
+		return nil, err
+	}
 	f, err := root.Open(historyName(p.Pid))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoHistory
@@ -413,10 +416,10 @@ func WriteHistory(dir string, h *History) error {
 func checkPrivate(root *os.Root, dir string) error {
 	fi, err := root.Stat(".")
 	if err != nil {
-		return fmt.Errorf("write history: %w", err)
+		return fmt.Errorf("history: %w", err)
 	}
 	if fi.Mode().Perm()&0o022 != 0 || !ownedByMe(fi) {
-		return fmt.Errorf("history directory %s is writable by others or not yours (mode %v): not written; remove it (gorigin makes it again, mode 0700) or use --no-history", dir, fi.Mode().Perm())
+		return fmt.Errorf("history directory %s is writable by others or not yours (mode %v): not used; remove it (gorigin makes it again, mode 0700) or use --no-history", dir, fi.Mode().Perm())
 	}
 	return nil
 }

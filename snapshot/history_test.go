@@ -133,6 +133,9 @@ func TestHistoryFile(t *testing.T) {
 	if err := WriteHistory(dir, h); err == nil || !strings.Contains(err.Error(), "writable by others") {
 		t.Errorf("a world-writable directory: %v", err)
 	}
+	if _, err := ReadHistory(dir, p); err == nil || !strings.Contains(err.Error(), "writable by others") {
+		t.Errorf("read from a world-writable directory: %v", err)
+	}
 	// A symlink in place of the file is not followed out of the directory.
 	os.Chmod(dir, 0o700)
 	outside := filepath.Join(t.TempDir(), "secret")
