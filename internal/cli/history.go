@@ -60,6 +60,6 @@ func (l *looking) remember(snap *snapshot.Snapshot, stderr io.Writer) {
 		return
 	}
 	if err := snapshot.WriteHistory(l.dir, next); err != nil {
-		fmt.Fprintf(stderr, "gorigin: warning: %s\n", report.Printable(err.Error()))
+		fmt.Fprintf(stderr, "gorigin: warning: %s (the SEEN column needs it; --no-history skips it)\n", report.Printable(err.Error()))
 	}
 }
