@@ -84,8 +84,9 @@ func checkStarts(t *testing.T, who string, e *expectation, snap *snapshot.Snapsh
 var gowrapRE = regexp.MustCompile(`\.gowrap\d+$`)
 
 // originRowRE is a row of attach's default table: the go statement's file:line, START,
-// WAITING, STACK and the example ids.
-var originRowRE = regexp.MustCompile(`^\s*\d+\s.*\s\S+:\d+\s+(\S+)\s+\S+\s+\S+\s+([\d ]+)$`)
+// WAITING, SEEN (from a second look at the process on: "-" or "12 3m ago"), STACK and the
+// example ids.
+var originRowRE = regexp.MustCompile(`^\s*\d+\s.*\s\S+:\d+\s+(\S+)\s+\S+\s+(?:(?:-|[\d,]+ \S+ ago)\s+)?\S+\s+([\d ]+)$`)
 
 // startVariantsOfRun is startVariants (the host's alone under -short), prebuilt.
 func startVariantsOfRun(t *testing.T) []variant {

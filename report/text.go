@@ -228,6 +228,7 @@ func writeTable(b *bytes.Buffer, s *snapshot.Snapshot, groups []snapshot.Group, 
 	if c, ok := leakColumn(s); ok {
 		cols = append(cols[:1], append([]column{c}, cols[1:]...)...)
 	}
+	cols = withSeen(cols, s)
 	cells := make([][]cell, len(groups))
 	width := make([]int, len(cols))
 	for i, c := range cols {

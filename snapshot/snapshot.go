@@ -46,6 +46,9 @@ type Source struct {
 	// File is the core file or text dump the snapshot was read from (kinds "core" and
 	// "dump"); empty for a live process or when the dump came from a pipe.
 	File string `json:"file,omitempty"`
+	// PreviousLook is when gorigin last looked at the same process (same pid and start
+	// time), for Goroutine.SeenSeconds; absent when it never did or history is off.
+	PreviousLook *time.Time `json:"previousLook,omitempty"`
 }
 
 // Goroutine is one goroutine. ID is zero when the source does not know it.
@@ -55,6 +58,11 @@ type Goroutine struct {
 	Status      Status  `json:"status"`
 	WaitReason  string  `json:"waitReason,omitempty"`
 	WaitSeconds float64 `json:"waitSeconds,omitempty"`
+	// SeenSeconds is gorigin's own figure beside the runtime's WaitSeconds: how long
+	// before this snapshot gorigin's earlier looks at this process first saw the goroutine
+	// blocked at the same place, and at every look since (absent: not seen at the
+	// previous look, or no history). See History.
+	SeenSeconds float64 `json:"seenSeconds,omitempty"`
 	// Origin is the go statement that created the goroutine.
 	Origin *Location `json:"origin,omitempty"`
 	// Start is the function the goroutine started in.
@@ -115,8 +123,8 @@ func (s *Snapshot) Validate() error {
 			}
 			seen[g.ID] = true
 		}
-		if g.WaitSeconds < 0 {
-			return fmt.Errorf("goroutine %d: negative wait %v", g.ID, g.WaitSeconds)
+		if g.WaitSeconds < 0 || g.SeenSeconds < 0 {
+			return fmt.Errorf("goroutine %d: negative wait %v or seen %v", g.ID, g.WaitSeconds, g.SeenSeconds)
 		}
 	}
 	return nil

@@ -119,6 +119,7 @@ var cmdAttach = &command{
 		f.snapshotFlags()
 		f.liveFlags()
 		f.leaksFlag()
+		f.historyFlag()
 	},
 	run:      runAttach,
 	operands: pids,
@@ -135,6 +136,7 @@ func runAttach(f *flags, pos []string, std stdio3) error {
 	if err != nil || pid < 0 || (pid == 0 && dlvAddr(f) == "") {
 		return usageError{msg: fmt.Sprintf("%q is not a process id: gorigin attach PID", pos[0])}
 	}
+	look := startLook(pid, f)
 	var snap *snapshot.Snapshot
 	if f.leaks {
 		if f.backend != "native" {
@@ -147,6 +149,7 @@ func runAttach(f *flags, pos []string, std stdio3) error {
 	if err != nil {
 		return err
 	}
+	look.remember(snap, std.err)
 	phase := capture.Tracer("output")
 	defer phase("rendered %s", f.format)
 	return render(snap, f, std.out)

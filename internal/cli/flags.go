@@ -50,6 +50,7 @@ type flags struct {
 	// One command's own flags.
 	exe             string        // core, leaks
 	leaks           bool          // attach, core: --leaks
+	noHistory       bool          // attach: --no-history
 	all             bool          // leaks
 	minAge          time.Duration // diff
 	every           time.Duration // watch

@@ -19,6 +19,7 @@ var cmdWatch = &command{
 	examples: [][2]string{
 		{"six snapshots ten seconds apart (the default)", "sudo gorigin watch 4242"},
 		{"a server's profile endpoint every minute, as JSON", "gorigin watch http://localhost:6060 --every 1m --samples 10 --format json"},
+		{"a page charting each group's count, rewritten after every sample (refresh the browser)", "gorigin watch http://localhost:6060 --every 30s --samples 20 --format html -o watch.html"},
 		{"fail a CI job when a group keeps growing", "gorigin watch http://localhost:6060 --every 5s --samples 4 || echo leak"},
 	},
 	flags: func(f *flags) {
@@ -55,8 +56,8 @@ func watch(f *flags, pos []string, stdout io.Writer) (*snapshot.Watch, error) {
 		return nil, usageError{msg: "--samples must be at least 3: growth in one interval cannot be told from noise"}
 	case every <= 0:
 		return nil, usageError{msg: "--every must be positive"}
-	case f.format != "text" && f.format != "json":
-		return nil, usageError{msg: fmt.Sprintf("--format %q: watch writes text or json", f.format)}
+	case f.format != "text" && f.format != "json" && f.format != "html":
+		return nil, usageError{msg: fmt.Sprintf("--format %q: watch writes text, json or html", f.format)}
 	case pos[0] == "-":
 		return nil, usageError{msg: "watch needs a source it can read again: a pid or a URL, not standard input"}
 	}
@@ -103,12 +104,20 @@ func watch(f *flags, pos []string, stdout io.Writer) (*snapshot.Watch, error) {
 				g.Counts = append(g.Counts, 0)
 			}
 		}
+		if i < samples-1 {
+			if err := watchPage(f, stdout, res, every, false); err != nil {
+				return nil, err
+			}
+		}
 		progress.Update(watchStage(len(res.MarkGrowing()), time.Duration(samples-1-i)*every), i+1, samples)
 	}
 	res.Growing = res.MarkGrowing()
 	res.Sort()
 	if f.top > 0 && len(res.Groups) > f.top {
 		res.Groups = res.Groups[:f.top]
+	}
+	if f.format == "html" {
+		return res, watchPage(f, stdout, res, every, true)
 	}
 	err = write(f, stdout, func(w io.Writer) error {
 		if f.format == "json" {
