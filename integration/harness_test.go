@@ -39,7 +39,10 @@ var (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	goriginBin, goriginErr = testenv.Gorigin()
-	os.Exit(m.Run())
+	cleanup := testenv.IsolateCache()
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
 // needGorigin fails (not skips) the test when gorigin does not build: the CLI is part of

@@ -76,6 +76,12 @@ func (e *encoder) appendGoroutine(b []byte, g *Goroutine) ([]byte, error) {
 			return b, fmt.Errorf("encode snapshot: goroutine %d: %w", g.ID, err)
 		}
 	}
+	if g.SeenSeconds != 0 {
+		var err error
+		if b, err = appendFloat(append(b, `,"seenSeconds":`...), g.SeenSeconds); err != nil {
+			return b, fmt.Errorf("encode snapshot: goroutine %d: %w", g.ID, err)
+		}
+	}
 	if g.Origin != nil {
 		b = e.appendShared(append(b, `,"origin":`...), g.Origin)
 	}

@@ -56,7 +56,10 @@ func TestMain(m *testing.M) {
 	// The cache testenv builds into is readable by everyone: one test runs gorigin as
 	// the user nobody.
 	goriginBin, goriginErr = testenv.Gorigin()
-	os.Exit(m.Run())
+	cleanup := testenv.IsolateCache()
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
 func flagSet(name string) (set bool) {
