@@ -45,7 +45,7 @@ func FuzzParse(f *testing.F) {
 // multiple of the input per byte (a goroutine header of 17 bytes becomes a 136-byte
 // struct), and what the input's kind legitimately expands to: a gzipped profile its
 // uncompressed bytes and their decoding (maxProfileCost), the counts of a debug=1
-// profile their goroutines (maxKept).
+// profile their goroutines.
 func parseAllocLimit(data []byte) uint64 {
 	limit := uint64(16<<20) + 128*uint64(len(data))
 	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
@@ -56,7 +56,9 @@ func parseAllocLimit(data []byte) uint64 {
 		limit += 4*uint64(n) + maxProfileCost + maxKept
 	}
 	if bytes.Contains(data, []byte(" @ ")) {
-		limit += maxKept
+		// Up to maxExpanded goroutines, each allocated twice: in the chunks the parser
+		// fills, and in the one slice they are copied into at the end.
+		limit += max(maxKept, 2*maxExpanded*uint64(snapshot.GoroutineSize))
 	}
 	return limit
 }
