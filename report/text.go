@@ -149,6 +149,8 @@ func columns(k snapshot.Key) []column {
 			return text(strconv.FormatInt(g.Parent, 10))
 		}}
 		return []column{count, parent, state, created, start, waiting, stack, examples}
+	case "object":
+		return objectColumns(count, state, created, start, waiting, stack, examples)
 	}
 	created.head = "CREATED AT (go statement)"
 	return []column{count, state, created, start, waiting, stack, examples}

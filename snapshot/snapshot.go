@@ -79,6 +79,9 @@ type Goroutine struct {
 	Changed bool `json:"changed,omitempty"`
 	// Leak is the leak analysis' verdict; present only when it ran.
 	Leak Verdict `json:"leak,omitempty"`
+	// WaitsOn are the objects a blocked goroutine waits on (a select: its channels),
+	// when they were read (--by object, from a live process or a core).
+	WaitsOn []WaitObject `json:"waitsOn,omitempty"`
 }
 
 // Location is a point in the program: a function and a source position.
