@@ -42,10 +42,11 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 			LockedToThread: g.LockedM,
 			Changed:        c.changed[g.Addr],
 		}
-		if g.Status != "waiting" {
+		parked := g.Status == "waiting" || g.Status == "leaked" // a leaked one keeps its reason, as in the runtime's traceback
+		if !parked {
 			out.WaitReason = ""
 		}
-		if g.WaitSince > 0 && c.now > g.WaitSince && (g.Status == "waiting" || g.Status == "syscall") {
+		if g.WaitSince > 0 && c.now > g.WaitSince && (parked || g.Status == "syscall") {
 			out.WaitSeconds = float64(c.now-g.WaitSince) / 1e9
 		}
 		if g.GoPC != 0 && g.ID != 1 { // goroutine 1 is made by the runtime's bootstrap, not a go statement

@@ -11,7 +11,8 @@ type G struct {
 	// "preempted", "leaked" or "unknown".
 	Status string
 	// WaitReason is the runtime's name for why a waiting goroutine waits ("chan receive"),
-	// from the target's runtime.waitReasonStrings; "" when it is not waiting or the
+	// from the target's runtime.waitReasonStrings; "" when it is not waiting (or leaked:
+	// Go 1.26's leak detector leaves the reason, as the runtime's traceback shows) or the
 	// reason is zero.
 	WaitReason                string
 	WaitSince                 int64 // about when it blocked, in runtime nanotime (set by the next GC); 0 = unknown
@@ -56,7 +57,7 @@ func (r *Runtime) Decode(addr uint64, raw []byte) G {
 	if name, ok := l.statuses[g.StatusCode]; ok {
 		g.Status = name
 	}
-	if g.StatusCode == l.gwaiting {
+	if g.StatusCode == l.gwaiting || g.Status == "leaked" { // _Gleaked keeps its reason
 		g.WaitReason = r.waitReasonName(u(l.waitreason))
 	}
 	return g

@@ -64,10 +64,14 @@ type StateCount struct {
 func (s StateCount) String() string { return StateText(s.Status, s.WaitReason) }
 
 // StateText is a goroutine state as a table shows it: the wait reason of a waiting
-// goroutine ("chan receive"), otherwise its status ("running").
+// goroutine ("chan receive"), that of one Go 1.26's leak detector marked leaked as the
+// runtime prints it ("select (no cases) (leaked)"), otherwise its status ("running").
 func StateText(status Status, waitReason string) string {
 	if status == StatusWaiting && waitReason != "" {
 		return waitReason
+	}
+	if status == StatusLeaked && waitReason != "" {
+		return waitReason + " (leaked)"
 	}
 	return string(status)
 }
