@@ -195,6 +195,7 @@ func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
 	if f.format != "json" && !f.system {
 		shown.Goroutines, hidden = snapshot.WithoutSystem(shown.Goroutines)
 	}
+	shown.Warnings = capture.RecountStackWarning(snap.Warnings, shown.Goroutines)
 	return write(f, stdout, func(w io.Writer) error {
 		return report.Render(w, f.format, snapshot.GroupSnapshot(&shown, key),
 			report.ForTerminal(w, report.Options{Top: f.top, Verbose: f.verbose, SystemHidden: hidden}))
