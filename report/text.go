@@ -21,6 +21,7 @@ func Text(w io.Writer, g snapshot.Grouped, opt TextOptions) error { return Rende
 func textTable(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt TextOptions) error {
 	var b bytes.Buffer
 	writeHeader(&b, s, opt)
+	writeCrash(&b, s, opt)
 	shown := groups
 	if opt.Top > 0 && len(shown) > opt.Top {
 		shown = shown[:opt.Top]

@@ -24,6 +24,8 @@ type Snapshot struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Leaks is the leak analysis' report, when it ran.
 	Leaks *LeakReport `json:"leaks,omitempty"`
+	// Crash is the panic or fatal error of a crash log (a dump), when it shows one.
+	Crash *Crash `json:"crash,omitempty"`
 }
 
 // Source says where a snapshot came from and what it cost the target.
