@@ -76,8 +76,9 @@ func applyObjects(snap *snapshot.Snapshot, r *leaks.ObjectReader) {
 	}
 }
 
-// LeakObjects sets WaitsOn from a leak analysis (--by object with --leaks): what a
-// leaked goroutine waits on is reached from nothing that can run, which the marking proved.
+// LeakObjects sets WaitsOn from a leak analysis (--by object with --leaks or gorigin
+// leaks): what a leaked goroutine waits on is reached from nothing that can run, what a
+// live one waits on from something that can, as the marking proved.
 func LeakObjects(snap *snapshot.Snapshot, res *leaks.Result) {
 	for i := range snap.Goroutines {
 		g := &snap.Goroutines[i]
@@ -91,6 +92,8 @@ func LeakObjects(snap *snapshot.Snapshot, res *leaks.Result) {
 				from = "the " + w.Where
 			case v.Leak == leaks.Leaked:
 				from = "nothing that can run (leaked)"
+			case v.Leak == leaks.Live && !v.ByDesign:
+				from = "something that can run (live)"
 			}
 			g.WaitsOn = append(g.WaitsOn, waitObject(w, from))
 		}
