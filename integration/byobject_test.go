@@ -195,6 +195,23 @@ func TestByObjectLiveAndCore(t *testing.T) {
 	testenv.CheckRunsFreely(t, f.Pid, time.Second)
 	f.checkAnswers(t)
 
+	// With the leak analysis the marking says what reaches each object: the fixture's
+	// own channels only their goroutines (leaked), the others a global (live).
+	leaked, _ := leaksJSON(t, strconv.Itoa(f.Pid), "--by", "object")
+	for _, g := range leaked.Goroutines {
+		fn, ok := byID[g.ID]
+		if !ok {
+			continue
+		}
+		want := "something that can run (live)"
+		if fn == "main.blockOwn" {
+			want = "nothing that can run (leaked)"
+		}
+		if len(g.WaitsOn) != 1 || (g.WaitsOn[0].ReachedFrom != want && (fn == "main.blockOwn" || !strings.HasPrefix(g.WaitsOn[0].ReachedFrom, "the global "))) {
+			t.Errorf("gorigin leaks --by object: goroutine %d (%s) waits on %+v, want one object reached from %q", g.ID, fn, g.WaitsOn, want)
+		}
+	}
+
 	core := gcore(t, f.Pid, t.TempDir())
 	checkObjects(t, coreJSON(t, core, f.Pid, "--by", "object"), byID, want)
 
