@@ -62,10 +62,15 @@ func BeginObjects(t dbg.Target, opt Options) (*ObjectReader, error) {
 	a := &analysis{t: t, m: t, l: l, rt: rt, maps: maps, bias: rt.LoadBias(),
 		progress: func(string, int, int) {}, types: newTypeNamer(t.Exe(), l, rt.LoadBias())}
 	o := &ObjectReader{t: t, a: a}
+	var globals uint64
+	for _, r := range a.globals() {
+		globals += r[1] - r[0]
+	}
 	if addrs, err := rt.AllGs(t); err == nil {
-		// Room for the g structs as many as now and an eighth more, and a sudog each.
+		// Room for the g structs as many as now and an eighth more, a sudog each, and
+		// the globals; beyond maxArena, the copy allocates in the freeze.
 		n := len(addrs) + len(addrs)/8 + 64
-		o.arena = make([]byte, n*(rt.GSize()+l.sudogSize))
+		o.arena = make([]byte, min(uint64(n*(rt.GSize()+l.sudogSize))+globals, maxArena))
 		o.scratch = make([]byte, min(n*l.sudogSize*2, maxBatch))
 		for _, b := range [][]byte{o.arena, o.scratch} {
 			for i := 0; i < len(b); i += 4096 {
@@ -75,6 +80,13 @@ func BeginObjects(t dbg.Target, opt Options) (*ObjectReader, error) {
 	}
 	return o, nil
 }
+
+// maxArena bounds the buffer BeginObjects prepares for the frozen copy (a million
+// goroutines' g structs and sudogs take about 530 MB).
+const maxArena = 256 << 20
+
+// gscan is the runtime's _Gscan bit of g.atomicstatus (every Go version).
+const gscan = 0x1000
 
 // Frozen copies, while the target is frozen, the g structs capture read (addrs, raws),
 // the sudogs of each goroutine's g.waiting list (a select's are linked by waitlink) and
@@ -93,7 +105,7 @@ func (o *ObjectReader) Frozen(addrs []uint64, raws [][]byte) {
 	var owner []uint64 // the g each sudog of level must name
 	rec.keepAll(addrs, raws)
 	for i, raw := range raws {
-		st := word(raw, a.l.gStatus) &^ 0x1000 // _Gscan
+		st := word(raw, a.l.gStatus) &^ gscan
 		if w := word(raw, a.l.gWaiting); w != 0 && (st == a.l.gwaiting || (a.l.hasGLeaked && st == a.l.gleaked)) {
 			level, owner = append(level, item{w, a.l.sudogSize}), append(owner, addrs[i])
 		}
@@ -119,16 +131,30 @@ func (o *ObjectReader) Frozen(addrs []uint64, raws [][]byte) {
 		n += len(next)
 	}
 	phase("copied %d sudogs", n)
-	for _, r := range a.globals() {
+	o.globals = readGlobals(o.t, a.globals(), rec.arena)
+	phase("copied the globals")
+	o.copied = rec.got
+}
+
+// readGlobals reads the ranges of .data and .bss into buf (allocating where it is too
+// small); ranges that cannot be read are left out.
+func readGlobals(m dbg.Memory, ranges [][2]uint64, buf []byte) []chunk {
+	var out []chunk
+	for _, r := range ranges {
 		for lo := r[0]; lo < r[1]; lo += maxRegion {
-			b := make([]byte, min(r[1]-lo, maxRegion))
-			if err := o.t.ReadBatch([]dbg.Region{{Addr: lo, Buf: b}}); err == nil {
-				o.globals = append(o.globals, chunk{lo, b})
+			n := int(min(r[1]-lo, maxRegion))
+			var b []byte
+			if n <= len(buf) {
+				b, buf = buf[:n:n], buf[n:]
+			} else {
+				b = make([]byte, n)
+			}
+			if err := m.ReadBatch([]dbg.Region{{Addr: lo, Buf: b}}); err == nil {
+				out = append(out, chunk{lo, b})
 			}
 		}
 	}
-	phase("copied the globals")
-	o.copied = rec.got
+	return out
 }
 
 // recorder is a dbg.Memory that keeps a copy of every region it reads, in arena while
@@ -231,12 +257,7 @@ func (o *ObjectReader) Finish() (*Objects, error) {
 		o.copied = nil
 		a.m = &replay{copy: im, live: o.t}
 	} else {
-		for _, r := range a.globals() {
-			b := make([]byte, r[1]-r[0])
-			if err := o.t.ReadBatch([]dbg.Region{{Addr: r[0], Buf: b}}); err == nil {
-				o.globals = append(o.globals, chunk{r[0], b})
-			}
-		}
+		o.globals = readGlobals(o.t, a.globals(), nil)
 	}
 	if err := a.readGoroutines(); err != nil {
 		return nil, fmt.Errorf("read what the goroutines wait on: %w", err)
