@@ -16,7 +16,7 @@ func TestCrash(t *testing.T) {
 	long := strings.Repeat("x", maxCrashBytes+100)
 	tests := []struct {
 		name, text, msg string
-		id            int64
+		id              int64
 	}{
 		{"panic", "panic: boom\n\n" + g("1", "running") + g("7", "chan receive"), "panic: boom", 1},
 		{"recovered and signal", "panic: first [recovered]\n\tpanic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x1]\n\n" + g("9", "running"),
