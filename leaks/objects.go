@@ -3,7 +3,6 @@ package leaks
 import (
 	"errors"
 	"fmt"
-	"unsafe"
 
 	"github.com/gorigin-dev/gorigin/capture"
 	"github.com/gorigin-dev/gorigin/dbg"
@@ -35,8 +34,12 @@ type ObjectReader struct {
 	a       *analysis
 	read    bool    // Frozen ran
 	globals []chunk // .data and .bss as they were frozen
-	copied  []chunk // the g structs and sudogs as they were frozen
-	err     error
+	copied  []chunk // the sudogs as they were frozen
+	briefs  []brief // the goroutines as they were frozen
+	// level and owner are Frozen's first sudogs to read and their goroutines.
+	level []item
+	owner []uint64
+	err   error
 	// arena holds the frozen copy, scratch the sudogs' reads: allocated (and touched)
 	// while the target runs.
 	arena, scratch []byte
@@ -67,11 +70,16 @@ func BeginObjects(t dbg.Target, opt Options) (*ObjectReader, error) {
 		globals += r[1] - r[0]
 	}
 	if addrs, err := rt.AllGs(t); err == nil {
-		// Room for the g structs as many as now and an eighth more, a sudog each, and
-		// the globals; beyond maxArena, the copy allocates in the freeze.
+		// Room for a sudog each of as many goroutines as now and an eighth more, and the
+		// globals; beyond maxArena, the copy allocates in the freeze.
 		n := len(addrs) + len(addrs)/8 + 64
-		o.arena = make([]byte, min(uint64(n*(rt.GSize()+l.sudogSize))+globals, maxArena))
+		o.arena = make([]byte, min(uint64(2*n*l.sudogSize)+globals, maxArena)) // 2×: the gaps read between sudogs
 		o.scratch = make([]byte, min(n*l.sudogSize*2, maxBatch))
+		o.briefs = make([]brief, n)
+		o.level, o.owner = make([]item, 0, n), make([]uint64, 0, n)
+		for i := range o.briefs {
+			o.briefs[i].addr = 1 // fault its pages in now
+		}
 		for _, b := range [][]byte{o.arena, o.scratch} {
 			for i := 0; i < len(b); i += 4096 {
 				b[i] = 1 // fault its pages in now, not in the freeze
@@ -81,36 +89,34 @@ func BeginObjects(t dbg.Target, opt Options) (*ObjectReader, error) {
 	return o, nil
 }
 
-// maxArena bounds the buffer BeginObjects prepares for the frozen copy (a million
-// goroutines' g structs and sudogs take about 530 MB).
+// maxArena bounds the buffer BeginObjects prepares for the frozen copy (for a million
+// goroutines: 200 MB).
 const maxArena = 256 << 20
 
-// gscan is the runtime's _Gscan bit of g.atomicstatus (every Go version).
-const gscan = 0x1000
-
-// Frozen copies, while the target is frozen, the g structs capture read (addrs, raws),
-// the sudogs of each goroutine's g.waiting list (a select's are linked by waitlink) and
-// the globals. It decodes nothing: the freeze grows by the reads and copies alone.
+// Frozen keeps, while the target is frozen, a glance at each g struct capture read
+// (addrs, raws: its id, status, wait reason number, stack bounds and g.waiting), and
+// copies the sudogs of each goroutine's g.waiting list (a select's are linked by
+// waitlink) and the globals. It names nothing: the freeze grows by the reads alone.
 func (o *ObjectReader) Frozen(addrs []uint64, raws [][]byte) {
 	o.read = true
 	a := o.a
 	phase := capture.Tracer("objects (frozen)")
 	rec := &recorder{m: o.t, arena: o.arena}
 	o.arena = nil
-	if _, err := a.rt.AllGs(rec); err != nil { // for Finish: allgs of this moment
-		o.err = err
-		return
+	level, owner := o.level, o.owner // owner: the g each sudog of level must name
+	o.level, o.owner = nil, nil
+	if len(o.briefs) < len(raws) {
+		o.briefs = make([]brief, len(raws))
 	}
-	var level []item
-	var owner []uint64 // the g each sudog of level must name
-	rec.keepAll(addrs, raws)
+	o.briefs = o.briefs[:len(raws)]
 	for i, raw := range raws {
-		st := word(raw, a.l.gStatus) &^ gscan
-		if w := word(raw, a.l.gWaiting); w != 0 && (st == a.l.gwaiting || (a.l.hasGLeaked && st == a.l.gleaked)) {
+		w := word(raw, a.l.gWaiting)
+		o.briefs[i] = brief{addr: addrs[i], gl: a.rt.Glance(raw), waiting: w}
+		if st := uint64(o.briefs[i].gl.StatusCode); w != 0 && (st == a.l.gwaiting || (a.l.hasGLeaked && st == a.l.gleaked)) {
 			level, owner = append(level, item{w, a.l.sudogSize}), append(owner, addrs[i])
 		}
 	}
-	phase("copied %d g structs", len(addrs))
+	phase("glanced at %d g structs", len(addrs))
 	// A sudog whose g is another goroutine's (a semaphore's waitlink, or a stale one)
 	// ends the list.
 	n := len(level)
@@ -157,6 +163,33 @@ func readGlobals(m dbg.Memory, ranges [][2]uint64, buf []byte) []chunk {
 	return out
 }
 
+// brief is what Frozen keeps of a g struct.
+type brief struct {
+	addr, waiting uint64
+	gl            gstruct.Glance
+}
+
+// goroutines are the analysis' goroutines from what Frozen kept, as readGoroutines
+// makes them from whole g structs.
+func (o *ObjectReader) goroutines() {
+	a := o.a
+	for _, b := range o.briefs {
+		status, reason := a.rt.Named(b.gl)
+		if status == "dead" || status == "idle" {
+			continue
+		}
+		g := gstruct.G{Addr: b.addr, ID: b.gl.ID, StatusCode: b.gl.StatusCode, Status: status, WaitReason: reason, StackLo: b.gl.StackLo, StackHi: b.gl.StackHi}
+		gr := &gor{g: g, reason: reason, waiting: b.waiting}
+		if status == "waiting" || status == "leaked" {
+			gr.kind = modelled[reason]
+		}
+		gr.root = gr.kind == ""
+		a.gs = append(a.gs, gr)
+	}
+	o.briefs = nil
+	a.indexStacks()
+}
+
 // recorder is a dbg.Memory that keeps a copy of every region it reads, in arena while
 // it has room (allocated and touched before the freeze) and in new memory after.
 type recorder struct {
@@ -194,23 +227,6 @@ func (r *recorder) keep(addr uint64, b []byte) {
 		c = append([]byte(nil), b...)
 	}
 	r.got = append(r.got, chunk{addr, c})
-}
-
-// keepAll copies the g structs capture read: in one piece for each run of them that
-// is contiguous both in the target and in capture's buffer.
-func (r *recorder) keepAll(addrs []uint64, raws [][]byte) {
-	for i := 0; i < len(raws); {
-		j, n := i+1, len(raws[i])
-		for j < len(raws) && len(raws[j]) > 0 && n > 0 && addrs[j] == addrs[i]+uint64(n) &&
-			unsafe.SliceData(raws[j]) == unsafe.SliceData(raws[i][n:cap(raws[i])]) {
-			n += len(raws[j])
-			j++
-		}
-		if n > 0 {
-			r.keep(addrs[i], raws[i][:n])
-		}
-		i = j
-	}
 }
 
 // replay serves reads from what was copied while the target was frozen, and what was
@@ -256,11 +272,12 @@ func (o *ObjectReader) Finish() (*Objects, error) {
 		im.addExtras(o.copied)
 		o.copied = nil
 		a.m = &replay{copy: im, live: o.t}
+		o.goroutines()
 	} else {
 		o.globals = readGlobals(o.t, a.globals(), nil)
-	}
-	if err := a.readGoroutines(); err != nil {
-		return nil, fmt.Errorf("read what the goroutines wait on: %w", err)
+		if err := a.readGoroutines(); err != nil {
+			return nil, fmt.Errorf("read what the goroutines wait on: %w", err)
+		}
 	}
 	found, err := a.readSudogs()
 	if err != nil {

@@ -46,7 +46,7 @@ func runDiff(f *flags, pos []string, std stdio3) error {
 		return usageError{msg: err.Error(), err: err}
 	}
 	if key.Kind == snapshot.ByObject {
-		return noObjects("diff")
+		return noObjects("diff does not read them")
 	}
 	var snaps [2]*snapshot.Snapshot
 	var gs [2][]snapshot.Goroutine

@@ -37,7 +37,7 @@ func runDump(f *flags, pos []string, std stdio3) error {
 		return usageError{msg: "--timeout must be positive"}
 	}
 	if byObject(f) {
-		return noObjects("a goroutine dump")
+		return noObjects("a goroutine dump does not carry them")
 	}
 	var snap *snapshot.Snapshot
 	var err error

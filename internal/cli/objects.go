@@ -12,8 +12,9 @@ func byObject(f *flags) bool {
 	return k.Kind == snapshot.ByObject
 }
 
-// noObjects is the error of --by object where no wait object can be read.
-func noObjects(what string) error {
+// noObjects is the error of --by object where no wait object can be read: why says
+// where ("a goroutine dump does not carry them").
+func noObjects(why string) error {
 	return usageError{msg: "--by object groups goroutines by the channel, mutex, WaitGroup or Cond they wait on, which gorigin reads from a live process (gorigin attach PID) or a core (gorigin core CORE); " +
-		what + " does not carry them: group by wait reason with --by wait"}
+		why + ": group by wait reason with --by wait"}
 }

@@ -66,7 +66,7 @@ func watch(f *flags, pos []string, stdout io.Writer) (*snapshot.Watch, error) {
 		return nil, usageError{msg: err.Error(), err: err}
 	}
 	if key.Kind == snapshot.ByObject {
-		return nil, noObjects("watch")
+		return nil, noObjects("watch does not read them")
 	}
 	progress := f.progress() // samples taken and time left, on a terminal
 	defer progress.Clear()
