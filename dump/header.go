@@ -235,7 +235,7 @@ func gStatus(state string) (status string, ok bool) {
 // (leaked)]"), as a live read of a _Gleaked goroutine does; "[leaked (leaked)]" has none.
 func (h *header) status() (status, reason string) {
 	if h.leaked {
-		if _, ok := statuses[h.state]; ok {
+		if _, ok := gStatus(h.state); ok {
 			return "leaked", ""
 		}
 		return "leaked", h.state
