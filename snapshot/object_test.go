@@ -46,3 +46,14 @@ func TestGroupByObject(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitsOnEncodesAsEncodingJSON: the snapshot's hand-written encoder writes a
+// goroutine's wait objects, hostile text included, as encoding/json does.
+func TestWaitsOnEncodesAsEncodingJSON(t *testing.T) {
+	for _, s := range hostile {
+		g := Goroutine{Status: StatusWaiting, WaitReason: "select", WaitsOn: []WaitObject{
+			{Kind: "chan", Addr: "0x1", Type: s, ReachedFrom: s}, {Kind: s, Addr: s},
+		}}
+		checkSameAsStd(t, &g)
+	}
+}
