@@ -42,10 +42,11 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 			LockedToThread: g.LockedM,
 			Changed:        c.changed[g.Addr],
 		}
-		if g.Status != "waiting" {
+		parked := g.Status == "waiting" || g.Status == "leaked" // a leaked one keeps its reason, as in the runtime's traceback
+		if !parked {
 			out.WaitReason = ""
 		}
-		if g.WaitSince > 0 && c.now > g.WaitSince && (g.Status == "waiting" || g.Status == "syscall") {
+		if g.WaitSince > 0 && c.now > g.WaitSince && (parked || g.Status == "syscall") {
 			out.WaitSeconds = float64(c.now-g.WaitSince) / 1e9
 		}
 		if g.GoPC != 0 && g.ID != 1 { // goroutine 1 is made by the runtime's bootstrap, not a go statement
@@ -192,6 +193,9 @@ func callers(syms *addr2line.Table, bias uint64, g gstruct.G, stack []byte) (pcs
 	return pcs, false
 }
 
+// noStackWarning ends the warning about running goroutines without a stack.
+const noStackWarning = " running goroutine(s) have no stack: their registers are in a thread, not in g.sched"
+
 func stackWarnings(gs []snapshot.Goroutine) []string {
 	running := 0
 	for _, g := range gs {
@@ -202,7 +206,26 @@ func stackWarnings(gs []snapshot.Goroutine) []string {
 	if running == 0 {
 		return nil
 	}
-	return []string{fmt.Sprintf("%d running goroutine(s) have no stack: their registers are in a thread, not in g.sched", running)}
+	return []string{fmt.Sprintf("%d%s", running, noStackWarning)}
+}
+
+// RecountStackWarning returns warnings with the warning about running goroutines
+// without a stack (when there is one) counting only gs: the goroutines a report shows
+// after --match, --exclude and the hiding of system goroutines.
+func RecountStackWarning(warnings []string, gs []snapshot.Goroutine) []string {
+	var out []string
+	had := false
+	for _, w := range warnings {
+		if strings.HasSuffix(w, noStackWarning) {
+			had = true
+			continue
+		}
+		out = append(out, w)
+	}
+	if !had {
+		return warnings
+	}
+	return append(out, stackWarnings(gs)...)
 }
 
 func hex(pc uint64) string { return fmt.Sprintf("%#x", pc) }

@@ -54,6 +54,11 @@ type Options struct {
 	// HoldFreeze keeps the target frozen this long after freezing, for tests that kill
 	// gorigin mid-freeze (gorigin's cli takes it from $GORIGIN_TEST_HOLD_FREEZE).
 	HoldFreeze time.Duration
+	// Frozen, when set, is called while the target is still frozen, just before the
+	// thaw, with the g structs as read (addresses and bytes, valid only during the
+	// call): for callers that read more of the same moment (leaks.ObjectReader). It is
+	// not called with FreezeNever.
+	Frozen func(addrs []uint64, raws [][]byte)
 }
 
 func (o Options) progress(stage string, done, total int) {
@@ -308,6 +313,9 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		return nil, err
 	}
 	phase("read labels of %d goroutines", len(c.labels))
+	if opt.Frozen != nil {
+		opt.Frozen(addrs, raws)
+	}
 	expired := false
 	if ex, ok := t.(dbg.Expirer); ok && ex.Expired() {
 		expired = true

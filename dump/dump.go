@@ -117,6 +117,7 @@ func parseTextBudget(r io.Reader, opt Options, budget int64) (*snapshot.Snapshot
 	}
 	joinUnstarted(s.Goroutines)
 	s.Warnings = rd.Warnings()
+	s.Crash = rd.Crash()
 	if dups > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%d goroutines appear twice in the dump (a crash traceback); the copy with a stack was kept", dups))
 	}

@@ -231,11 +231,14 @@ func gStatus(state string) (status string, ok bool) {
 }
 
 // status maps the header to the model: a waiting goroutine's header shows its wait
-// reason, any other its status. A leaked goroutine's reason is dropped, as a live read
-// of a _Gleaked goroutine has none.
+// reason, any other its status. A leaked goroutine keeps its reason ("[select (no cases)
+// (leaked)]"), as a live read of a _Gleaked goroutine does; "[leaked (leaked)]" has none.
 func (h *header) status() (status, reason string) {
 	if h.leaked {
-		return "leaked", ""
+		if _, ok := gStatus(h.state); ok {
+			return "leaked", ""
+		}
+		return "leaked", h.state
 	}
 	if st, ok := gStatus(h.state); ok {
 		return st, ""

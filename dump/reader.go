@@ -51,7 +51,11 @@ type Reader struct {
 	pendingBuf []byte
 	// scratch collects a goroutine's frames.
 	scratch []snapshot.Location
+	crash   crashState
 }
+
+// Crash is the panic or fatal error the traceback read so far shows, or nil.
+func (r *Reader) Crash() *snapshot.Crash { return r.crash.crash }
 
 // NewReader returns a Reader of the dump in r.
 func NewReader(r io.Reader) *Reader {
@@ -79,6 +83,7 @@ func (r *Reader) Next() (snapshot.Goroutine, error) {
 			return snapshot.Goroutine{}, io.EOF
 		}
 		if h, at, ok := findHeader(line, &r.in); ok {
+			r.crash.header(h.id)
 			prefix := bytes.Clone(line[:at])
 			g, complete := r.block(h, prefix)
 			if h.id == 0 {
@@ -90,6 +95,7 @@ func (r *Reader) Next() (snapshot.Goroutine, error) {
 			r.format = FormatTraceback
 			return g, nil
 		}
+		r.crash.line(line)
 		if rest, ok := bytes.CutPrefix(line, []byte("goroutine profile: total ")); ok {
 			if n, err := strconv.Atoi(string(rest)); err == nil && n > 0 {
 				r.total = n

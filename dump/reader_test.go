@@ -169,7 +169,7 @@ main.f()
 created by main.g in goroutine 1
 	/src/app/a.go:2 +0x1
 `, []want{
-			{id: 11, parent: 1, status: "leaked", origin: "main.g /src/app/a.go:2", start: "main.f", frames: 1},
+			{id: 11, parent: 1, status: "leaked", reason: "chan send", origin: "main.g /src/app/a.go:2", start: "main.f", frames: 1},
 			{id: 12, parent: 1, status: "waiting", reason: "semacquire", origin: "main.g /src/app/a.go:2", start: "main.f", frames: 1},
 		}, nil},
 		{"labels: the go1.26 form inside the brackets, the go1.27 form after", `goroutine 13 [chan receive, 2 minutes labels:{"tenant": "a b", "task": "x]"}]:

@@ -11,7 +11,8 @@ type G struct {
 	// "preempted", "leaked" or "unknown".
 	Status string
 	// WaitReason is the runtime's name for why a waiting goroutine waits ("chan receive"),
-	// from the target's runtime.waitReasonStrings; "" when it is not waiting or the
+	// from the target's runtime.waitReasonStrings; "" when it is not waiting (or leaked:
+	// Go 1.26's leak detector leaves the reason, as the runtime's traceback shows) or the
 	// reason is zero.
 	WaitReason                string
 	WaitSince                 int64 // about when it blocked, in runtime nanotime (set by the next GC); 0 = unknown
@@ -56,7 +57,7 @@ func (r *Runtime) Decode(addr uint64, raw []byte) G {
 	if name, ok := l.statuses[g.StatusCode]; ok {
 		g.Status = name
 	}
-	if g.StatusCode == l.gwaiting {
+	if g.StatusCode == l.gwaiting || g.Status == "leaked" { // _Gleaked keeps its reason
 		g.WaitReason = r.waitReasonName(u(l.waitreason))
 	}
 	return g
@@ -78,4 +79,37 @@ func (r *Runtime) waitReasonName(w uint64) string {
 func (r *Runtime) LabelsPtr(raw []byte) uint64 {
 	v, _ := uintAt(r.l.order, raw, r.l.labels)
 	return v
+}
+
+// Glance is the little of a runtime.g that says which goroutine it is, whether it
+// waits and on what, and where its stack is: what a caller keeps while the target is
+// frozen, to name it after the thaw (Named) without a copy of the whole g.
+type Glance struct {
+	ID               int64
+	StatusCode       uint32 // without the scan bit
+	Reason           uint64 // g.waitreason, unnamed
+	StackLo, StackHi uint64
+}
+
+// Glance reads a Glance from raw, GSize() bytes of a runtime.g.
+func (r *Runtime) Glance(raw []byte) Glance {
+	l := r.l
+	u := func(f field) uint64 {
+		v, _ := uintAt(l.order, raw, f)
+		return v
+	}
+	return Glance{ID: int64(u(l.goid)), StatusCode: uint32(u(l.status)) &^ l.gscan, Reason: u(l.waitreason),
+		StackLo: u(l.stackLo), StackHi: u(l.stackHi)}
+}
+
+// Named names a Glance's status and wait reason as Decode does.
+func (r *Runtime) Named(gl Glance) (status, waitReason string) {
+	status = "unknown"
+	if name, ok := r.l.statuses[gl.StatusCode]; ok {
+		status = name
+	}
+	if gl.StatusCode == r.l.gwaiting || status == "leaked" {
+		waitReason = r.waitReasonName(gl.Reason)
+	}
+	return status, waitReason
 }

@@ -308,6 +308,12 @@ func (a *analysis) readGoroutines() error {
 	}); err != nil {
 		return fmt.Errorf("read the g structs: %w", err)
 	}
+	a.indexStacks()
+	return nil
+}
+
+// indexStacks sorts the goroutines' stacks for stackOf.
+func (a *analysis) indexStacks() {
 	for i, g := range a.gs {
 		if g.g.StackHi > g.g.StackLo {
 			a.stacks = append(a.stacks, stackRange{g.g.StackLo, g.g.StackHi, i})
@@ -322,7 +328,6 @@ func (a *analysis) readGoroutines() error {
 		}
 		return 0
 	})
-	return nil
 }
 
 func putWord(b []byte, f field, v uint64) {

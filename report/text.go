@@ -21,6 +21,7 @@ func Text(w io.Writer, g snapshot.Grouped, opt TextOptions) error { return Rende
 func textTable(w io.Writer, s *snapshot.Snapshot, groups []snapshot.Group, opt TextOptions) error {
 	var b bytes.Buffer
 	writeHeader(&b, s, opt)
+	writeCrash(&b, s, opt)
 	shown := groups
 	if opt.Top > 0 && len(shown) > opt.Top {
 		shown = shown[:opt.Top]
@@ -149,6 +150,8 @@ func columns(k snapshot.Key) []column {
 			return text(strconv.FormatInt(g.Parent, 10))
 		}}
 		return []column{count, parent, state, created, start, waiting, stack, examples}
+	case "object":
+		return objectColumns(count, state, created, start, waiting, stack, examples)
 	}
 	created.head = "CREATED AT (go statement)"
 	return []column{count, state, created, start, waiting, stack, examples}

@@ -126,7 +126,30 @@ func (e *encoder) appendGoroutine(b []byte, g *Goroutine) ([]byte, error) {
 	if g.Leak != "" {
 		b = appendString(append(b, `,"leak":`...), string(g.Leak))
 	}
+	if len(g.WaitsOn) > 0 {
+		b = append(b, `,"waitsOn":[`...)
+		for i, w := range g.WaitsOn {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendWaitObject(b, w)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}'), nil
+}
+
+// appendWaitObject appends w as encoding/json encodes a WaitObject.
+func appendWaitObject(b []byte, w WaitObject) []byte {
+	b = appendString(append(b, `{"kind":`...), w.Kind)
+	b = appendString(append(b, `,"addr":`...), w.Addr)
+	if w.Type != "" {
+		b = appendString(append(b, `,"type":`...), w.Type)
+	}
+	if w.ReachedFrom != "" {
+		b = appendString(append(b, `,"reachedFrom":`...), w.ReachedFrom)
+	}
+	return append(b, '}')
 }
 
 // appendShared appends l, a Location goroutines share, from the recent encodings when it

@@ -16,13 +16,13 @@ type Key struct {
 }
 
 // KeyKinds are the valid Key kinds, in the order help texts list them.
-var KeyKinds = []KeyKind{ByOrigin, ByStart, ByLocation, ByWait, ByLabel, ByParent}
+var KeyKinds = []KeyKind{ByOrigin, ByStart, ByLocation, ByWait, ByLabel, ByParent, ByObject}
 
 // ParseKey parses a --by value: "origin", "start", "location", "wait", "label:KEY" or
-// "parent".
+// "parent" or "object".
 func ParseKey(s string) (Key, error) {
 	switch k := KeyKind(s); k {
-	case ByOrigin, ByStart, ByLocation, ByWait, ByParent:
+	case ByOrigin, ByStart, ByLocation, ByWait, ByParent, ByObject:
 		return Key{Kind: k}, nil
 	}
 	if k, ok := strings.CutPrefix(s, "label:"); ok {
@@ -31,7 +31,7 @@ func ParseKey(s string) (Key, error) {
 		}
 		return Key{Kind: ByLabel, Label: k}, nil
 	}
-	return Key{}, fmt.Errorf("unknown group key %q: valid keys are origin, start, location, wait, label:KEY, parent", s)
+	return Key{}, fmt.Errorf("unknown group key %q: valid keys are origin, start, location, wait, label:KEY, parent, object", s)
 }
 
 // String is the key as ParseKey reads it; the zero Key is "origin".
@@ -64,10 +64,14 @@ type StateCount struct {
 func (s StateCount) String() string { return StateText(s.Status, s.WaitReason) }
 
 // StateText is a goroutine state as a table shows it: the wait reason of a waiting
-// goroutine ("chan receive"), otherwise its status ("running").
+// goroutine ("chan receive"), that of one Go 1.26's leak detector marked leaked as the
+// runtime prints it ("select (no cases) (leaked)"), otherwise its status ("running").
 func StateText(status Status, waitReason string) string {
 	if status == StatusWaiting && waitReason != "" {
 		return waitReason
+	}
+	if status == StatusLeaked && waitReason != "" {
+		return waitReason + " (leaked)"
 	}
 	return string(status)
 }
@@ -159,6 +163,8 @@ func keyOf(g *Goroutine, k Key) groupID {
 		return groupID{extra: v, none: !ok}
 	case ByParent:
 		return groupID{parent: g.ParentID, none: g.ParentID == 0}
+	case ByObject:
+		return objectKey(g)
 	}
 	// origin
 	id := groupID{none: g.Origin == nil}
@@ -198,6 +204,8 @@ func keyText(id groupID, k Key) string {
 			return NoParent
 		}
 		return "parent " + strconv.FormatInt(id.parent, 10)
+	case ByObject:
+		return objectKeyText(id)
 	}
 	t := NoOrigin
 	if !id.none {

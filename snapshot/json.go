@@ -48,6 +48,13 @@ func Encode(w io.Writer, s *Snapshot) error {
 		}
 		fmt.Fprintf(bw, ",\n  \"leaks\": %s", ls)
 	}
+	if s.Crash != nil {
+		cs, err := marshal(s.Crash)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, ",\n  \"crash\": %s", cs)
+	}
 	bw.WriteString("\n}\n")
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
@@ -136,6 +143,18 @@ func decodeFields(dec *json.Decoder, budget int64) (*Snapshot, error) {
 			if string(raw) != "null" {
 				s.Leaks = new(LeakReport)
 				err = json.Unmarshal(raw, s.Leaks)
+			}
+		case strings.EqualFold(key, "crash"):
+			var raw json.RawMessage
+			if err = dec.Decode(&raw); err != nil {
+				break
+			}
+			if kept += int64(len(raw)); kept > budget {
+				return nil, fmt.Errorf("the crash message of %d bytes takes the snapshot past %d MB: %w", len(raw), budget>>20, ErrTooLarge)
+			}
+			if string(raw) != "null" {
+				s.Crash = new(Crash)
+				err = json.Unmarshal(raw, s.Crash)
 			}
 		default:
 			var skip json.RawMessage

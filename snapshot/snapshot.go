@@ -24,6 +24,8 @@ type Snapshot struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Leaks is the leak analysis' report, when it ran.
 	Leaks *LeakReport `json:"leaks,omitempty"`
+	// Crash is the panic or fatal error of a crash log (a dump), when it shows one.
+	Crash *Crash `json:"crash,omitempty"`
 }
 
 // Source says where a snapshot came from and what it cost the target.
@@ -79,6 +81,9 @@ type Goroutine struct {
 	Changed bool `json:"changed,omitempty"`
 	// Leak is the leak analysis' verdict; present only when it ran.
 	Leak Verdict `json:"leak,omitempty"`
+	// WaitsOn are the objects a blocked goroutine waits on (a select: its channels),
+	// when they were read (--by object, from a live process or a core).
+	WaitsOn []WaitObject `json:"waitsOn,omitempty"`
 }
 
 // Location is a point in the program: a function and a source position.

@@ -95,6 +95,7 @@ const (
 	ByWait     KeyKind = "wait"     // their status and wait reason
 	ByLabel    KeyKind = "label"    // a pprof label's value (Key.Label names it)
 	ByParent   KeyKind = "parent"   // the goroutine that created them
+	ByObject   KeyKind = "object"   // the channel, mutex, WaitGroup or Cond they wait on
 )
 
 func (k KeyKind) String() string { return string(k) }

@@ -216,7 +216,7 @@ tab "$GORIGIN" core ""
 	}
 	for _, want := range []string{
 		"== " + bin + " at\nattach:snapshot a running Go process",
-		"== " + bin + " attach --by \norigin\nstart\nlocation\nwait\nparent\nlabel\\:\n",
+		"== " + bin + " attach --by \norigin\nstart\nlocation\nwait\nparent\nobject\nlabel\\:\n",
 		"== " + bin + " core \nFILES",
 	} {
 		if !strings.Contains(string(out), want) {

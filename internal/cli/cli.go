@@ -18,6 +18,7 @@ import (
 	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/dbg/onsignal"
 	"github.com/gorigin-dev/gorigin/internal/source"
+	"github.com/gorigin-dev/gorigin/leaks"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
@@ -142,7 +143,18 @@ func runAttach(f *flags, pos []string, std stdio3) error {
 		if f.backend != "native" {
 			return usageError{msg: "--leaks reads the heap with the native backend only: leave out --backend"}
 		}
-		snap, _, err = attachLeaks(pid, f) // one freeze: states and verdicts of one moment
+		var res *leaks.Result
+		snap, res, err = attachLeaks(pid, f) // one freeze: states and verdicts of one moment
+		if err == nil && byObject(f) {
+			source.LeakObjects(snap, res)
+		}
+	} else if byObject(f) {
+		if f.backend != "native" {
+			return usageError{msg: "--by object reads what goroutines wait on with the native backend only: leave out --backend"}
+		}
+		o, done := f.source()
+		snap, err = source.AttachObjects(context.Background(), pid, o)
+		done()
 	} else {
 		snap, err = attach(pid, f)
 	}
@@ -183,6 +195,7 @@ func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
 	if f.format != "json" && !f.system {
 		shown.Goroutines, hidden = snapshot.WithoutSystem(shown.Goroutines)
 	}
+	shown.Warnings = capture.RecountStackWarning(snap.Warnings, shown.Goroutines)
 	return write(f, stdout, func(w io.Writer) error {
 		return report.Render(w, f.format, snapshot.GroupSnapshot(&shown, key),
 			report.ForTerminal(w, report.Options{Top: f.top, Verbose: f.verbose, SystemHidden: hidden}))

@@ -36,6 +36,12 @@ func runCore(f *flags, pos []string, std stdio3) error {
 	if err == nil && f.leaks {
 		err = withLeaks(snap, pos[0], exe, f)
 	}
+	if err == nil && byObject(f) {
+		if f.backend != "native" {
+			return usageError{msg: "--by object reads what goroutines wait on with the native backend only: leave out --backend"}
+		}
+		err = source.CoreObjects(snap, pos[0], exe, o)
+	}
 	if err != nil {
 		return err
 	}

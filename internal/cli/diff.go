@@ -45,6 +45,9 @@ func runDiff(f *flags, pos []string, std stdio3) error {
 	if err != nil {
 		return usageError{msg: err.Error(), err: err}
 	}
+	if key.Kind == snapshot.ByObject {
+		return noObjects("diff does not read them")
+	}
 	var snaps [2]*snapshot.Snapshot
 	var gs [2][]snapshot.Goroutine
 	for i, src := range pos {

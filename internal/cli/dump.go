@@ -36,6 +36,9 @@ func runDump(f *flags, pos []string, std stdio3) error {
 	if f.timeout <= 0 {
 		return usageError{msg: "--timeout must be positive"}
 	}
+	if byObject(f) {
+		return noObjects("a goroutine dump does not carry them")
+	}
 	var snap *snapshot.Snapshot
 	var err error
 	if source.IsURL(pos[0]) {

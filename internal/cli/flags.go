@@ -109,7 +109,7 @@ func (f *flags) group(g flagGroup, names ...string) {
 func (f *flags) snapshotFlags() {
 	f.choiceVar(&f.format, "format", report.Formats(), nil, "output format: "+strings.Join(report.Formats(), ", "))
 	f.fs.StringVar(&f.out, "o", f.out, "write the output to this `file` instead of stdout")
-	f.choiceVar(&f.by, "by", groupKeys, checkKey, "group by `key`: origin, start, location, wait, label:KEY or parent")
+	f.choiceVar(&f.by, "by", groupKeys, checkKey, "group by `key`: origin, start, location, wait, label:KEY, parent or object (the channel, mutex, WaitGroup or Cond they wait on: live processes and cores)")
 	f.fs.Var((*countFlag)(&f.top), "top", "show only the `N` largest groups (0: all)")
 	f.fs.BoolVar(&f.stacks, "stacks", f.stacks, "copy and unwind every goroutine's stack (needed by --by location and -v stacks)")
 	f.fs.BoolVar(&f.verbose, "v", f.verbose, "print each group's state breakdown and a representative stack")
@@ -285,7 +285,7 @@ func (f *flags) choiceVar(p *string, name string, choices []string, check func(s
 }
 
 // groupKeys are the values of --by completion offers; label: takes a label's key after it.
-var groupKeys = []string{"origin", "start", "location", "wait", "parent", "label:"}
+var groupKeys = []string{"origin", "start", "location", "wait", "parent", "object", "label:"}
 
 func checkKey(v string) error {
 	if _, err := snapshot.ParseKey(v); err != nil {

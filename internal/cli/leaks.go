@@ -75,6 +75,9 @@ func runLeaks(f *flags, pos []string, std stdio3) error {
 	if snap.Source.Kind != snapshot.KindLive {
 		source.ApplyLeaks(snap, res) // AttachLeaks applied a live target's
 	}
+	if byObject(f) {
+		source.LeakObjects(snap, res)
+	}
 	if f.format != "text" {
 		return render(snap, f, stdout)
 	}

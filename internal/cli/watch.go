@@ -65,6 +65,9 @@ func watch(f *flags, pos []string, stdout io.Writer) (*snapshot.Watch, error) {
 	if err != nil {
 		return nil, usageError{msg: err.Error(), err: err}
 	}
+	if key.Kind == snapshot.ByObject {
+		return nil, noObjects("watch does not read them")
+	}
 	progress := f.progress() // samples taken and time left, on a terminal
 	defer progress.Clear()
 	res := &snapshot.Watch{Source: pos[0], By: key.String()}

@@ -138,6 +138,14 @@ func readError(pid int, image []byte, err error) error {
 // build ID). A core has no clock: the runtime's nanotime at the moment of the dump is not
 // recorded anywhere gorigin can trust, so wait durations are left out rather than guessed.
 func Core(ctx context.Context, path, exe string, o Options) (*snapshot.Snapshot, error) {
+	snap, err := readCore(ctx, path, exe, o)
+	if err == nil {
+		coreTime(snap, path)
+	}
+	return snap, err
+}
+
+func readCore(ctx context.Context, path, exe string, o Options) (*snapshot.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,3 @@
+module gorigin.test/objects
+
+go 1.20
