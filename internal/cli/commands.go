@@ -56,7 +56,7 @@ func (c *command) newFlags(stderr io.Writer) *flags {
 var commands []*command
 
 func init() {
-	commands = []*command{cmdAttach, cmdCore, cmdDump, cmdDiff, cmdWatch, cmdLeaks, cmdDemo, cmdGDB, cmdDAP,
+	commands = []*command{cmdAttach, cmdCore, cmdDump, cmdDiff, cmdWatch, cmdLeaks, cmdExporter, cmdDemo, cmdGDB, cmdDAP,
 		cmdCompletion, cmdVersion, cmdHelp, cmdComplete, cmdDemoTarget, cmdDlvGuard}
 }
 
