@@ -8,7 +8,8 @@ import (
 )
 
 // PrometheusVersion is the Prometheus server and promtool .ci/run builds from the
-// Prometheus module (go install github.com/prometheus/prometheus/cmd/...@version).
+// Prometheus module (go install -tags remove_all_sd github.com/prometheus/prometheus/cmd/...@version:
+// the tag leaves out the service discovery plugins, which the tests do not use).
 const PrometheusVersion = "v0.316.0"
 
 // PrometheusTool is the path of the Prometheus program name ("prometheus" or
@@ -22,12 +23,12 @@ func PrometheusTool(t testing.TB, name string) string {
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
-		t.Fatalf("GORIGIN_PROMETHEUS_BIN=%s has no %s: install it with GOBIN=%s go install github.com/prometheus/prometheus/cmd/%s@%s", dir, name, dir, name, PrometheusVersion)
+		t.Fatalf("GORIGIN_PROMETHEUS_BIN=%s has no %s: install it with GOBIN=%s go install -tags remove_all_sd github.com/prometheus/prometheus/cmd/%s@%s", dir, name, dir, name, PrometheusVersion)
 	}
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	msg := name + " is not installed: go install github.com/prometheus/prometheus/cmd/" + name + "@" + PrometheusVersion +
+	msg := name + " is not installed: go install -tags remove_all_sd github.com/prometheus/prometheus/cmd/" + name + "@" + PrometheusVersion +
 		" (or set GORIGIN_PROMETHEUS_BIN to the directory that has it; .ci/run installs it)"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
