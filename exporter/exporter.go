@@ -99,7 +99,7 @@ func New(o Options) (*Exporter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pid %d: %w (is it running? gorigin exporter follows running processes)", pid, err)
 		}
-		e.targets[pid] = &target{id: id, state: series.State{Pid: pid}}
+		e.targets[pid] = newTarget(id)
 	}
 	return e, nil
 }
@@ -167,7 +167,7 @@ func (e *Exporter) snapshot(ctx context.Context, pid int) {
 		return
 	}
 	tg := series.FromSnapshot(snap, e.opt.MaxOrigins)
-	t.state.Last, t.state.Exe, t.state.TakenAt = &tg, tg.Exe, snap.Source.TakenAt
+	t.state.Last, t.state.TakenAt = &tg, snap.Source.TakenAt
 	if t.state.TakenAt.IsZero() {
 		t.state.TakenAt = t0
 	}
@@ -216,7 +216,7 @@ func (e *Exporter) refresh() {
 		if err != nil {
 			e.notGo[id] = true
 		} else {
-			e.targets[pid] = &target{id: id, state: series.State{Pid: pid}}
+			e.targets[pid] = newTarget(id)
 			e.log.Info("gorigin exporter: following Go process", "pid", pid)
 		}
 		e.mu.Unlock()
@@ -228,6 +228,13 @@ func (e *Exporter) refresh() {
 		}
 	}
 	e.mu.Unlock()
+}
+
+// newTarget is a process to follow, its exe label read once: the series of one process
+// keep one exe, whatever later snapshots say (an exec makes it another process anyway).
+func newTarget(id procID) *target {
+	exe, _ := os.Readlink("/proc/" + strconv.Itoa(id.pid) + "/exe")
+	return &target{id: id, state: series.State{Pid: id.pid, Exe: series.Label(exe)}}
 }
 
 // identify reads pid's start time, which tells it from a later process with its pid.
@@ -253,13 +260,15 @@ func identify(pid int) (procID, error) {
 	return procID{pid, start}, nil
 }
 
-// States are copies of the targets' states, by pid.
+// States are copies of the states of the targets snapshotted at least once, by pid.
 func (e *Exporter) States() []series.State {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make([]series.State, 0, len(e.targets))
 	for _, t := range e.targets {
-		out = append(out, t.state)
+		if t.state.Duration > 0 { // not before its first snapshot
+			out = append(out, t.state)
+		}
 	}
 	slices.SortFunc(out, func(a, b series.State) int { return a.Pid - b.Pid })
 	return out
