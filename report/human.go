@@ -76,16 +76,46 @@ func humanBytes(b int64) string {
 // shortFunc drops the package path up to its last '/' and the type arguments of generic
 // names: "github.com/a/b/server.(*S).run" → "server.(*S).run",
 // "example.com/p.Map[example.com/q.T,int]" → "p.Map[...]" (the runtime's own spelling).
+// A major-version element names no package: "github.com/caddyserver/caddy/v2.F" →
+// "caddy.F", "gopkg.in/yaml.v3.(*parser).parse" (or the linker's "yaml%2ev3") → "yaml.(*parser).parse".
 func shortFunc(fn string) string {
 	fn = elideTypeArgs(fn)
 	end := len(fn)
 	if i := strings.IndexAny(fn, "[("); i >= 0 {
 		end = i
 	}
-	if i := strings.LastIndexByte(fn[:end], '/'); i >= 0 {
+	i := strings.LastIndexByte(fn[:end], '/')
+	if i < 0 {
+		return fn
+	}
+	pkg, rest, ok := strings.Cut(fn[i+1:], ".")
+	if !ok {
 		return fn[i+1:]
 	}
-	return fn
+	if isMajor(pkg) { // ".../caddy/v2.F": the package is the element before
+		j := strings.LastIndexByte(fn[:i], '/')
+		return fn[j+1:i] + "." + rest
+	}
+	if name, v, ok := strings.Cut(pkg, "%2e"); ok && isMajor(v) { // "yaml%2ev3.F"
+		return name + "." + rest
+	}
+	if v, after, ok := strings.Cut(rest, "."); ok && isMajor(v) && strings.HasPrefix(fn, "gopkg.in/") { // "yaml.v3.F"
+		return pkg + "." + after
+	}
+	return fn[i+1:]
+}
+
+// isMajor reports whether a path element is a major version suffix: "v2", "v10".
+func isMajor(e string) bool {
+	if len(e) < 2 || e[0] != 'v' || e[1] == '0' {
+		return false
+	}
+	for _, c := range e[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // shortFile keeps the last two elements of a path: "/src/app/cmd/api/main.go" → "api/main.go".

@@ -45,13 +45,20 @@ func TestHumanBytes(t *testing.T) {
 
 func TestShortNames(t *testing.T) {
 	funcs := map[string]string{
-		"main.main":                             "main.main",
-		"github.com/acme/api/server.(*S).serve": "server.(*S).serve",
-		"gopkg.in/yaml.v3.(*parser).parse":      "yaml.v3.(*parser).parse",
-		"example.com/p.F[example.com/q.T]":      "p.F[...]",
-		"example.com/p.(*Set[...]).Add":         "p.(*Set[...]).Add",
-		"p.Map[map[string]example.com/q.T,int]": "p.Map[...]",
-		"net/http.(*conn).serve.func1":          "http.(*conn).serve.func1",
+		"main.main":                                               "main.main",
+		"github.com/acme/api/server.(*S).serve":                   "server.(*S).serve",
+		"gopkg.in/yaml.v3.(*parser).parse":                        "yaml.(*parser).parse", // the package's name, not its major version
+		"gopkg.in/yaml%2ev3.handleErr":                            "yaml.handleErr",       // the linker's spelling of the same
+		"github.com/caddyserver/caddy/v2.replaceLocalAdminServer": "caddy.replaceLocalAdminServer",
+		"github.com/caddyserver/caddy/v2.(*App).Start.func1":      "caddy.(*App).Start.func1",
+		"go.etcd.io/raft/v3.StartNode":                            "raft.StartNode",
+		"github.com/a/b/v2/sub.F":                                 "sub.F",
+		"example.com/p.v2":                                        "p.v2", // a function named v2
+		"example.com/p.v2.func1":                                  "p.v2.func1",
+		"example.com/p.F[example.com/q.T]":                        "p.F[...]",
+		"example.com/p.(*Set[...]).Add":                           "p.(*Set[...]).Add",
+		"p.Map[map[string]example.com/q.T,int]":                   "p.Map[...]",
+		"net/http.(*conn).serve.func1":                            "http.(*conn).serve.func1",
 	}
 	for in, want := range funcs {
 		if got := shortFunc(in); got != want {

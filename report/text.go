@@ -88,16 +88,44 @@ func writeHeader(b *bytes.Buffer, s *snapshot.Snapshot, opt Options) {
 		parts = append(parts, exe)
 	}
 	parts = append(parts, after...)
-	line := strings.Join(parts, gap)
-	if opt.Color { // the count in bold: the number the reader came for
-		i := strings.LastIndex(line, count)
-		line = line[:i] + paint(true, bold, count) + line[i+len(count):]
+	for _, line := range wrap(parts, gap, opt.Width) {
+		if i := strings.LastIndex(line, count); opt.Color && i >= 0 { // the count in bold: the number the reader came for
+			line = line[:i] + paint(true, bold, count) + line[i+len(count):]
+		}
+		b.WriteString(line + "\n")
 	}
-	b.WriteString(line + "\n")
-	warn := paint(opt.Color, yellow, "warning:")
 	for _, w := range warnings(s) {
-		b.WriteString(warn + " " + Printable(w) + "\n")
+		lines := wrap(strings.Fields("warning: "+Printable(w)), " ", opt.Width)
+		lines[0] = paint(opt.Color, yellow, "warning:") + strings.TrimPrefix(lines[0], "warning:")
+		b.WriteString(strings.Join(lines, "\n  ") + "\n")
 	}
+}
+
+// wrap joins words with sep into lines of at most width runes (0: one line), breaking
+// only between words; the lines after the first are for an indent of two. A word wider
+// than a line is cut at its start.
+func wrap(words []string, sep string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range words {
+		room := width
+		if len(lines) > 0 {
+			room -= 2
+		}
+		switch {
+		case line == "":
+			line = w
+		case width <= 0 || runes(line)+runes(sep)+runes(w) <= room:
+			line += sep + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+		if width > 0 && runes(line) > room {
+			line = shorten(line, max(room, 2), keepLoc)
+		}
+	}
+	return append(lines, line)
 }
 
 type column struct {
@@ -107,7 +135,9 @@ type column struct {
 	// shrink orders the columns that fit narrows: 1 first, down to minWidth.
 	shrink   int
 	minWidth int
-	cell     func(g *snapshot.Group) cell
+	// drop orders the columns fit leaves out when narrowing is not enough: 1 first; 0 stays.
+	drop int
+	cell func(g *snapshot.Group) cell
 }
 
 // columns picks the table's columns for a key: the key's own column first after COUNT.
@@ -130,8 +160,8 @@ func columns(k snapshot.Key) []column {
 		return locCell(g.Location)
 	}}
 	waiting := column{head: "WAITING", cell: waitCell}
-	stack := column{head: "STACK", cell: func(g *snapshot.Group) cell { return text(humanBytes(g.StackBytes)) }}
-	examples := column{head: "EXAMPLES", cut: keepWords, shrink: 1, minWidth: 8, cell: examplesCell}
+	stack := column{head: "STACK", drop: 2, cell: func(g *snapshot.Group) cell { return text(humanBytes(g.StackBytes)) }}
+	examples := column{head: "EXAMPLES", cut: keepWords, shrink: 1, minWidth: 8, drop: 1, cell: examplesCell}
 	switch k.Kind {
 	case "start":
 		return []column{count, start, state, created, waiting, stack, examples}
@@ -233,19 +263,26 @@ func writeTable(b *bytes.Buffer, s *snapshot.Snapshot, groups []snapshot.Group, 
 	}
 	cols = withSeen(cols, s)
 	cells := make([][]cell, len(groups))
-	width := make([]int, len(cols))
-	for i, c := range cols {
-		width[i] = runes(c.head)
-	}
 	for r := range groups {
 		cells[r] = make([]cell, len(cols))
 		for i, c := range cols {
 			cells[r][i] = c.cell(&groups[r])
+		}
+	}
+	suffixPaths(cells)
+	width := make([]int, len(cols))
+	for i, c := range cols {
+		width[i] = runes(c.head)
+		for r := range cells {
 			width[i] = max(width[i], runes(cells[r][i].String()))
 		}
 	}
 	if opt.Width > 0 {
-		fit(cols, width, opt.Width)
+		keep := fit(cols, width, cells, opt.Width)
+		cols, width = kept(cols, keep), kept(width, keep)
+		for r := range cells {
+			cells[r] = kept(cells[r], keep)
+		}
 	}
 	heads := make([]cell, len(cols))
 	for i, c := range cols {
@@ -261,7 +298,7 @@ func writeTable(b *bytes.Buffer, s *snapshot.Snapshot, groups []snapshot.Group, 
 		}
 		writeRow(b, cols, width, cells[r], opt.Color)
 		if opt.Verbose {
-			if err := writeDetail(b, s, &groups[r], opt.Color); err != nil {
+			if err := writeDetail(b, s, &groups[r], opt); err != nil {
 				return err
 			}
 		}
@@ -269,32 +306,99 @@ func writeTable(b *bytes.Buffer, s *snapshot.Snapshot, groups []snapshot.Group, 
 	return nil
 }
 
-// fit narrows the columns that may be cut until a row fits in total runes: each in
-// its shrink order down to its minWidth, then the widest ones down to a few runes.
-func fit(cols []column, width []int, total int) {
-	over := len(gap)*(len(cols)-1) - total
-	for _, w := range width {
-		over += w
+// kept is xs without the elements keep says to leave out.
+func kept[T any](xs []T, keep []bool) []T {
+	var out []T
+	for i, x := range xs {
+		if keep[i] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// fit narrows the columns, and leaves some out, until a row fits in total runes; it
+// returns which columns stay. The go statement's file:line is what the table is read
+// for, so it goes last. In order: the columns that may be cut narrow in their shrink
+// order down to their minWidth (function names shorten; a location keeps its
+// file:line and at least minFunc runes of its function); then the columns with a drop
+// order are left out (EXAMPLES, STACK); then the cut columns narrow to a few runes, the
+// locations to their file:line; and only then does a file:line lose its start.
+func fit(cols []column, width []int, cells [][]cell, total int) []bool {
+	keep := make([]bool, len(cols))
+	over := -total - len(gap)
+	for i, w := range width {
+		keep[i] = true
+		over += w + len(gap)
+	}
+	// floor: the narrowest a column gets before file:lines are cut; at: its file:lines'.
+	floor, at := make([]int, len(cols)), make([]int, len(cols))
+	for i, c := range cols {
+		floor[i] = min(width[i], max(c.minWidth, 4))
+		if c.cut != keepLoc {
+			continue
+		}
+		floor[i] = 0
+		for r := range cells {
+			cl := cells[r][i]
+			at[i] = max(at[i], runes(cl.rest))
+			floor[i] = max(floor[i], runes(cl.rest)+runes(cl.sep)+funcFloor(cl.main))
+		}
+		floor[i] = min(width[i], max(floor[i], at[i]))
+	}
+	narrow := func(i, to int) {
+		if keep[i] && over > 0 && width[i] > to {
+			d := min(over, width[i]-to)
+			width[i] -= d
+			over -= d
+		}
 	}
 	for prio := 1; over > 0 && prio <= 5; prio++ {
 		for i, c := range cols {
-			if c.shrink == prio && c.cut != noCut && width[i] > c.minWidth {
-				d := min(over, width[i]-c.minWidth)
-				width[i] -= d
-				over -= d
+			if c.shrink == prio && c.cut != noCut {
+				narrow(i, floor[i])
 			}
 		}
 	}
-	const floor = 4
-	for ; over > 0; over-- {
+	for prio := 1; over > 0 && prio <= 2; prio++ {
+		for i, c := range cols {
+			if c.drop == prio && keep[i] {
+				keep[i] = false
+				over -= width[i] + len(gap)
+			}
+		}
+	}
+	const few = 4
+	for i, c := range cols { // the widest first
+		if c.cut != noCut && c.cut != keepLoc {
+			floor[i] = min(width[i], few)
+		}
+	}
+	narrowWidest(cols, width, keep, &over, func(i int) int { return floor[i] }, func(c column) bool { return c.cut != keepLoc })
+	narrowWidest(cols, width, keep, &over, func(i int) int { return min(width[i], at[i]) }, func(c column) bool { return c.cut == keepLoc })
+	narrowWidest(cols, width, keep, &over, func(i int) int { return min(width[i], few) }, func(c column) bool { return c.cut == keepLoc })
+	return keep
+}
+
+// funcFloor is how narrow a location's function gets before columns are left out: its
+// last element whole ("…startGoRoutine", "…func1"), or minFunc runes.
+func funcFloor(fn string) int {
+	elems := elements(fn)
+	return min(runes(fn), max(minFunc, 1+runes(elems[len(elems)-1])))
+}
+
+// narrowWidest takes a rune at a time from the widest kept column that which allows,
+// down to floor, until the row fits or none is left to narrow (the row stays too wide).
+func narrowWidest(cols []column, width []int, keep []bool, over *int, floor func(int) int, which func(column) bool) {
+	for ; *over > 0; *over-- {
 		widest := -1
 		for i, c := range cols {
-			if c.cut != noCut && width[i] > floor && (widest < 0 || width[i] > width[widest]) {
+			if keep[i] && c.cut != noCut && which(c) && width[i] > floor(i) && (widest < 0 || width[i] > width[widest]) {
 				widest = i
 			}
 		}
 		if widest < 0 {
-			return // nothing left to narrow: the row stays too wide
+			return
 		}
 		width[widest]--
 	}
@@ -330,7 +434,7 @@ func runes(s string) int { return utf8.RuneCountInString(s) }
 
 // writeDetail writes a group's state breakdown and its representative goroutine, as
 // a Go traceback would show it.
-func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group, color bool) error {
+func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group, opt Options) error {
 	if g.Rep < 0 || g.Rep >= len(s.Goroutines) {
 		return fmt.Errorf("render group %s: representative #%d is not among the snapshot's %d goroutines: group the goroutines of the snapshot you render", strconv.Quote(g.Key), g.Rep, len(s.Goroutines))
 	}
@@ -339,7 +443,12 @@ func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group, color
 	for i, st := range g.States {
 		states[i] = thousands(int64(st.Count)) + " " + Printable(st.String())
 	}
-	b.WriteString(in + "states: " + strings.Join(states, ", ") + "\n")
+	for i, l := range wrap(strings.Fields("states: "+strings.Join(states, ", ")), " ", max(0, opt.Width-len(in))) {
+		if i > 0 {
+			l = "  " + l
+		}
+		b.WriteString(in + l + "\n")
+	}
 	rep := &s.Goroutines[g.Rep]
 	head := "representative goroutine (id unknown)"
 	if rep.ID != 0 {
@@ -352,18 +461,18 @@ func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group, color
 	if rep.WaitSeconds > 0 {
 		st += ", " + humanWait(rep.WaitSeconds)
 	}
-	b.WriteString(in + head + " [" + Printable(st) + "]:\n")
+	b.WriteString(in + fitLine(head+" ["+Printable(st)+"]:", opt.Width, len(in), keepStart) + "\n")
 	if len(rep.Frames) == 0 {
 		b.WriteString(in + snapshot.NoStack + "\n")
 		if rep.Start != nil {
-			writeFrame(b, in, "start ", rep.Start, color)
+			writeFrame(b, in, "start ", rep.Start, opt)
 		}
 	}
 	for i := range rep.Frames {
-		writeFrame(b, in, "", &rep.Frames[i], color)
+		writeFrame(b, in, "", &rep.Frames[i], opt)
 	}
 	if rep.Origin != nil {
-		writeFrame(b, in, "created by ", rep.Origin, color)
+		writeFrame(b, in, "created by ", rep.Origin, opt)
 	} else {
 		b.WriteString(in + snapshot.NoOrigin + "\n")
 	}
@@ -372,13 +481,24 @@ func writeDetail(b *bytes.Buffer, s *snapshot.Snapshot, g *snapshot.Group, color
 }
 
 // writeFrame writes a frame as a Go traceback does; in colour, its file:line is dim.
-func writeFrame(b *bytes.Buffer, in, prefix string, l *snapshot.Location, color bool) {
-	b.WriteString(in + prefix + Printable(l.Func))
+// Fitted to opt.Width, a function or file too long loses its start.
+func writeFrame(b *bytes.Buffer, in, prefix string, l *snapshot.Location, opt Options) {
+	fn := Printable(l.Func)
 	if l.Inlined {
-		b.WriteString(" (inlined)")
+		fn += " (inlined)"
 	}
-	b.WriteByte('\n')
+	b.WriteString(in + prefix + fitLine(fn, opt.Width, len(in)+runes(prefix), keepFunc) + "\n")
 	if l.File != "" {
-		b.WriteString(in + "    " + paint(color, dim, Printable(l.File)+":"+strconv.Itoa(l.Line)) + "\n")
+		at := fitLine(Printable(l.File)+":"+strconv.Itoa(l.Line), opt.Width, len(in)+4, keepLoc)
+		b.WriteString(in + "    " + paint(opt.Color, dim, at) + "\n")
 	}
+}
+
+// fitLine cuts t as cu says to what is left of width after used runes; width 0 does
+// not fit.
+func fitLine(t string, width, used int, cu cut) string {
+	if width <= 0 {
+		return t
+	}
+	return shorten(t, max(width-used, 2), cu)
 }

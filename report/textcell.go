@@ -13,6 +13,9 @@ import (
 type cell struct {
 	main, sep, rest  string
 	style, restStyle sgr
+	// path and at are a location's file (Printable) and ":line": the table writes rest
+	// as the shortest suffix of path unique in the table (suffixPaths), then at.
+	path, at string
 }
 
 func (c cell) String() string { return c.main + c.sep + c.rest }
@@ -26,7 +29,53 @@ func locCell(l *snapshot.Location) cell {
 	if l.File == "" {
 		return cell{main: fn}
 	}
-	return cell{main: fn, sep: "  ", rest: Printable(shortFile(l.File)) + ":" + strconv.Itoa(l.Line), restStyle: dim}
+	path, at := Printable(l.File), ":"+strconv.Itoa(l.Line)
+	return cell{main: fn, sep: "  ", rest: shortFile(path) + at, restStyle: dim, path: path, at: at}
+}
+
+// suffixPaths writes the file of every location cell as the shortest suffix of whole path
+// elements that no other file in the table shares: "main.go" beside "serve.go", but
+// "api/main.go" beside "worker/main.go". One file reads the same in every row.
+func suffixPaths(rows [][]cell) {
+	files := map[string]string{} // path → suffix
+	for _, r := range rows {
+		for _, c := range r {
+			if c.path != "" {
+				files[c.path] = ""
+			}
+		}
+	}
+	for k, left := 1, len(files); left > 0; k++ {
+		n := map[string]int{} // suffix of k elements → files that have it
+		for p := range files {
+			n[suffix(p, k)]++
+		}
+		for p, s := range files {
+			if t := suffix(p, k); s == "" && (n[t] == 1 || t == p) {
+				files[p] = t
+				left--
+			}
+		}
+	}
+	for _, r := range rows {
+		for i := range r {
+			if r[i].path != "" {
+				r[i].rest = files[r[i].path] + r[i].at
+			}
+		}
+	}
+}
+
+// suffix is the last k elements of a slash-separated path (the whole path when it has
+// no more).
+func suffix(p string, k int) string {
+	i := len(p)
+	for ; k > 0; k-- {
+		if i = strings.LastIndexByte(p[:i], '/'); i <= 0 {
+			return p
+		}
+	}
+	return p[i+1:]
 }
 
 // cut says how a cell is narrowed when the table must fit a width.
@@ -64,24 +113,23 @@ func fitCell(c cell, n int, cu cut) cell {
 	return cell{main: c.main, rest: string(full[runes(c.main):n-1]) + "…", style: c.style, restStyle: c.restStyle}
 }
 
-// fitLoc narrows a location: first the file to its base name, then the function in its
-// middle, keeping at least its last element; when even that does not fit, the function
-// alone.
+// fitLoc narrows a location: its function first (in the middle, keeping its last
+// elements), then the function goes and file:line stands alone, and only when even that
+// does not fit does file:line lose its start. The file:line is the answer the table is
+// read for: it goes last.
 func fitLoc(c cell, n int) cell {
 	if c.rest == "" {
 		return cell{main: fitFunc(c.main, n), style: c.style}
 	}
-	at := c.rest
-	if i := strings.IndexByte(at, '/'); i >= 0 {
-		at = at[i+1:]
+	if room := n - runes(c.sep) - runes(c.rest); room >= min(runes(c.main), minFunc) {
+		return cell{main: fitFunc(c.main, room), sep: c.sep, rest: c.rest, style: c.style, restStyle: c.restStyle}
 	}
-	elems := elements(c.main)
-	last := elems[len(elems)-1]
-	if room := n - runes(c.sep) - runes(at); room >= min(runes(c.main), max(8, 1+runes(last))) {
-		return cell{main: fitFunc(c.main, room), sep: c.sep, rest: at, style: c.style, restStyle: c.restStyle}
-	}
-	return cell{main: fitFunc(c.main, n), style: c.style}
+	return cell{main: shorten(c.rest, n, keepLoc), style: c.restStyle}
 }
+
+// minFunc is the fewest runes a location's function is shown in ("…func1"); with less
+// room the location is its file:line alone.
+const minFunc = 6
 
 // fitFunc fits a short function name into n runes: whole when it fits; else its package,
 // "…" and as many of its last elements as fit ("server.…serve.func1"); else only its last

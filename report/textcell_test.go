@@ -47,9 +47,9 @@ func TestFitCell(t *testing.T) {
 		want string
 	}{
 		{"a location that fits stays whole", loc, 42, keepLoc, "server.(*server).serve  server/serve.go:56"},
-		{"a location loses its directory first", loc, 36, keepLoc, "server.(*server).serve  serve.go:56"},
-		{"then the middle of its function", loc, 30, keepLoc, "server.…serve  serve.go:56"},
-		{"then its file", loc, 16, keepLoc, "server.…serve"},
+		{"a location loses the middle of its function first", loc, 36, keepLoc, "server.…serve  server/serve.go:56"},
+		{"then its function", loc, 24, keepLoc, "server/serve.go:56"},
+		{"and only then the start of its file:line", loc, 16, keepLoc, "…ver/serve.go:56"},
 		{"words stay words", cell{main: "(no go statement)"}, 10, keepLoc, "(no go st…"},
 		{"a state keeps its start", state, 20, keepStart, "chan receive +3 run…"},
 		{"a state cut inside its main part says so", state, 12, keepStart, "chan receiv…"},
@@ -73,7 +73,7 @@ func TestFitLongNames(t *testing.T) {
 	if fn != "cache.(*Shard[...]).evictLoop.func2" {
 		t.Fatalf("shortFunc = %q", fn)
 	}
-	got := fitCell(cell{main: fn, sep: "  ", rest: "cache/shard.go:212"}, 30, keepLoc).String()
+	got := fitCell(cell{main: fn, sep: "  ", rest: "shard.go:212"}, 30, keepLoc).String()
 	if got != "cache.…func2  shard.go:212" {
 		t.Errorf("fitted to 30: %q", got)
 	}
