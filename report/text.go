@@ -173,13 +173,9 @@ func columns(k snapshot.Key) []column {
 		label := column{head: "LABEL " + Printable(k.Label), cut: keepStart, shrink: 4, minWidth: 12, cell: labelCell}
 		return []column{count, label, state, created, start, waiting, stack, examples}
 	case "parent":
-		parent := column{head: "PARENT", right: true, cell: func(g *snapshot.Group) cell {
-			if g.Parent == 0 {
-				return text("-")
-			}
-			return text(strconv.FormatInt(g.Parent, 10))
-		}}
-		return []column{count, parent, state, created, start, waiting, stack, examples}
+		parent := column{head: "PARENT CREATED AT", cut: keepLoc, shrink: 4, minWidth: 20, cell: parentCell}
+		parents := column{head: "PARENTS", cut: keepWords, shrink: 1, minWidth: 8, drop: 1, cell: func(g *snapshot.Group) cell { return idsCell(g.Parents) }}
+		return []column{count, parent, parents, state, created, start, waiting, stack, examples}
 	case "object":
 		return objectColumns(count, state, created, start, waiting, stack, examples)
 	}
@@ -243,15 +239,31 @@ func labelCell(g *snapshot.Group) cell {
 	return text(`""`)
 }
 
-func examplesCell(g *snapshot.Group) cell {
-	if len(g.Examples) == 0 {
+func examplesCell(g *snapshot.Group) cell { return idsCell(g.Examples) }
+
+// idsCell is goroutine ids, "18 19 20"; "-" for none.
+func idsCell(ids []int64) cell {
+	if len(ids) == 0 {
 		return text("-")
 	}
-	ids := make([]string, len(g.Examples))
-	for i, id := range g.Examples {
-		ids[i] = strconv.FormatInt(id, 10)
+	t := make([]string, len(ids))
+	for i, id := range ids {
+		t[i] = strconv.FormatInt(id, 10)
 	}
-	return cell{main: strings.Join(ids, " "), style: dim}
+	return cell{main: strings.Join(t, " "), style: dim}
+}
+
+// parentCell is, under key parent, the go statement that created the members' parents.
+func parentCell(g *snapshot.Group) cell {
+	switch {
+	case g.ParentOrigin != nil:
+		return locCell(g.ParentOrigin)
+	case strings.HasPrefix(g.Key, "("): // snapshot.NoParent, snapshot.ParentGone
+		return text(g.Key)
+	case g.ParentStart != nil && g.ParentStart.Func == "runtime.main":
+		return text("(main goroutine)")
+	}
+	return text("(no go statement)")
 }
 
 const gap = "  "
@@ -362,7 +374,7 @@ func fit(cols []column, width []int, cells [][]cell, total int) []bool {
 	}
 	for prio := 1; over > 0 && prio <= 2; prio++ {
 		for i, c := range cols {
-			if c.drop == prio && keep[i] {
+			if c.drop == prio && keep[i] && over > 0 {
 				keep[i] = false
 				over -= width[i] + len(gap)
 			}

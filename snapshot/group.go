@@ -3,7 +3,6 @@ package snapshot
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -50,6 +49,8 @@ const (
 	NoOrigin = "(no go statement: runtime-created)"
 	NoStack  = "(no stack: use --stacks)"
 	NoParent = "(parent unknown)"
+	// ParentGone groups, under key parent, the goroutines whose parent exited.
+	ParentGone = "(parent exited)"
 )
 
 // StateCount is how many members of a group are in one state.
@@ -104,8 +105,12 @@ type Group struct {
 	// Rep indexes the representative member in the slice given to GroupBy: the member
 	// with the smallest id, or the first member when ids are unknown.
 	Rep int
-	// Parent is the parent goroutine id for key parent (0 = unknown).
-	Parent int64
+	// Under key parent: ParentOrigin and ParentStart are the go statement and start
+	// function of the goroutine that created the members (the key; nil when that
+	// goroutine has none, or is not in the snapshot), and Parents are up to MaxExamples
+	// of their ids, smallest first.
+	ParentOrigin, ParentStart *Location
+	Parents                   []int64
 	// LabelValue is the label's value for key label:KEY ("" = goroutines without that label).
 	LabelValue string
 }
@@ -113,14 +118,27 @@ type Group struct {
 // MaxExamples is how many example ids a Group keeps.
 const MaxExamples = 5
 
-// TopUserFrame is the innermost frame outside the runtime (runtime., runtime/internal/,
-// internal/runtime/). When every frame is in the runtime it is the outermost frame (the
-// goroutine's own function, e.g. runtime.bgsweep); nil when there are no frames.
+// TopUserFrame is where a goroutine is in its own code: the innermost frame outside the
+// runtime (runtime., runtime/internal/, internal/runtime/) and the standard library
+// (sync.(*Mutex).Lock, internal/poll.runtime_pollWait). When every frame is in them it is
+// the innermost frame outside the runtime (a standard-library goroutine), then the
+// outermost frame (the goroutine's own function, e.g. runtime.bgsweep); nil when there
+// are no frames.
 func TopUserFrame(g *Goroutine) *Location {
+	std := -1
 	for i := range g.Frames {
-		if !isRuntimeFunc(g.Frames[i].Func) {
+		switch fn := g.Frames[i].Func; {
+		case isRuntimeFunc(fn):
+		case isStdFunc(fn):
+			if std < 0 {
+				std = i
+			}
+		default:
 			return &g.Frames[i]
 		}
+	}
+	if std >= 0 {
+		return &g.Frames[std]
 	}
 	if n := len(g.Frames); n > 0 {
 		return &g.Frames[n-1]
@@ -134,16 +152,46 @@ func isRuntimeFunc(fn string) bool {
 		strings.HasPrefix(fn, "internal/runtime/")
 }
 
+// stdRoots are the first elements of the standard library's package paths (vendor holds
+// its copies of golang.org/x). A module path has a dot in its first element, but a
+// module may be named without one ("leaksvc"), so the list is explicit.
+var stdRoots = map[string]bool{
+	"archive": true, "arena": true, "bufio": true, "bytes": true, "cmp": true, "compress": true,
+	"container": true, "context": true, "crypto": true, "database": true, "debug": true,
+	"embed": true, "encoding": true, "errors": true, "expvar": true, "flag": true, "fmt": true,
+	"go": true, "hash": true, "html": true, "image": true, "index": true, "internal": true,
+	"io": true, "iter": true, "log": true, "maps": true, "math": true, "mime": true, "net": true,
+	"os": true, "path": true, "plugin": true, "reflect": true, "regexp": true, "runtime": true,
+	"slices": true, "sort": true, "strconv": true, "strings": true, "structs": true, "sync": true,
+	"syscall": true, "testing": true, "text": true, "time": true, "unicode": true, "unique": true,
+	"unsafe": true, "vendor": true, "weak": true,
+}
+
+// isStdFunc reports whether fn is in the standard library: "sync.(*Mutex).Lock",
+// "net/http.(*conn).serve".
+func isStdFunc(fn string) bool {
+	root := fn
+	if i := strings.IndexAny(root, "/.([ "); i >= 0 {
+		root = root[:i]
+	}
+	return stdRoots[root]
+}
+
 // groupID identifies a group while scanning; comparable, so grouping builds no text
 // per goroutine.
 type groupID struct {
 	fn, file, extra string
 	line            int
-	parent          int64
+	parent          int8 // key parent: parentFound or parentGone
 	none            bool
 }
 
-func keyOf(g *Goroutine, k Key) groupID {
+const (
+	parentFound = 1 + iota // fn, file, line and extra are the parent's origin key
+	parentGone             // the parent is not in the snapshot: it exited
+)
+
+func keyOf(g *Goroutine, k Key, byID map[int64]*Goroutine) groupID {
 	switch k.Kind {
 	case ByStart:
 		if g.Start == nil {
@@ -162,7 +210,16 @@ func keyOf(g *Goroutine, k Key) groupID {
 		v, ok := g.Labels[k.Label]
 		return groupID{extra: v, none: !ok}
 	case ByParent:
-		return groupID{parent: g.ParentID, none: g.ParentID == 0}
+		p, ok := byID[g.ParentID]
+		switch {
+		case g.ParentID == 0:
+			return groupID{none: true}
+		case !ok:
+			return groupID{parent: parentGone}
+		}
+		id := keyOf(p, Key{}, nil)
+		id.none, id.parent = false, parentFound
+		return id
 	case ByObject:
 		return objectKey(g)
 	}
@@ -200,10 +257,15 @@ func keyText(id groupID, k Key) string {
 		}
 		return k.Label + "=" + id.extra
 	case ByParent:
-		if id.none {
+		switch {
+		case id.none:
 			return NoParent
+		case id.parent == parentGone:
+			return ParentGone
 		}
-		return "parent " + strconv.FormatInt(id.parent, 10)
+		o := id // the parent's origin key; a parent without a go statement has no fn and file
+		o.parent, o.none = 0, id.fn == "" && id.file == ""
+		return "parent " + keyText(o, Key{})
 	case ByObject:
 		return objectKeyText(id)
 	}
@@ -226,14 +288,26 @@ type building struct {
 // GroupBy groups gs by k, a Key from ParseKey (the zero Key groups by origin). Every
 // goroutine lands in exactly one group; those lacking what the key needs share a group
 // named for what is missing (NoOrigin, NoStack, NoParent, ...). Groups come sorted by
-// Count, largest first, then by Key text.
-func GroupBy(gs []Goroutine, k Key) []Group {
+// Count, largest first, then by Key text. Under key parent the parents are looked up in gs.
+func GroupBy(gs []Goroutine, k Key) []Group { return groupBy(gs, gs, k) }
+
+// groupBy is GroupBy with the parents (key parent) looked up in all.
+func groupBy(gs, all []Goroutine, k Key) []Group {
+	var byID map[int64]*Goroutine
+	if k.Kind == ByParent {
+		byID = make(map[int64]*Goroutine, len(all))
+		for i := range all {
+			if all[i].ID != 0 {
+				byID[all[i].ID] = &all[i]
+			}
+		}
+	}
 	index := map[groupID]int{}
 	var bs []*building
 	last, lastN := groupID{}, -1 // goroutines of one group are often adjacent: skip the map
 	for i := range gs {
 		g := &gs[i]
-		id := keyOf(g, k)
+		id := keyOf(g, k, byID)
 		n, ok := lastN, lastN >= 0 && id == last
 		if !ok {
 			n, ok = index[id]
@@ -242,7 +316,7 @@ func GroupBy(gs []Goroutine, k Key) []Group {
 			n = len(bs)
 			index[id] = n
 			bs = append(bs, &building{
-				g:     Group{Key: keyText(id, k), Rep: i, LabelValue: id.extra, Parent: g.ParentID},
+				g:     Group{Key: keyText(id, k), Rep: i, LabelValue: id.extra},
 				repID: g.ID,
 			})
 		}
@@ -259,6 +333,9 @@ func GroupBy(gs []Goroutine, k Key) []Group {
 			}
 			b.g.Examples = addExample(b.g.Examples, g.ID)
 		}
+		if k.Kind == ByParent && g.ParentID != 0 && !slices.Contains(b.g.Parents, g.ParentID) {
+			b.g.Parents = addExample(b.g.Parents, g.ParentID)
+		}
 	}
 	out := make([]Group, len(bs))
 	for n, b := range bs {
@@ -266,11 +343,11 @@ func GroupBy(gs []Goroutine, k Key) []Group {
 		if k.Kind != ByLabel {
 			grp.LabelValue = ""
 		}
-		if k.Kind != ByParent {
-			grp.Parent = 0
-		}
 		rep := &gs[grp.Rep]
 		grp.Origin, grp.Start, grp.Location = rep.Origin, rep.Start, TopUserFrame(rep)
+		if p := byID[rep.ParentID]; p != nil && rep.ParentID != 0 {
+			grp.ParentOrigin, grp.ParentStart = p.Origin, p.Start
+		}
 		slices.SortFunc(grp.States, func(a, b StateCount) int {
 			if a.Count != b.Count {
 				return b.Count - a.Count

@@ -64,10 +64,10 @@ func TestGroupByEveryKey(t *testing.T) {
 			{"tenant=", []int64{31}},
 			{"tenant=b", []int64{12}},
 		}},
-		{"parent is the creating goroutine's id", Key{Kind: "parent"}, []wantGroup{
-			{"parent 1", []int64{2, 10, 11, 12, 20, 21, 30, 31}},
+		{"parent is the creating goroutine's own origin", Key{Kind: "parent"}, []wantGroup{
+			{"parent " + NoOrigin + " → runtime.main", []int64{2, 10, 11, 12, 20, 21, 30, 31}},
 			{NoParent, []int64{1}},
-			{"parent 30", []int64{40}},
+			{"parent main.main /app/main.go:30 → main.handle", []int64{40}},
 		}},
 	}
 	for _, tt := range tests {
@@ -106,12 +106,12 @@ func TestGroupKeyFields(t *testing.T) {
 		return Group{}
 	}
 	g := find(GroupBy(gs, Key{Kind: "label", Label: "tenant"}), "tenant=a")
-	if g.LabelValue != "a" || g.Parent != 0 {
-		t.Errorf("label group: LabelValue %q Parent %d, want \"a\" 0", g.LabelValue, g.Parent)
+	if g.LabelValue != "a" || g.Parents != nil {
+		t.Errorf("label group: LabelValue %q Parents %v, want \"a\" none", g.LabelValue, g.Parents)
 	}
-	g = find(GroupBy(gs, Key{Kind: "parent"}), "parent 30")
-	if g.Parent != 30 || g.LabelValue != "" {
-		t.Errorf("parent group: Parent %d LabelValue %q, want 30 \"\"", g.Parent, g.LabelValue)
+	g = find(GroupBy(gs, Key{Kind: "parent"}), "parent main.main /app/main.go:30 → main.handle")
+	if !reflect.DeepEqual(g.Parents, []int64{30}) || g.LabelValue != "" || g.ParentOrigin.String() != "main.main /app/main.go:30" || g.ParentStart.Func != "main.handle" {
+		t.Errorf("parent group: Parents %v ParentOrigin %v ParentStart %v LabelValue %q, want [30], main.main /app/main.go:30, main.handle, \"\"", g.Parents, g.ParentOrigin, g.ParentStart, g.LabelValue)
 	}
 	g = find(GroupBy(gs, Key{Kind: "origin"}), "main.startGoRoutine /app/helper.go:5 → main.worker")
 	if g.Origin.String() != "main.startGoRoutine /app/helper.go:5" || g.Start.Func != "main.worker" {

@@ -14,6 +14,16 @@ func GroupSnapshot(s *Snapshot, k Key) Grouped {
 	return Grouped{snap: s, key: k, groups: GroupBy(s.Goroutines, k)}
 }
 
+// GroupSelection groups selected, goroutines chosen from s's (Select, WithoutSystem), by
+// k. A key that looks at other goroutines (parent) finds them among all of s's, so a
+// parent filtered out still names its go statement. The Grouped's snapshot is s holding
+// selected.
+func GroupSelection(s *Snapshot, selected []Goroutine, k Key) Grouped {
+	shown := *s
+	shown.Goroutines = selected
+	return Grouped{snap: &shown, key: k, groups: groupBy(selected, s.Goroutines, k)}
+}
+
 // Snapshot is the snapshot whose goroutines were grouped.
 func (g Grouped) Snapshot() *Snapshot { return g.snap }
 
