@@ -114,8 +114,8 @@ func TestTextFacts(t *testing.T) {
 	for _, want := range []string{
 		"1,993  chan receive +3 running  main.main  main.go:94", // counts with thousands separators; the shortest unique path
 		"main.blockRecv",
-		"15.6M  18 19 20 103 104",                                           // 1,993 × 8K; the five smallest ids
-		"select +3 other",                                                   // 8 select, 2 IO wait, 1 running
+		"15.6M  18 19 20 103 104",                                       // 1,993 × 8K; the five smallest ids
+		"select +3 other",                                               // 8 select, 2 IO wait, 1 running
 		"main.startGoRoutine  spawn.go:8", "main.worker", "main.poller", // the spawn helper's two tasks stay apart
 		"2d4h", "3h12m", "14m",
 		"(+12 system goroutines not shown: --system)",
