@@ -62,6 +62,10 @@ func isPrefixWord(w string) bool {
 	return true
 }
 
+// NeedsStacks reports whether the filter looks at the goroutines' frames alone
+// (location:), so that it matches nothing in a snapshot without stacks.
+func (f Filter) NeedsStacks() bool { return f.field == "location" }
+
 // String is the filter as the user wrote it.
 func (f Filter) String() string { return f.text }
 

@@ -189,15 +189,14 @@ func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	shown := *snap
-	shown.Goroutines = snapshot.Select(snap.Goroutines, match, exclude)
+	shown := snapshot.Select(snap.Goroutines, match, exclude)
 	hidden := 0
 	if f.format != "json" && !f.system {
-		shown.Goroutines, hidden = snapshot.WithoutSystem(shown.Goroutines)
+		shown, hidden = snapshot.WithoutSystem(shown)
 	}
 	shown.Warnings = capture.RecountStackWarning(snap.Warnings, shown.Goroutines)
 	return write(f, stdout, func(w io.Writer) error {
-		return report.Render(w, f.format, snapshot.GroupSnapshot(&shown, key),
+		return report.Render(w, f.format, snapshot.GroupSelection(snap, shown, key),
 			report.ForTerminal(w, report.Options{Top: f.top, Verbose: f.verbose, SystemHidden: hidden}))
 	})
 }

@@ -111,8 +111,8 @@ func (f *flags) snapshotFlags() {
 	f.fs.StringVar(&f.out, "o", f.out, "write the output to this `file` instead of stdout")
 	f.choiceVar(&f.by, "by", groupKeys, checkKey, "group by `key`: origin, start, location, wait, label:KEY, parent or object (the channel, mutex, WaitGroup or Cond they wait on: live processes and cores)")
 	f.fs.Var((*countFlag)(&f.top), "top", "show only the `N` largest groups (0: all)")
-	f.fs.BoolVar(&f.stacks, "stacks", f.stacks, "copy and unwind every goroutine's stack (needed by --by location and -v stacks)")
-	f.fs.BoolVar(&f.verbose, "v", f.verbose, "print each group's state breakdown and a representative stack")
+	f.fs.BoolVar(&f.stacks, "stacks", f.stacks, "copy and unwind every goroutine's stack (needed by --by location; implied by -v and --match/--exclude location:)")
+	f.fs.BoolVar(&f.verbose, "v", f.verbose, "print each group's state breakdown and a representative stack (implies --stacks)")
 	f.fs.BoolVar(&f.system, "system", f.system, "include the runtime's system goroutines (GC workers, ...)")
 	f.fs.Var(&f.match, "match", "keep goroutines matching `[field:]REGEX` (fields: origin, start, location, wait, label:KEY=); repeatable, all must match")
 	f.fs.Var(&f.exclude, "exclude", "drop goroutines matching `[field:]REGEX`; repeatable")
@@ -232,13 +232,20 @@ func (f *flags) parse(args []string) ([]string, error) {
 	if err := checkOutPath(f.out); err != nil {
 		return nil, err
 	}
-	if key, _ := snapshot.ParseKey(f.by); key.Kind == snapshot.ByLocation && !f.stacks {
-		return nil, usageError{msg: "--by location groups by the top user frame: add --stacks"}
-	}
+	// What shows or looks at stacks copies them: -v prints one per group, and a
+	// location: filter would match nothing without them.
+	f.stacks = f.stacks || f.verbose
 	for _, specs := range [][]string{f.match, f.exclude} {
-		if _, err := parseFilters(specs); err != nil {
+		flts, err := parseFilters(specs)
+		if err != nil {
 			return nil, err
 		}
+		for _, flt := range flts {
+			f.stacks = f.stacks || flt.NeedsStacks()
+		}
+	}
+	if key, _ := snapshot.ParseKey(f.by); key.Kind == snapshot.ByLocation && !f.stacks {
+		return nil, usageError{msg: "--by location groups by the top user frame: add --stacks"}
 	}
 	return pos, nil
 }
