@@ -338,10 +338,8 @@ func kept[T any](xs []T, keep []bool) []T {
 // locations to their file:line; and only then does a file:line lose its start.
 func fit(cols []column, width []int, cells [][]cell, total int) []bool {
 	keep := make([]bool, len(cols))
-	over := -total - len(gap)
-	for i, w := range width {
+	for i := range keep {
 		keep[i] = true
-		over += w + len(gap)
 	}
 	// floor: the narrowest a column gets before file:lines are cut; at: its file:lines'.
 	floor, at := make([]int, len(cols)), make([]int, len(cols))
@@ -358,25 +356,39 @@ func fit(cols []column, width []int, cells [][]cell, total int) []bool {
 		}
 		floor[i] = min(width[i], max(floor[i], at[i]))
 	}
-	narrow := func(i, to int) {
-		if keep[i] && over > 0 && width[i] > to {
-			d := min(over, width[i]-to)
-			width[i] -= d
-			over -= d
+	// over is how much the kept columns are too wide; narrowing them to their floors
+	// saves up to savable.
+	over, savable := func() int {
+		n := -total - len(gap)
+		for i, w := range width {
+			if keep[i] {
+				n += w + len(gap)
+			}
 		}
-	}
-	for prio := 1; over > 0 && prio <= 5; prio++ {
+		return n
+	}, func() int {
+		n := 0
 		for i, c := range cols {
-			if c.shrink == prio && c.cut != noCut {
-				narrow(i, floor[i])
+			if keep[i] && c.shrink > 0 && c.cut != noCut {
+				n += width[i] - floor[i]
+			}
+		}
+		return n
+	}
+	for prio := 1; prio <= 2; prio++ { // leave out only what narrowing cannot make room for
+		for i, c := range cols {
+			if c.drop == prio && over() > savable() {
+				keep[i] = false
 			}
 		}
 	}
-	for prio := 1; over > 0 && prio <= 2; prio++ {
+	o := over()
+	for prio := 1; o > 0 && prio <= 5; prio++ {
 		for i, c := range cols {
-			if c.drop == prio && keep[i] && over > 0 {
-				keep[i] = false
-				over -= width[i] + len(gap)
+			if c.shrink == prio && c.cut != noCut && keep[i] && o > 0 && width[i] > floor[i] {
+				d := min(o, width[i]-floor[i])
+				width[i] -= d
+				o -= d
 			}
 		}
 	}
@@ -386,9 +398,9 @@ func fit(cols []column, width []int, cells [][]cell, total int) []bool {
 			floor[i] = min(width[i], few)
 		}
 	}
-	narrowWidest(cols, width, keep, &over, func(i int) int { return floor[i] }, func(c column) bool { return c.cut != keepLoc })
-	narrowWidest(cols, width, keep, &over, func(i int) int { return min(width[i], at[i]) }, func(c column) bool { return c.cut == keepLoc })
-	narrowWidest(cols, width, keep, &over, func(i int) int { return min(width[i], few) }, func(c column) bool { return c.cut == keepLoc })
+	narrowWidest(cols, width, keep, &o, func(i int) int { return floor[i] }, func(c column) bool { return c.cut != keepLoc })
+	narrowWidest(cols, width, keep, &o, func(i int) int { return min(width[i], at[i]) }, func(c column) bool { return c.cut == keepLoc })
+	narrowWidest(cols, width, keep, &o, func(i int) int { return min(width[i], few) }, func(c column) bool { return c.cut == keepLoc })
 	return keep
 }
 
