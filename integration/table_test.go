@@ -175,4 +175,3 @@ func runOnPty(t *testing.T, cols int, args ...string) string {
 	master.SetReadDeadline(time.Now().Add(2 * time.Second)) // the rest is buffered: then the reader stops
 	return strings.ReplaceAll(string(<-got), "\r\n", "\n")
 }
-
