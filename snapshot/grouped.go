@@ -14,14 +14,11 @@ func GroupSnapshot(s *Snapshot, k Key) Grouped {
 	return Grouped{snap: s, key: k, groups: GroupBy(s.Goroutines, k)}
 }
 
-// GroupSelection groups selected, goroutines chosen from s's (Select, WithoutSystem), by
-// k. A key that looks at other goroutines (parent) finds them among all of s's, so a
-// parent filtered out still names its go statement. The Grouped's snapshot is s holding
-// selected.
-func GroupSelection(s *Snapshot, selected []Goroutine, k Key) Grouped {
-	shown := *s
-	shown.Goroutines = selected
-	return Grouped{snap: &shown, key: k, groups: groupBy(selected, s.Goroutines, k)}
+// GroupSelection groups the goroutines of shown, a copy of a snapshot holding those
+// chosen from all (Select, WithoutSystem), by k. A key that looks at other goroutines
+// (parent) finds them among all, so a parent filtered out still names its go statement.
+func GroupSelection(shown *Snapshot, all []Goroutine, k Key) Grouped {
+	return Grouped{snap: shown, key: k, groups: groupBy(shown.Goroutines, all, k)}
 }
 
 // Snapshot is the snapshot whose goroutines were grouped.

@@ -109,8 +109,7 @@ func TestParentGroupsByParentsOrigin(t *testing.T) {
 			tasksOnly = append(tasksOnly, g)
 		}
 	}
-	s := &Snapshot{Schema: Schema, Goroutines: gs}
-	sel := GroupSelection(s, tasksOnly, Key{Kind: ByParent}).Groups()
+	sel := GroupSelection(&Snapshot{Schema: Schema, Goroutines: tasksOnly}, gs, Key{Kind: ByParent}).Groups()
 	if len(sel) != 3 || sel[0].Key != want[1] || sel[0].Count != 270 {
 		t.Errorf("GroupSelection of the tasks: %d groups, first %q ×%d; want the parents' origin found among all goroutines", len(sel), sel[0].Key, sel[0].Count)
 	}

@@ -189,14 +189,15 @@ func render(snap *snapshot.Snapshot, f *flags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	shown := snapshot.Select(snap.Goroutines, match, exclude)
+	shown := *snap
+	shown.Goroutines = snapshot.Select(snap.Goroutines, match, exclude)
 	hidden := 0
 	if f.format != "json" && !f.system {
-		shown, hidden = snapshot.WithoutSystem(shown)
+		shown.Goroutines, hidden = snapshot.WithoutSystem(shown.Goroutines)
 	}
 	shown.Warnings = capture.RecountStackWarning(snap.Warnings, shown.Goroutines)
 	return write(f, stdout, func(w io.Writer) error {
-		return report.Render(w, f.format, snapshot.GroupSelection(snap, shown, key),
+		return report.Render(w, f.format, snapshot.GroupSelection(&shown, snap.Goroutines, key),
 			report.ForTerminal(w, report.Options{Top: f.top, Verbose: f.verbose, SystemHidden: hidden}))
 	})
 }
