@@ -334,7 +334,7 @@ func kept[T any](xs []T, keep []bool) []T {
 // for, so it goes last. In order: the columns that may be cut narrow in their shrink
 // order down to their minWidth (function names shorten; a location keeps its
 // file:line and at least minFunc runes of its function); then the columns with a drop
-// order are left out (EXAMPLES, STACK); then the cut columns narrow to a few runes, the
+// order are left out (EXAMPLES, STACK, SEEN); then the cut columns narrow to a few runes, the
 // locations to their file:line; and only then does a file:line lose its start.
 func fit(cols []column, width []int, cells [][]cell, total int) []bool {
 	keep := make([]bool, len(cols))
@@ -375,7 +375,7 @@ func fit(cols []column, width []int, cells [][]cell, total int) []bool {
 		}
 		return n
 	}
-	for prio := 1; prio <= 2; prio++ { // leave out only what narrowing cannot make room for
+	for prio := 1; prio <= 3; prio++ { // leave out only what narrowing cannot make room for
 		for i, c := range cols {
 			if c.drop == prio && over() > savable() {
 				keep[i] = false

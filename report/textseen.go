@@ -7,7 +7,7 @@ import "github.com/gorigin-dev/gorigin/snapshot"
 // blocked at the same place, and how long ago at least ("1,990 12m ago": each of the
 // 1,990 has been there 12 minutes or more). Only when there was a previous look.
 func seenColumn(s *snapshot.Snapshot) (column, bool) {
-	return column{head: "SEEN", cell: func(g *snapshot.Group) cell {
+	return column{head: "SEEN", drop: 3, cell: func(g *snapshot.Group) cell {
 		n, sec := snapshot.Seen(s.Goroutines, g.Members)
 		if n == 0 {
 			return text("-")

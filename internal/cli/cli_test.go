@@ -28,7 +28,6 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown freeze mode", []string{"attach", "1", "--freeze=sometimes"}, `--freeze "sometimes": use always or never`},
 		{"unknown format", []string{"attach", "1", "--format", "yaml"}, `--format "yaml": use one of`},
 		{"unknown group key", []string{"attach", "1", "--by", "colour"}, "colour"},
-		{"location without stacks", []string{"attach", "1", "--by", "location"}, "add --stacks"},
 		{"bad match regex", []string{"attach", "1", "--match", "origin:("}, "origin:("},
 		{"unknown filter field", []string{"attach", "1", "--exclude", "colour:red"}, "colour"},
 		{"negative top", []string{"attach", "1", "--top", "-1"}, "--top"},

@@ -244,8 +244,8 @@ func (f *flags) parse(args []string) ([]string, error) {
 			f.stacks = f.stacks || flt.NeedsStacks()
 		}
 	}
-	if key, _ := snapshot.ParseKey(f.by); key.Kind == snapshot.ByLocation && !f.stacks {
-		return nil, usageError{msg: "--by location groups by the top user frame: add --stacks"}
+	if key, _ := snapshot.ParseKey(f.by); key.Kind == snapshot.ByLocation {
+		f.stacks = true // the location is a frame of the stack: read the stacks
 	}
 	return pos, nil
 }
