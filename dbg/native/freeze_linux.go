@@ -35,6 +35,8 @@ func freezeThreads(pid int, deadline time.Time) (threads []tracee, start time.Ti
 			return threads, start, lerr
 		}
 		first := len(threads)
+		// Seize every new thread first (that stops nothing), then interrupt them all in
+		// one pass, so that no thread sits stopped while the others are being seized.
 		for _, tid := range tids {
 			if seen[tid] {
 				continue
@@ -47,12 +49,14 @@ func freezeThreads(pid int, deadline time.Time) (threads []tracee, start time.Ti
 				err = seizeError(pid, tid, e)
 				break
 			}
-			if start.IsZero() {
-				start = time.Now()
-			}
-			// ESRCH here means the thread is exiting; waiting reports its exit.
-			ptrace(unix.PTRACE_INTERRUPT, tid, 0, 0)
 			threads = append(threads, tracee{tid: tid})
+		}
+		if start.IsZero() && len(threads) > first {
+			start = time.Now()
+		}
+		for _, t := range threads[first:] {
+			// ESRCH here means the thread is exiting; waiting reports its exit.
+			ptrace(unix.PTRACE_INTERRUPT, t.tid, 0, 0)
 		}
 		// Wait for the ones just seized even after an error: only stopped threads can
 		// be detached.

@@ -36,6 +36,7 @@ type Process struct {
 	threads []tracee   // seized by the current freeze; empty when thawed
 	frozen  bool
 	start   time.Time // when the current freeze sent its first interrupt
+	boost   *boost    // gorigin's raised priority for the current freeze; nil when none
 	closed  bool
 
 	watchdog   dbg.Watchdog // of Options.MaxFreeze
@@ -161,6 +162,9 @@ func (p *Process) Freeze() error {
 		p.tr = startTracer()
 	}
 	deadline := time.Now().Add(p.opts.MaxFreeze)
+	// Raised before the first interrupt and restored after the last detach by thawLocked,
+	// whoever calls it (Thaw, the watchdog, Close, an error below): see priority_linux.go.
+	p.boost = raisePriority()
 	var err error
 	p.tr.do(func() bool {
 		p.threads, p.start, err = freezeThreads(p.pid, deadline)
@@ -205,6 +209,8 @@ func (p *Process) thawLocked() error {
 		stuck = thawThreads(p.threads)
 		return len(stuck) > 0
 	})
+	p.boost.restore()
+	p.boost = nil
 	if !p.start.IsZero() {
 		p.lastFreeze.Store(int64(time.Since(p.start)))
 	}

@@ -36,6 +36,9 @@ var shared struct {
 }
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(hogEnv); mode != "" {
+		runHog(mode) // a busy benchmark's load process (busy_test.go)
+	}
 	code := m.Run()
 	if shared.target != nil {
 		shared.target.stop()
@@ -92,10 +95,13 @@ func sharedTarget(b *testing.B) *target {
 	return shared.target
 }
 
-// goriginBinary builds gorigin from this module once per run.
+// goriginBinary builds gorigin from this module once per run, or returns -gorigin's.
 func goriginBinary(b *testing.B) (string, error) {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
+	if shared.gorigin == "" && shared.goriginErr == nil && *suiteBinary != "" {
+		shared.gorigin = *suiteBinary // -gorigin: measure that binary (an older build, say)
+	}
 	if shared.gorigin == "" && shared.goriginErr == nil {
 		shared.gorigin, shared.goriginErr = testenv.Gorigin()
 	}

@@ -1,0 +1,145 @@
+package native
+
+import (
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gorigin-dev/gorigin/dbg/procfs"
+)
+
+// schedOf is the kernel's scheduling attributes of every thread of process pid, by tid.
+func schedOf(tb testing.TB, pid int) map[int]unix.SchedAttr {
+	tb.Helper()
+	tids, err := procfs.Tasks(pid)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := map[int]unix.SchedAttr{}
+	for _, tid := range tids {
+		if a, err := unix.SchedGetAttr(tid, 0); err == nil {
+			a.Size = 0 // the wrapper's, not the thread's
+			m[tid] = *a
+		}
+	}
+	return m
+}
+
+// canRaise reports whether this process may use SCHED_FIFO, by trying on a thread of its own.
+func canRaise(tb testing.TB) bool {
+	tb.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	old, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a := unix.SchedAttr{Policy: unix.SCHED_FIFO, Priority: boostPriority}
+	if unix.SchedSetAttr(0, &a, 0) != nil {
+		return false
+	}
+	if err := unix.SchedSetAttr(0, old, 0); err != nil {
+		tb.Fatal(err)
+	}
+	return true
+}
+
+// checkRestored fails unless every thread of this process that existed before (and still
+// does) has the scheduling attributes it had then, and no thread is left real-time.
+func checkRestored(t *testing.T, before map[int]unix.SchedAttr) {
+	t.Helper()
+	for tid, a := range schedOf(t, os.Getpid()) {
+		if a.Policy == unix.SCHED_FIFO || a.Policy == unix.SCHED_RR || a.Nice < before[tid].Nice {
+			t.Errorf("thread %d left raised after the thaw: %+v", tid, a)
+		}
+		if b, ok := before[tid]; ok && a != b {
+			t.Errorf("thread %d: scheduling %+v after the thaw, %+v before the freeze", tid, a, b)
+		}
+	}
+}
+
+// TestFreezeRaisesPriorityForTheWindow checks, through the kernel's own view of each
+// thread (sched_getattr), that gorigin's threads run real-time while the target is frozen,
+// and that a thaw — by Thaw, by the watchdog, by Close — puts each one back as it was; the
+// target's threads are never touched.
+func TestFreezeRaisesPriorityForTheWindow(t *testing.T) {
+	if !canRaise(t) {
+		t.Skip("SCHED_FIFO not permitted here (needs root or CAP_SYS_NICE): the freeze runs at the ordinary priority")
+	}
+	tg := startTarget(t, 2, 0)
+	targetBefore := schedOf(t, tg.pid)
+
+	for _, how := range []string{"Thaw", "watchdog", "Close"} {
+		t.Run(how, func(t *testing.T) {
+			limit := time.Minute
+			if how == "watchdog" {
+				limit = 2 * time.Second // as TestWatchdogThaws: a second freeze must not hit it
+			}
+			p := attach(t, tg.pid, Options{MaxFreeze: limit})
+			// Start the tracer thread first, so that it is in the "before" picture.
+			freeze(t, p)
+			if err := p.Thaw(); err != nil {
+				t.Fatal(err)
+			}
+			before := schedOf(t, os.Getpid())
+
+			freeze(t, p)
+			raised := 0
+			for tid, a := range schedOf(t, os.Getpid()) {
+				if a.Policy == unix.SCHED_FIFO && a.Priority == boostPriority {
+					raised++
+				} else if _, old := before[tid]; old {
+					t.Errorf("thread %d not raised while frozen: %+v", tid, a)
+				}
+			}
+			if raised == 0 {
+				t.Fatal("no thread of this process is real-time while the target is frozen")
+			}
+			for tid, a := range schedOf(t, tg.pid) {
+				if b, ok := targetBefore[tid]; ok && a != b {
+					t.Errorf("target thread %d: scheduling %+v while frozen, %+v before", tid, a, b)
+				}
+			}
+			switch how {
+			case "Thaw":
+				if err := p.Thaw(); err != nil {
+					t.Fatal(err)
+				}
+			case "watchdog":
+				for !p.Expired() || p.LastFreeze() == 0 { // a test timeout catches one that never fires
+					time.Sleep(10 * time.Millisecond)
+				}
+			case "Close":
+				if err := p.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkRunning(t, tg.pid)
+			checkRestored(t, before)
+		})
+	}
+}
+
+// TestFreezeErrorRestoresPriority: a freeze that fails (the target exited) leaves nothing
+// raised either.
+func TestFreezeErrorRestoresPriority(t *testing.T) {
+	if !canRaise(t) {
+		t.Skip("SCHED_FIFO not permitted here (needs root or CAP_SYS_NICE)")
+	}
+	tg := startTarget(t, 1, 0)
+	p := attach(t, tg.pid, Options{MaxFreeze: time.Minute})
+	freeze(t, p)
+	if err := p.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	before := schedOf(t, os.Getpid())
+	tg.cmd.Process.Kill()
+	tg.cmd.Wait()
+	if err := p.Freeze(); err == nil {
+		t.Fatal("Freeze of an exited process succeeded")
+	}
+	checkRestored(t, before)
+}
