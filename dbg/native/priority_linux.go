@@ -17,8 +17,8 @@ import (
 //
 // Every thread of gorigin is raised, not only the tracer: the reads run on the runtime's
 // threads (ReadBatch splits large ones), and so does the work capture does between them.
-// SCHED_FLAG_RESET_ON_FORK keeps a thread the runtime starts during the window at the
-// ordinary priority, so that restore finds every raised thread in its list.
+// A thread the runtime starts during the window inherits the raise (it may be the one that
+// reads), and restore looks for such threads until it finds none.
 
 // boostPriority is the SCHED_FIFO priority of the window: the lowest real-time one, above
 // every ordinary process and below the kernel's own real-time threads.
@@ -26,38 +26,40 @@ const boostPriority = 1
 
 // boost is a raise of this process's threads, to be restored.
 type boost struct {
-	saved []savedSched
-}
-
-type savedSched struct {
-	tid  int
-	attr unix.SchedAttr
+	raised unix.SchedAttr         // what the threads were raised to
+	saved  map[int]unix.SchedAttr // each raised thread's own attributes, by tid
+	base   unix.SchedAttr         // for threads started during the window: the main thread's
 }
 
 // raisePriority raises every thread of this process to SCHED_FIFO, or when that is refused
 // (a container without a real-time budget, RLIMIT_RTPRIO) to nice -20, and returns how to
-// undo it. It returns nil, having changed nothing, when neither is allowed. Threads already
-// at a real-time or deadline policy are left as they are.
+// undo it. It returns nil, having changed nothing, when neither is allowed or when the
+// process already runs at a real-time or deadline policy (someone chose that for it).
 func raisePriority() *boost {
-	tids, err := procfs.Tasks(os.Getpid())
+	pid := os.Getpid()
+	main, err := unix.SchedGetAttr(pid, 0)
+	if err != nil || !fair(main.Policy) {
+		return nil
+	}
+	tids, err := procfs.Tasks(pid)
 	if err != nil {
 		return nil
 	}
-	raised := unix.SchedAttr{Policy: unix.SCHED_FIFO, Priority: boostPriority, Flags: unix.SCHED_FLAG_RESET_ON_FORK}
-	b := &boost{}
+	b := &boost{
+		raised: unix.SchedAttr{Policy: unix.SCHED_FIFO, Priority: boostPriority},
+		saved:  make(map[int]unix.SchedAttr, len(tids)),
+		base:   own(*main),
+	}
 	for _, tid := range tids {
 		old, err := unix.SchedGetAttr(tid, 0)
-		if err != nil {
-			continue // exited since the listing
+		if err != nil || !fair(old.Policy) {
+			continue // exited since the listing, or real-time by someone's choice
 		}
-		if old.Policy != unix.SCHED_NORMAL && old.Policy != unix.SCHED_BATCH && old.Policy != unix.SCHED_IDLE {
-			continue
-		}
-		attr := raised
+		attr := b.raised
 		err = unix.SchedSetAttr(tid, &attr, 0)
-		if err == unix.EPERM && raised.Policy == unix.SCHED_FIFO {
-			raised = unix.SchedAttr{Policy: unix.SCHED_NORMAL, Nice: -20, Flags: unix.SCHED_FLAG_RESET_ON_FORK}
-			attr = raised
+		if err == unix.EPERM && b.raised.Policy == unix.SCHED_FIFO {
+			b.raised = unix.SchedAttr{Policy: unix.SCHED_NORMAL, Nice: -20}
+			attr = b.raised
 			err = unix.SchedSetAttr(tid, &attr, 0)
 		}
 		if err == unix.EPERM {
@@ -65,25 +67,59 @@ func raisePriority() *boost {
 			return nil
 		}
 		if err == nil {
-			// sched_getattr reports a fair thread's time slice (Linux 6.12+) whether or
-			// not it was set; given back, it would become a custom slice. 0 is the default.
-			old.Runtime = 0
-			b.saved = append(b.saved, savedSched{tid: tid, attr: *old})
+			b.saved[tid] = own(*old)
 		}
 	}
 	return b
 }
 
-// restore puts every raised thread back to its own policy, priority and nice value.
-// Lowering needs no privilege, so it cannot be refused; a thread that exited meanwhile
-// (the tracer thread retires by exiting) needs nothing. It is a no-op on nil.
+// fair reports whether policy is one of the ordinary (CFS/EEVDF) ones.
+func fair(policy uint32) bool {
+	return policy == unix.SCHED_NORMAL || policy == unix.SCHED_BATCH || policy == unix.SCHED_IDLE
+}
+
+// own is a thread's attributes as sched_setattr takes them back. sched_getattr reports a
+// fair thread's time slice (Linux 6.12+) whether or not it was set; given back, it would
+// become a custom slice. 0 is the default.
+func own(a unix.SchedAttr) unix.SchedAttr {
+	a.Runtime = 0
+	return a
+}
+
+// restore puts every raised thread back to its own policy, priority and nice value, and
+// threads started during the window to the main thread's. Lowering needs no privilege, so
+// it cannot be refused; a thread that exited meanwhile (the tracer thread retires by
+// exiting) needs nothing. It lists the threads again until a listing shows none raised:
+// a raised thread may start another until it is restored itself. It is a no-op on nil.
 func (b *boost) restore() {
 	if b == nil {
 		return
 	}
-	for _, s := range b.saved {
-		attr := s.attr
-		unix.SchedSetAttr(s.tid, &attr, 0)
+	for tid, a := range b.saved {
+		unix.SchedSetAttr(tid, &a, 0)
+	}
+	pid := os.Getpid()
+	for range 16 { // bounded in case the listing fails in some odd way; 1 or 2 passes in practice
+		tids, err := procfs.Tasks(pid)
+		if err != nil {
+			break
+		}
+		found := 0
+		for _, tid := range tids {
+			if _, ok := b.saved[tid]; ok {
+				continue
+			}
+			cur, err := unix.SchedGetAttr(tid, 0)
+			if err != nil || cur.Policy != b.raised.Policy || cur.Priority != b.raised.Priority || cur.Nice != b.raised.Nice {
+				continue
+			}
+			a := b.base
+			unix.SchedSetAttr(tid, &a, 0)
+			found++
+		}
+		if found == 0 {
+			break
+		}
 	}
 	b.saved = nil
 }

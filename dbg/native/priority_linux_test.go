@@ -85,6 +85,7 @@ func TestFreezeRaisesPriorityForTheWindow(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := schedOf(t, os.Getpid())
+			prev := p.LastFreeze()
 
 			freeze(t, p)
 			raised := 0
@@ -103,13 +104,30 @@ func TestFreezeRaisesPriorityForTheWindow(t *testing.T) {
 					t.Errorf("target thread %d: scheduling %+v while frozen, %+v before", tid, a, b)
 				}
 			}
+			// Threads the runtime starts during the window inherit the raise: start some
+			// (goroutines locked to threads, alive until the checks are done) so that the
+			// thaw has to find them.
+			hold := make(chan struct{})
+			defer close(hold)
+			started := make(chan struct{})
+			for range 4 {
+				go func() {
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+					started <- struct{}{}
+					<-hold
+				}()
+				<-started
+			}
 			switch how {
 			case "Thaw":
 				if err := p.Thaw(); err != nil {
 					t.Fatal(err)
 				}
 			case "watchdog":
-				for !p.Expired() || p.LastFreeze() == 0 { // a test timeout catches one that never fires
+				// Thawed by the watchdog once LastFreeze is this freeze's (a test timeout
+				// catches a watchdog that never fires).
+				for !p.Expired() || p.LastFreeze() == prev {
 					time.Sleep(10 * time.Millisecond)
 				}
 			case "Close":
