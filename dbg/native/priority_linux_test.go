@@ -79,6 +79,7 @@ func TestFreezeRaisesPriorityForTheWindow(t *testing.T) {
 				limit = 2 * time.Second // as TestWatchdogThaws: a second freeze must not hit it
 			}
 			p := attach(t, tg.pid, Options{MaxFreeze: limit})
+			p.boostFor = time.Hour // so that the raise is still on when looked at, however busy the machine
 			// Start the tracer thread first, so that it is in the "before" picture.
 			freeze(t, p)
 			if err := p.Thaw(); err != nil {
@@ -159,5 +160,32 @@ func TestFreezeErrorRestoresPriority(t *testing.T) {
 	if err := p.Freeze(); err == nil {
 		t.Fatal("Freeze of an exited process succeeded")
 	}
+	checkRestored(t, before)
+}
+
+// TestRaiseEndsAtItsLimit: a window that outlasts boostLimit (work done frozen) gives the
+// machine its CPUs back by itself, before any thaw.
+func TestRaiseEndsAtItsLimit(t *testing.T) {
+	if !canRaise(t) {
+		t.Skip("SCHED_FIFO not permitted here (needs root or CAP_SYS_NICE)")
+	}
+	before := schedOf(t, os.Getpid())
+	b := raisePriority(50 * time.Millisecond)
+	if b == nil {
+		t.Fatal("raisePriority changed nothing although SCHED_FIFO is permitted")
+	}
+	defer b.restore()
+	if a, err := unix.SchedGetAttr(os.Getpid(), 0); err != nil || a.Policy != unix.SCHED_FIFO {
+		t.Fatalf("main thread not raised: %+v, %v", a, err)
+	}
+	// Wait for the limit's timer (a test timeout catches one that never fires).
+	for {
+		if a, err := unix.SchedGetAttr(os.Getpid(), 0); err == nil && a.Policy != unix.SCHED_FIFO {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.mu.Lock() // the timer's restore holds it until every thread is done
+	b.mu.Unlock()
 	checkRestored(t, before)
 }

@@ -31,13 +31,14 @@ type Process struct {
 	pid  int
 	opts Options
 
-	mu      sync.Mutex // serialises Freeze, Thaw, Threads, Close and the watchdog
-	tr      *tracer    // nil until the first Freeze, and after the tracer retired
-	threads []tracee   // seized by the current freeze; empty when thawed
-	frozen  bool
-	start   time.Time // when the current freeze sent its first interrupt
-	boost   *boost    // gorigin's raised priority for the current freeze; nil when none
-	closed  bool
+	mu       sync.Mutex // serialises Freeze, Thaw, Threads, Close and the watchdog
+	tr       *tracer    // nil until the first Freeze, and after the tracer retired
+	threads  []tracee   // seized by the current freeze; empty when thawed
+	frozen   bool
+	start    time.Time     // when the current freeze sent its first interrupt
+	boost    *boost        // gorigin's raised priority for the current freeze; nil when none
+	boostFor time.Duration // how long a raise lasts at most: boostLimit (tests change it)
+	closed   bool
 
 	watchdog   dbg.Watchdog // of Options.MaxFreeze
 	lastFreeze atomic.Int64 // time.Duration
@@ -77,7 +78,7 @@ func Attach(pid int, opts Options) (*Process, error) {
 	case st.TracerPid != 0:
 		return nil, tracedError(pid, st.TracerPid)
 	}
-	p := &Process{pid: pid, opts: opts, watchdog: dbg.Watchdog{Max: opts.MaxFreeze}}
+	p := &Process{pid: pid, opts: opts, watchdog: dbg.Watchdog{Max: opts.MaxFreeze}, boostFor: boostLimit}
 	if err := p.checkReadable(); err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func (p *Process) Freeze() error {
 	deadline := time.Now().Add(p.opts.MaxFreeze)
 	// Raised before the first interrupt and restored after the last detach by thawLocked,
 	// whoever calls it (Thaw, the watchdog, Close, an error below): see priority_linux.go.
-	p.boost = raisePriority()
+	p.boost = raisePriority(p.boostFor)
 	var err error
 	p.tr.do(func() bool {
 		p.threads, p.start, err = freezeThreads(p.pid, deadline)
