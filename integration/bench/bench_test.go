@@ -111,6 +111,7 @@ func goriginBinary(b *testing.B) (string, error) {
 // attach is one gorigin attach as the benchmark sees it.
 type attach struct {
 	freeze   time.Duration // measured by the target
+	after    time.Duration // the target's longest gap after the freeze ended
 	reported time.Duration // gorigin's own source.freezeMicros
 	wall     time.Duration // the gorigin process, start to exit
 	rss      int64         // the gorigin process's peak RSS, bytes
@@ -126,6 +127,10 @@ func attachOnce(t *target, gorigin, dir string) (attach, error) {
 	}
 	wall, rss, runErr := runTool(2*time.Minute, "", nil, gorigin, "attach", strconv.Itoa(t.pid), "--format", "json", "-o", out)
 	freeze, err := t.freeze()
+	var after time.Duration
+	if err == nil {
+		after, err = t.afterFreeze()
+	}
 	if runErr != nil {
 		return attach{}, runErr
 	}
@@ -145,6 +150,7 @@ func attachOnce(t *target, gorigin, dir string) (attach, error) {
 	}
 	a := attach{
 		freeze:   freeze,
+		after:    after,
 		reported: time.Duration(s.Source.FreezeMicros) * time.Microsecond,
 		wall:     wall,
 		rss:      rss,
@@ -253,7 +259,7 @@ func BenchmarkAttach100k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var freeze, reported, wall []time.Duration
+	var freeze, after, reported, wall []time.Duration
 	var peak int64
 	for i := 0; i < b.N; i++ {
 		a, err := attachOnce(t, gorigin, shared.dir)
@@ -264,6 +270,7 @@ func BenchmarkAttach100k(b *testing.B) {
 			b.Fatalf("attach %d of %d: %v", i+1, b.N, err)
 		}
 		freeze, reported, wall = append(freeze, a.freeze), append(reported, a.reported), append(wall, a.wall)
+		after = append(after, a.after)
 		peak = max(peak, a.rss)
 	}
 	shared.mu.Lock()
@@ -274,6 +281,8 @@ func BenchmarkAttach100k(b *testing.B) {
 	b.ReportMetric(float64(t.n), "goroutines")
 	b.ReportMetric(ms(median(freeze)), "target-freeze-ms")
 	b.ReportMetric(ms(slices.Max(freeze)), "max-target-freeze-ms")
+	b.ReportMetric(ms(slices.Min(freeze)), "best-target-freeze-ms")
+	b.ReportMetric(ms(median(after)), "after-thaw-gap-ms")
 	b.ReportMetric(ms(median(reported)), "reported-freeze-ms")
 	b.ReportMetric(ms(median(wall)), "wall-ms")
 	b.ReportMetric(float64(peak)/1e6, "peak-rss-MB")

@@ -54,6 +54,16 @@ func TestTargetMeasuresItsOwnFreeze(t *testing.T) {
 			if got < tc.min || got > tc.max {
 				t.Errorf("freeze %v, want between %v and %v", got, tc.min, tc.max)
 			}
+			if tc.stop {
+				// The gap after the largest leaves the stop out: it is the idle kind.
+				after, err := tg.afterFreeze()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if after >= stopFor/2 {
+					t.Errorf("largest gap after the %v stop: %v, want the idle kind (under %v)", stopFor, after, stopFor/2)
+				}
+			}
 			if err := tg.checkRunning(); err != nil {
 				t.Error(err)
 			}

@@ -127,6 +127,20 @@ func (t *target) freeze() (time.Duration, error) {
 	return max(time.Duration(ns)-watchPeriod, 0), nil
 }
 
+// afterFreeze is the largest gap since the largest one ended, less the watcher's sleep:
+// with a freeze in the window, how long the target was kept from running after its thaw.
+func (t *target) afterFreeze() (time.Duration, error) {
+	line, err := t.command("after")
+	if err != nil {
+		return 0, err
+	}
+	ns, err := strconv.ParseInt(line, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("after: the target answered %q, want nanoseconds", line)
+	}
+	return max(time.Duration(ns)-watchPeriod, 0), nil
+}
+
 // checkRunning fails when the target is stopped or still traced: every tool must leave it
 // running and detached.
 func (t *target) checkRunning() error {

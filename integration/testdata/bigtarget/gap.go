@@ -12,6 +12,10 @@ type gapWatcher struct {
 	mu   sync.Mutex
 	last time.Time     // the latest wake-up (monotonic clock)
 	max  time.Duration // the largest gap since the last reset
+	// after is the largest gap since the largest one ended: with a freeze in the window,
+	// how long the target was kept from running once it was let go (a tool hogging the
+	// CPUs right after its thaw shows here).
+	after time.Duration
 }
 
 func (w *gapWatcher) run() {
@@ -24,7 +28,9 @@ func (w *gapWatcher) run() {
 		now := time.Now()
 		w.mu.Lock()
 		if gap := now.Sub(w.last); gap > w.max {
-			w.max = gap
+			w.max, w.after = gap, 0
+		} else if gap > w.after {
+			w.after = gap
 		}
 		w.last = now
 		w.mu.Unlock()
@@ -33,7 +39,7 @@ func (w *gapWatcher) run() {
 
 func (w *gapWatcher) reset() {
 	w.mu.Lock()
-	w.max = 0
+	w.max, w.after = 0, 0
 	w.last = time.Now()
 	w.mu.Unlock()
 }
@@ -47,4 +53,11 @@ func (w *gapWatcher) largest() time.Duration {
 		return open
 	}
 	return w.max
+}
+
+// afterLargest is the largest gap since the largest one ended (see gapWatcher.after).
+func (w *gapWatcher) afterLargest() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.after
 }

@@ -9,6 +9,7 @@
 //
 //	reset  clears the largest gap, answers "ok"
 //	gap    answers the largest gap since the last reset, in nanoseconds
+//	after  answers the largest gap since the largest one ended, in nanoseconds
 //
 // The program serves net/http/pprof on 127.0.0.1 (a peer for the benchmark), prints
 // "ready pid=PID addr=HOST:PORT" once every goroutine is parked, and exits when stdin
@@ -174,8 +175,10 @@ func serveCommands(w *gapWatcher) {
 			fmt.Println("ok")
 		case "gap":
 			fmt.Println(w.largest().Nanoseconds())
+		case "after":
+			fmt.Println(w.afterLargest().Nanoseconds())
 		default:
-			fmt.Printf("error unknown command %q: use reset or gap\n", in.Text())
+			fmt.Printf("error unknown command %q: use reset, gap or after\n", in.Text())
 		}
 	}
 	os.Exit(0)
