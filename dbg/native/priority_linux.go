@@ -2,6 +2,7 @@ package native
 
 import (
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -34,55 +35,86 @@ const boostPriority = 1
 
 // boost is a raise of this process's threads, to be restored.
 type boost struct {
-	mu     sync.Mutex  // restore runs from the thaw or from the limit's timer
-	timer  *time.Timer // boostLimit
+	mu     sync.Mutex             // restore runs from the thaw or from the limit's timer
+	timer  *time.Timer            // boostLimit
 	raised unix.SchedAttr         // what the threads were raised to
 	saved  map[int]unix.SchedAttr // each raised thread's own attributes, by tid
 	base   unix.SchedAttr         // for threads started during the window: the main thread's
 }
 
-// raisePriority raises every thread of this process to SCHED_FIFO, or when that is refused
-// (a container without a real-time budget, RLIMIT_RTPRIO) to nice -20, and returns how to
-// undo it; the raise ends by itself after limit. It returns nil, having changed nothing,
-// when neither is allowed or when the process already runs at a real-time or deadline
-// policy (someone chose that for it).
-func raisePriority(limit time.Duration) *boost {
-	pid := os.Getpid()
-	main, err := unix.SchedGetAttr(pid, 0)
+// raisePriority raises thread tid of this process (0: every thread) to SCHED_FIFO, or when
+// that is refused (a container without a real-time budget, RLIMIT_RTPRIO) to nice -20,
+// and returns how to undo it; the raise ends by itself after limit. It returns nil, having
+// changed nothing, when neither is allowed or when the process already runs at a real-time
+// or deadline policy (someone chose that for it).
+func raisePriority(limit time.Duration, tid int) *boost {
+	main, err := unix.SchedGetAttr(os.Getpid(), 0)
 	if err != nil || !fair(main.Policy) {
-		return nil
-	}
-	tids, err := procfs.Tasks(pid)
-	if err != nil {
 		return nil
 	}
 	b := &boost{
 		raised: unix.SchedAttr{Policy: unix.SCHED_FIFO, Priority: boostPriority},
-		saved:  make(map[int]unix.SchedAttr, len(tids)),
+		saved:  map[int]unix.SchedAttr{},
 		base:   own(*main),
 	}
+	tids := []int{tid}
+	if tid == 0 {
+		if tids, err = procfs.Tasks(os.Getpid()); err != nil {
+			return nil
+		}
+	}
+	if !b.raise(tids) {
+		return nil
+	}
+	b.timer = time.AfterFunc(limit, b.restore)
+	return b
+}
+
+// raiseRest raises the threads of this process the boost has not raised yet. A no-op on
+// nil and once restored.
+func (b *boost) raiseRest() {
+	if b == nil {
+		return
+	}
+	tids, err := procfs.Tasks(os.Getpid())
+	if err != nil {
+		return
+	}
+	b.raise(tids)
+}
+
+// raise raises the threads in tids not raised yet. It returns false, having restored
+// everything, when raising is not permitted.
+func (b *boost) raise(tids []int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.saved == nil {
+		return true // restored already (the limit passed)
+	}
 	for _, tid := range tids {
+		if _, ok := b.saved[tid]; ok {
+			continue
+		}
 		old, err := unix.SchedGetAttr(tid, 0)
 		if err != nil || !fair(old.Policy) {
 			continue // exited since the listing, or real-time by someone's choice
 		}
 		attr := b.raised
 		err = unix.SchedSetAttr(tid, &attr, 0)
-		if err == unix.EPERM && b.raised.Policy == unix.SCHED_FIFO {
+		if err == unix.EPERM && b.raised.Policy == unix.SCHED_FIFO && len(b.saved) == 0 {
 			b.raised = unix.SchedAttr{Policy: unix.SCHED_NORMAL, Nice: -20}
 			attr = b.raised
 			err = unix.SchedSetAttr(tid, &attr, 0)
 		}
 		if err == unix.EPERM {
-			b.restore() // the threads raised so far, if any
-			return nil
+			b.restoreLocked()
+			return false
 		}
 		if err == nil {
 			b.saved[tid] = own(*old)
 		}
 	}
-	b.timer = time.AfterFunc(limit, b.restore)
-	return b
+	return true
 }
 
 // fair reports whether policy is one of the ordinary (CFS/EEVDF) ones.
@@ -110,14 +142,25 @@ func (b *boost) restore() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.restoreLocked()
+}
+
+func (b *boost) restoreLocked() {
 	if b.timer != nil {
 		b.timer.Stop()
 	}
 	if b.saved == nil {
 		return // restored already
 	}
+	// This thread last: once lowered, it waits its turn among every runnable process on
+	// a busy machine.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	self := unix.Gettid()
 	for tid, a := range b.saved {
-		unix.SchedSetAttr(tid, &a, 0)
+		if tid != self {
+			unix.SchedSetAttr(tid, &a, 0)
+		}
 	}
 	pid := os.Getpid()
 	for range 16 { // bounded in case the listing fails in some odd way; 1 or 2 passes in practice
@@ -127,7 +170,7 @@ func (b *boost) restore() {
 		}
 		found := 0
 		for _, tid := range tids {
-			if _, ok := b.saved[tid]; ok {
+			if _, ok := b.saved[tid]; ok || tid == self {
 				continue
 			}
 			cur, err := unix.SchedGetAttr(tid, 0)
@@ -141,6 +184,13 @@ func (b *boost) restore() {
 		if found == 0 {
 			break
 		}
+	}
+	a, ok := b.saved[self]
+	if !ok {
+		a = b.base
+	}
+	if cur, err := unix.SchedGetAttr(self, 0); err == nil && cur.Policy == b.raised.Policy && cur.Priority == b.raised.Priority && cur.Nice == b.raised.Nice {
+		unix.SchedSetAttr(self, &a, 0)
 	}
 	b.saved = nil
 }

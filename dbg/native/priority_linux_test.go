@@ -170,7 +170,7 @@ func TestRaiseEndsAtItsLimit(t *testing.T) {
 		t.Skip("SCHED_FIFO not permitted here (needs root or CAP_SYS_NICE)")
 	}
 	before := schedOf(t, os.Getpid())
-	b := raisePriority(50 * time.Millisecond)
+	b := raisePriority(50*time.Millisecond, 0)
 	if b == nil {
 		t.Fatal("raisePriority changed nothing although SCHED_FIFO is permitted")
 	}

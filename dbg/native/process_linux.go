@@ -163,14 +163,20 @@ func (p *Process) Freeze() error {
 		p.tr = startTracer()
 	}
 	deadline := time.Now().Add(p.opts.MaxFreeze)
-	// Raised before the first interrupt and restored after the last detach by thawLocked,
-	// whoever calls it (Thaw, the watchdog, Close, an error below): see priority_linux.go.
-	p.boost = raisePriority(p.boostFor)
+	// The tracer is raised before the first interrupt, the rest of gorigin once every
+	// thread is stopped (raised sooner, gorigin's own garbage collector could hold the CPUs
+	// the target's threads need to reach their stops), and all of it restored after the
+	// last detach by thawLocked, whoever calls it (Thaw, the watchdog, Close, an error
+	// below): see priority_linux.go.
+	p.boost = raisePriority(p.boostFor, p.tr.tid)
 	var err error
 	p.tr.do(func() bool {
 		p.threads, p.start, err = freezeThreads(p.pid, deadline)
 		return false
 	})
+	if err == nil {
+		p.boost.raiseRest()
+	}
 	p.frozen = true
 	if err != nil {
 		if terr := p.thawLocked(); terr != nil {
@@ -210,11 +216,11 @@ func (p *Process) thawLocked() error {
 		stuck = thawThreads(p.threads)
 		return len(stuck) > 0
 	})
-	p.boost.restore()
-	p.boost = nil
 	if !p.start.IsZero() {
 		p.lastFreeze.Store(int64(time.Since(p.start)))
 	}
+	p.boost.restore()
+	p.boost = nil
 	p.threads, p.frozen, p.start = p.threads[:0], false, time.Time{}
 	if retired {
 		// The tracer thread is exiting, which detaches the stuck threads.
