@@ -96,6 +96,11 @@ type Stats struct {
 	Mode string
 	// Copied is how many bytes of the target the copy held (ModeCopy).
 	Copied uint64
+	// Recopy is how the freeze refreshed the copy taken while the target ran
+	// (ModeCopy): RecopySoftDirty (only the pages written since) or RecopyFull, and
+	// RecopyWhy why not the first; Recopied is how many bytes of the plan it read again.
+	Recopy, RecopyWhy string
+	Recopied          uint64
 }
 
 // Wait reasons the analysis models, and what kind of object each waits on.

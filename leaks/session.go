@@ -3,6 +3,7 @@ package leaks
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -44,6 +45,13 @@ type Session struct {
 	since time.Time // when frozen
 	froze time.Duration
 	err   error // what went wrong in Freeze
+
+	// How the frozen copy refreshes the warm one (ModeCopy): RecopySoftDirty or
+	// RecopyFull, why not the first, the bytes read again, and the runs of the plan
+	// the warm copy could not read (read again whole).
+	recopy, recopyWhy string
+	recopied          uint64
+	stale             map[int]bool
 }
 
 const (
@@ -142,8 +150,29 @@ func Begin(t dbg.Target, opt Options) (*Session, error) {
 		buf = buf[n:]
 	}
 	s.im.bytes = total
+	// Soft-dirty bits cleared before the warm copy mark every page the target writes
+	// from now on: the frozen copy reads only those again.
+	s.recopy, s.recopyWhy = RecopyFull, softDirtyMissing()
+	if s.recopyWhy == "" {
+		if err := clearSoftDirty(t.Pid()); err != nil {
+			s.recopyWhy = err.Error()
+		} else {
+			s.recopy = RecopySoftDirty
+		}
+	}
 	progress("copying the heap while the target runs", 0, 0)
-	t.ReadBatch(regions) // warm: what fails now is read again, frozen
+	// Warm: what fails now is read again, frozen.
+	if err := t.ReadBatch(regions); err != nil {
+		var re *dbg.ReadError
+		if !errors.As(err, &re) {
+			s.recopy, s.recopyWhy = RecopyFull, fmt.Sprintf("the copy while the target ran failed: %v", err)
+		} else {
+			s.stale = map[int]bool{}
+			for _, i := range re.Failed {
+				s.stale[i] = true
+			}
+		}
+	}
 	return s, nil
 }
 
@@ -207,18 +236,15 @@ func (s *Session) Freeze() error {
 
 func (s *Session) copyFrozen() error {
 	im, a := s.im, s.a
-	regions := make([]dbg.Region, len(im.runs))
-	for i, c := range im.runs {
-		regions[i] = dbg.Region{Addr: c.addr, Buf: c.b}
-	}
+	regions, runOf := s.recopyRegions()
 	if err := s.t.ReadBatch(regions); err != nil {
 		var re *dbg.ReadError
 		if !errors.As(err, &re) {
 			return fmt.Errorf("copy the target's heap: %w", err)
 		}
-		bad := map[int]bool{}
+		bad := map[int]bool{} // runs with a part the freeze could not read
 		for _, i := range re.Failed {
-			bad[i] = true
+			bad[runOf[i]] = true
 		}
 		kept := im.runs[:0]
 		for i, c := range im.runs {
@@ -231,6 +257,34 @@ func (s *Session) copyFrozen() error {
 	im.live = s.t
 	a.m = im
 	return a.collect(im)
+}
+
+// recopyRegions is what the frozen copy reads again, and the run of the plan each
+// region belongs to: the pages written since the warm copy (RecopySoftDirty), or the
+// whole plan when the page map cannot tell.
+func (s *Session) recopyRegions() ([]dbg.Region, []int) {
+	im := s.im
+	if s.recopy == RecopySoftDirty {
+		pm, err := openPagemap(s.t.Pid())
+		if err == nil {
+			var regions []dbg.Region
+			var runOf []int
+			regions, runOf, s.recopied, err = dirtyRegions(im.runs, s.stale, uint64(os.Getpagesize()), pm.read)
+			pm.Close()
+			if err == nil {
+				return regions, runOf
+			}
+		}
+		s.recopy, s.recopyWhy = RecopyFull, err.Error()
+	}
+	regions := make([]dbg.Region, len(im.runs))
+	runOf := make([]int, len(im.runs))
+	s.recopied = 0
+	for i, c := range im.runs {
+		regions[i], runOf[i] = dbg.Region{Addr: c.addr, Buf: c.b}, i
+		s.recopied += uint64(len(c.b))
+	}
+	return regions, runOf
 }
 
 // Thaw lets the target run again; from then on reads are served from the copy only.
@@ -275,6 +329,7 @@ func (s *Session) Finish() (*Result, error) {
 	res.Stats.Mode = s.mode
 	if s.im != nil {
 		res.Stats.Copied = s.im.bytes
+		res.Stats.Recopy, res.Stats.RecopyWhy, res.Stats.Recopied = s.recopy, s.recopyWhy, s.recopied
 	}
 	return res, nil
 }

@@ -10,9 +10,15 @@ type LeakReport struct {
 	Mode string `json:"mode,omitempty"`
 	// FreezeMicros is how long the analysis kept the target frozen (the same freeze as
 	// the snapshot's when both were read together); CopiedBytes what the copy held.
-	FreezeMicros int64       `json:"freezeMicros,omitempty"`
-	CopiedBytes  uint64      `json:"copiedBytes,omitempty"`
-	Groups       []LeakGroup `json:"groups,omitempty"`
+	FreezeMicros int64  `json:"freezeMicros,omitempty"`
+	CopiedBytes  uint64 `json:"copiedBytes,omitempty"`
+	// Recopy is how the freeze refreshed the copy taken while the target ran: "soft-dirty"
+	// (only the pages written since, as the kernel's soft-dirty bits tell) or "full";
+	// RecopyWhy why not the first, RecopiedBytes how much it read again.
+	Recopy        string      `json:"recopy,omitempty"`
+	RecopyWhy     string      `json:"recopyWhy,omitempty"`
+	RecopiedBytes uint64      `json:"recopiedBytes,omitempty"`
+	Groups        []LeakGroup `json:"groups,omitempty"`
 	// ByDesign lists goroutines that never wake by design and are no leak to fix: the
 	// main goroutine parked in select {}.
 	ByDesign []LeakByDesign `json:"byDesign,omitempty"`

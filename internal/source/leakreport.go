@@ -15,6 +15,7 @@ func leakReport(snap *snapshot.Snapshot, res *leaks.Result, live bool) *snapshot
 	r := &snapshot.LeakReport{}
 	if live {
 		r.Mode, r.FreezeMicros, r.CopiedBytes = res.Stats.Mode, res.Stats.Freeze.Microseconds(), res.Stats.Copied
+		r.Recopy, r.RecopyWhy, r.RecopiedBytes = res.Stats.Recopy, res.Stats.RecopyWhy, res.Stats.Recopied
 	}
 	type key struct {
 		verdict       snapshot.Verdict

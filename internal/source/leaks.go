@@ -129,7 +129,14 @@ func LeakSummary(res *leaks.Result, live bool) string {
 	switch {
 	case !live:
 	case s.Mode == leaks.ModeCopy:
-		out += fmt.Sprintf("; frozen %v to copy %d MB, marked after the thaw", s.Freeze.Round(time.Millisecond), s.Copied>>20)
+		out += fmt.Sprintf("; frozen %v to copy %d MB", s.Freeze.Round(time.Millisecond), s.Copied>>20)
+		switch s.Recopy {
+		case leaks.RecopySoftDirty:
+			out += fmt.Sprintf(" (%d MB of it read again, frozen: the pages written since the copy made while it ran)", s.Recopied>>20)
+		case leaks.RecopyFull:
+			out += fmt.Sprintf(" (all of it read again, frozen: %s)", s.RecopyWhy)
+		}
+		out += ", marked after the thaw"
 	default:
 		out += fmt.Sprintf("; frozen %v, marked while frozen", s.Freeze.Round(time.Millisecond))
 	}

@@ -1,0 +1,202 @@
+package leaks
+
+import (
+	"bufio"
+	"compress/gzip"
+	"math/rand"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+)
+
+// TestDirtyRegions checks, on random plans and page maps, that the regions read again
+// are exactly the bytes of the plan on pages not present-and-clean (or of runs the warm
+// copy could not read), each once, and that each region's buffer is the copy's own bytes
+// for its addresses: the oracle is the same rule applied byte by byte.
+func TestDirtyRegions(t *testing.T) {
+	const ps = 4096
+	rng := rand.New(rand.NewSource(1))
+	for trial := 0; trial < 300; trial++ {
+		// Runs: sorted, not overlapping, of any alignment, some adjacent, some far apart.
+		var runs []chunk
+		addr := uint64(0xc000000000) + uint64(rng.Intn(3*ps))
+		for n := 1 + rng.Intn(6); n > 0; n-- {
+			size := 1 + rng.Intn(5*ps)
+			runs = append(runs, chunk{addr, make([]byte, size)})
+			addr += uint64(size)
+			switch rng.Intn(3) {
+			case 1:
+				addr += uint64(rng.Intn(3 * ps))
+			case 2:
+				addr += uint64(rng.Intn(pagemapGroup*3)) * ps
+			}
+		}
+		entry := map[uint64]uint64{}
+		pageEntry := func(p uint64) uint64 {
+			if e, ok := entry[p]; ok {
+				return e
+			}
+			e := []uint64{pmPresent, pmPresent | pmSoftDirty, 0, 1 << 62}[rng.Intn(4)] // clean, written, absent, swapped
+			entry[p] = e
+			return e
+		}
+		stale := map[int]bool{}
+		if rng.Intn(4) == 0 {
+			stale[rng.Intn(len(runs))] = true
+		}
+		reads := 0
+		regions, runOf, n, err := dirtyRegions(runs, stale, ps, func(first uint64, out []uint64) error {
+			reads++
+			for i := range out {
+				out[i] = pageEntry(first + uint64(i))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Oracle: byte by byte.
+		want := map[uint64]bool{}
+		for i, c := range runs {
+			for a := c.addr; a < c.end(); a++ {
+				if e := pageEntry(a / ps); stale[i] || e&pmPresent == 0 || e&pmSoftDirty != 0 {
+					want[a] = true
+				}
+			}
+		}
+		got := map[uint64]bool{}
+		var total uint64
+		for k, r := range regions {
+			c := runs[runOf[k]]
+			if r.Addr < c.addr || r.Addr+uint64(len(r.Buf)) > c.end() || len(r.Buf) == 0 {
+				t.Fatalf("trial %d: region %#x+%d outside its run %#x+%d", trial, r.Addr, len(r.Buf), c.addr, len(c.b))
+			}
+			if &r.Buf[0] != &c.b[r.Addr-c.addr] || cap(r.Buf) != len(r.Buf) {
+				t.Fatalf("trial %d: region %#x+%d is not the copy's own bytes", trial, r.Addr, len(r.Buf))
+			}
+			for a := r.Addr; a < r.Addr+uint64(len(r.Buf)); a++ {
+				if got[a] {
+					t.Fatalf("trial %d: %#x read again twice", trial, a)
+				}
+				got[a] = true
+			}
+			total += uint64(len(r.Buf))
+		}
+		if len(got) != len(want) || total != n {
+			t.Fatalf("trial %d: %d bytes read again (said %d), want %d", trial, len(got), n, len(want))
+		}
+		for a := range want {
+			if !got[a] {
+				t.Fatalf("trial %d: %#x (page entry %#x) not read again", trial, a, pageEntry(a/ps))
+			}
+		}
+		if reads > len(runs) {
+			t.Fatalf("trial %d: %d page map reads for %d runs", trial, reads, len(runs))
+		}
+	}
+}
+
+// kernelConfig answers whether the running kernel's /proc/config.gz sets option (ok
+// false: the kernel does not publish its configuration).
+func kernelConfig(t *testing.T, option string) (set, ok bool) {
+	f, err := os.Open("/proc/config.gz")
+	if err != nil {
+		return false, false
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(z)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), option+"=") {
+			return strings.TrimPrefix(sc.Text(), option+"=") == "y", true
+		}
+	}
+	return false, true
+}
+
+// TestSoftDirtyProbe checks the probe against the kernel's own configuration, where the
+// kernel publishes it: a kernel without CONFIG_MEM_SOFT_DIRTY accepts clear_refs and
+// reports every page clean, which must never be taken for tracking.
+func TestSoftDirtyProbe(t *testing.T) {
+	set, ok := kernelConfig(t, "CONFIG_MEM_SOFT_DIRTY")
+	if !ok {
+		t.Skip("the kernel publishes no /proc/config.gz to check the probe against")
+	}
+	why := probeSoftDirty()
+	t.Logf("CONFIG_MEM_SOFT_DIRTY=%v; probe: %q", set, why)
+	if set && why != "" {
+		t.Errorf("the kernel tracks soft-dirty pages, but the probe says %q", why)
+	}
+	if !set && why == "" {
+		t.Errorf("the kernel has no CONFIG_MEM_SOFT_DIRTY, but the probe says it tracks soft-dirty pages")
+	}
+}
+
+// TestSoftDirtyRecopy copies a buffer of this process after clearing its soft-dirty
+// bits, writes some of its pages, and checks that the regions read again from the real
+// page map are at least the pages written, and that reading them again makes the copy
+// equal to the buffer (the oracle: the buffer itself).
+func TestSoftDirtyRecopy(t *testing.T) {
+	if why := softDirtyMissing(); why != "" {
+		t.Skip(why)
+	}
+	ps := os.Getpagesize()
+	const pages = 64
+	m, err := syscall.Mmap(-1, 0, pages*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(m)
+	for i := range m {
+		m[i] = byte(i)
+	}
+	base := uint64(uintptr(unsafe.Pointer(&m[0])))
+	// The plan: two runs with odd ends, as spans of the heap would be.
+	runs := []chunk{{base + 100, make([]byte, 20*ps)}, {base + uint64(30*ps), make([]byte, 30*ps-7)}}
+	if err := clearSoftDirty(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range runs {
+		copy(c.b, m[c.addr-base:])
+	}
+	written := []int{0, 5, 19, 20, 31, 59}
+	for _, p := range written {
+		m[p*ps+ps/2]++
+	}
+	pm, err := openPagemap(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pm.Close()
+	regions, _, n, err := dirtyRegions(runs, nil, uint64(ps), pm.read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := map[int]bool{}
+	for _, r := range regions {
+		for a := r.Addr; a < r.Addr+uint64(len(r.Buf)); a += uint64(ps) {
+			read[int((a-base)/uint64(ps))] = true
+		}
+		copy(r.Buf, m[r.Addr-base:])
+	}
+	for _, p := range written {
+		off, in := uint64(p*ps+ps/2), false
+		for _, c := range runs {
+			in = in || (off >= c.addr-base && off < c.end()-base)
+		}
+		if in && !read[p] {
+			t.Errorf("page %d was written after the copy but is not read again", p)
+		}
+	}
+	for i, c := range runs {
+		if string(c.b) != string(m[c.addr-base:c.end()-base]) {
+			t.Errorf("run %d differs from the memory after reading %d bytes again", i, n)
+		}
+	}
+	t.Logf("%d of %d bytes read again", n, len(runs[0].b)+len(runs[1].b))
+}
