@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gorigin-dev/gorigin/capture"
 	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/gstruct"
 )
@@ -236,8 +237,12 @@ func (s *Session) Freeze() error {
 
 func (s *Session) copyFrozen() error {
 	im, a := s.im, s.a
+	phase := capture.Tracer("leaks (frozen)")
 	regions, runOf := s.recopyRegions()
-	if err := s.t.ReadBatch(regions); err != nil {
+	phase("planned the copy again (%s): %d KB in %d regions", s.recopy, s.recopied>>10, len(regions))
+	err := s.t.ReadBatch(regions)
+	phase("read them")
+	if err != nil {
 		var re *dbg.ReadError
 		if !errors.As(err, &re) {
 			return fmt.Errorf("copy the target's heap: %w", err)

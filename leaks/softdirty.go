@@ -32,8 +32,17 @@ const (
 // Bits of a /proc/PID/pagemap entry (Documentation/admin-guide/mm/pagemap.rst).
 const (
 	pmSoftDirty = 1 << 55
+	pmExclusive = 1 << 56 // mapped by this process alone
 	pmPresent   = 1 << 63
 )
+
+// pageClean says a page's entry shows it unchanged since the soft-dirty bits were
+// cleared: present, not written, and mapped by the target alone. A page the target
+// released (madvise) and has only read since maps the shared zero page: present and
+// not soft-dirty, but not exclusive, and its content is no longer what was copied.
+func pageClean(e uint64) bool {
+	return e&(pmPresent|pmExclusive|pmSoftDirty) == pmPresent|pmExclusive
+}
 
 var softDirty struct {
 	once sync.Once
@@ -73,8 +82,8 @@ func probeSoftDirty() string {
 	if err := pm.read(addr/uint64(ps), e[:]); err != nil {
 		return err.Error()
 	}
-	if e[0]&pmPresent == 0 || e[0]&pmSoftDirty != 0 {
-		return noSoftDirty
+	if !pageClean(e[0]) {
+		return noSoftDirty + " or exclusively mapped pages"
 	}
 	m[0] = 2
 	runtime.KeepAlive(m)
@@ -144,7 +153,7 @@ func (pm *pagemap) read(first uint64, out []uint64) error {
 const pagemapGroup = 512
 
 // dirtyRegions is what of runs (sorted, not overlapping) must be read again: every page
-// whose entry (entries fills entries from a page number on) is not present and clean.
+// whose entry (entries fills entries from a page number on) is not pageClean.
 // Each region's Buf is the copy's own bytes for it, so that reading them again refreshes
 // the copy in place; run[i] is the index in runs of regions[i]. stale runs are read again
 // whole (the warm copy could not read them).
@@ -188,7 +197,7 @@ func dirtyRegions(runs []chunk, stale map[int]bool, pageSize uint64, entries fun
 				continue
 			}
 			for p := c.addr / pageSize; p*pageSize < c.end(); p++ {
-				if e := buf[p-first]; e&pmPresent != 0 && e&pmSoftDirty == 0 {
+				if pageClean(buf[p-first]) {
 					continue
 				}
 				add(i, max(c.addr, p*pageSize), min(c.end(), (p+1)*pageSize))

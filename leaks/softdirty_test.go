@@ -38,7 +38,8 @@ func TestDirtyRegions(t *testing.T) {
 			if e, ok := entry[p]; ok {
 				return e
 			}
-			e := []uint64{pmPresent, pmPresent | pmSoftDirty, 0, 1 << 62}[rng.Intn(4)] // clean, written, absent, swapped
+			// Clean, written, the zero page (present, not exclusive), absent, swapped.
+			e := []uint64{pmPresent | pmExclusive, pmPresent | pmExclusive | pmSoftDirty, pmPresent, 0, 1 << 62}[rng.Intn(5)]
 			entry[p] = e
 			return e
 		}
@@ -61,7 +62,7 @@ func TestDirtyRegions(t *testing.T) {
 		want := map[uint64]bool{}
 		for i, c := range runs {
 			for a := c.addr; a < c.end(); a++ {
-				if e := pageEntry(a / ps); stale[i] || e&pmPresent == 0 || e&pmSoftDirty != 0 {
+				if e := pageEntry(a / ps); stale[i] || e&pmPresent == 0 || e&pmSoftDirty != 0 || e&pmExclusive == 0 {
 					want[a] = true
 				}
 			}
