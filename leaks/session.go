@@ -274,7 +274,8 @@ func (s *Session) recopyRegions() ([]dbg.Region, []int) {
 		if err == nil {
 			var regions []dbg.Region
 			var runOf []int
-			regions, runOf, s.recopied, err = dirtyRegions(im.runs, s.stale, uint64(os.Getpagesize()), pm.read)
+			ps := uint64(os.Getpagesize())
+			regions, runOf, s.recopied, err = dirtyRegions(im.runs, s.stale, ps, func(lo, hi uint64) ([][2]uint64, error) { return pm.dirty(lo, hi, ps) })
 			pm.Close()
 			if err == nil {
 				return regions, runOf

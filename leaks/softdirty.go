@@ -115,8 +115,9 @@ func clearSoftDirty(pid int) error {
 
 // pagemap is an open /proc/PID/pagemap.
 type pagemap struct {
-	f   *os.File
-	buf []byte
+	f      *os.File
+	buf    []byte
+	noScan bool // the kernel has no PAGEMAP_SCAN (before Linux 6.7)
 }
 
 func openPagemap(pid int) (*pagemap, error) {
@@ -148,18 +149,110 @@ func (pm *pagemap) read(first uint64, out []uint64) error {
 	return nil
 }
 
-// pagemapGroup is how many pages apart two runs may start and still have their entries
-// read in one go (4 KB of entries).
+// dirty lists the pages of [lo, hi) (page-aligned) whose content may differ from a copy
+// taken after the soft-dirty bits were cleared, as sorted page-aligned ranges: with
+// PAGEMAP_SCAN where the kernel has it (the kernel walks the page tables and answers
+// ranges, about 2 ms for 550 MB where reading the entries takes 30 ms and more), else
+// from the entries.
+func (pm *pagemap) dirty(lo, hi, pageSize uint64) ([][2]uint64, error) {
+	if !pm.noScan {
+		out, err := pm.scan(lo, hi)
+		if err != syscall.ENOTTY && err != syscall.EINVAL {
+			return out, err
+		}
+		pm.noScan = true
+	}
+	return dirtyFromEntries(lo, hi, pageSize, pm.read)
+}
+
+// dirtyFromEntries is dirty from the pages' entries: every page not pageClean.
+func dirtyFromEntries(lo, hi, pageSize uint64, read func(first uint64, out []uint64) error) ([][2]uint64, error) {
+	es := make([]uint64, (hi-lo)/pageSize)
+	if err := read(lo/pageSize, es); err != nil {
+		return nil, err
+	}
+	var out [][2]uint64
+	for i, e := range es {
+		if pageClean(e) {
+			continue
+		}
+		a := lo + uint64(i)*pageSize
+		if n := len(out); n > 0 && out[n-1][1] == a {
+			out[n-1][1] = a + pageSize
+		} else {
+			out = append(out, [2]uint64{a, a + pageSize})
+		}
+	}
+	return out, nil
+}
+
+// PAGEMAP_SCAN (linux/fs.h): an ioctl on /proc/PID/pagemap that answers the ranges of
+// pages in given categories.
+const (
+	pagemapScan    = 0xc0606610 // _IOWR('f', 16, struct pm_scan_arg)
+	pageIsPresent  = 1 << 3
+	pageIsPFNZero  = 1 << 5
+	pageIsSoftDirt = 1 << 7
+)
+
+type pageRegion struct{ start, end, categories uint64 }
+
+type pmScanArg struct {
+	size, flags, start, end, walkEnd, vec, vecLen, maxPages uint64
+	inverted, mask, anyOf, ret                              uint64
+}
+
+// scan is dirty with PAGEMAP_SCAN: the pages soft-dirty, not present, or mapping the
+// zero page (a released page read since).
+func (pm *pagemap) scan(lo, hi uint64) ([][2]uint64, error) {
+	var vec [512]pageRegion
+	var out [][2]uint64
+	for lo < hi {
+		a := pmScanArg{
+			size: uint64(unsafe.Sizeof(pmScanArg{})), start: lo, end: hi,
+			vec: uint64(uintptr(unsafe.Pointer(&vec[0]))), vecLen: uint64(len(vec)),
+			inverted: pageIsPresent, anyOf: pageIsSoftDirt | pageIsPresent | pageIsPFNZero,
+			ret: pageIsSoftDirt | pageIsPresent | pageIsPFNZero,
+		}
+		n, _, e := syscall.Syscall(syscall.SYS_IOCTL, pm.f.Fd(), pagemapScan, uintptr(unsafe.Pointer(&a)))
+		runtime.KeepAlive(&vec)
+		if e != 0 {
+			return nil, e
+		}
+		if n > uintptr(len(vec)) || a.walkEnd <= lo || a.walkEnd > hi {
+			return nil, fmt.Errorf("PAGEMAP_SCAN at %#x answered %d regions up to %#x", lo, n, a.walkEnd)
+		}
+		for _, r := range vec[:n] {
+			if r.start < lo || r.end > a.walkEnd || r.end <= r.start {
+				return nil, fmt.Errorf("PAGEMAP_SCAN at %#x answered the range %#x-%#x", lo, r.start, r.end)
+			}
+			if k := len(out); k > 0 && out[k-1][1] == r.start {
+				out[k-1][1] = r.end
+			} else {
+				out = append(out, [2]uint64{r.start, r.end})
+			}
+		}
+		lo = a.walkEnd
+	}
+	return out, nil
+}
+
+// pagemapGroup is how many pages apart two runs may lie and still have their pages
+// looked up together.
 const pagemapGroup = 512
 
-// dirtyRegions is what of runs (sorted, not overlapping) must be read again: every page
-// whose entry (entries fills entries from a page number on) is not pageClean.
-// Each region's Buf is the copy's own bytes for it, so that reading them again refreshes
-// the copy in place; run[i] is the index in runs of regions[i]. stale runs are read again
-// whole (the warm copy could not read them).
-func dirtyRegions(runs []chunk, stale map[int]bool, pageSize uint64, entries func(first uint64, out []uint64) error) (regions []dbg.Region, run []int, bytes uint64, err error) {
+// dirtyRegions is what of runs (sorted, not overlapping) must be read again: the bytes
+// of the pages dirty names (sorted page-aligned ranges within the page-aligned [lo, hi)
+// it is asked about). Each region's Buf is the copy's own bytes for it, so that reading
+// them again refreshes the copy in place; run[i] is the index in runs of regions[i].
+// stale runs are read again whole (the warm copy could not read them).
+func dirtyRegions(runs []chunk, stale map[int]bool, pageSize uint64, dirty func(lo, hi uint64) ([][2]uint64, error)) (regions []dbg.Region, run []int, bytes uint64, err error) {
 	add := func(i int, lo, hi uint64) {
 		c := runs[i]
+		lo, hi = max(lo, c.addr), min(hi, c.end())
+		if lo >= hi {
+			return
+		}
 		if n := len(regions); n > 0 && run[n-1] == i && regions[n-1].Addr+uint64(len(regions[n-1].Buf)) == lo {
 			regions[n-1].Buf = c.b[regions[n-1].Addr-c.addr : hi-c.addr : hi-c.addr]
 		} else {
@@ -168,39 +261,32 @@ func dirtyRegions(runs []chunk, stale map[int]bool, pageSize uint64, entries fun
 		}
 		bytes += hi - lo
 	}
-	var buf []uint64
-	var first uint64 // page number of buf[0]
+	pageEnd := func(c chunk) uint64 { return (c.end() + pageSize - 1) / pageSize * pageSize }
 	for i := 0; i < len(runs); {
-		// A group of runs whose entries are read together.
-		lastPage := func(c chunk) uint64 { return (c.addr + uint64(max(len(c.b), 1)) - 1) / pageSize }
-		j, last := i+1, lastPage(runs[i])
-		for j < len(runs) && runs[j].addr/pageSize <= last+pagemapGroup {
-			last = max(last, lastPage(runs[j]))
+		// A group of runs whose pages are looked up together.
+		j, hi := i+1, pageEnd(runs[i])
+		for j < len(runs) && runs[j].addr <= hi+pagemapGroup*pageSize {
+			hi = max(hi, pageEnd(runs[j]))
 			j++
 		}
-		first = runs[i].addr / pageSize
-		if n := int(last - first + 1); cap(buf) < n {
-			buf = make([]uint64, n)
-		} else {
-			buf = buf[:n]
-		}
-		if err := entries(first, buf); err != nil {
+		lo := runs[i].addr / pageSize * pageSize
+		ds, err := dirty(lo, hi)
+		if err != nil {
 			return nil, nil, 0, err
 		}
+		// Both lists are sorted: walk them together.
+		k := 0
 		for ; i < j; i++ {
 			c := runs[i]
-			if len(c.b) == 0 {
-				continue
-			}
 			if stale[i] {
 				add(i, c.addr, c.end())
 				continue
 			}
-			for p := c.addr / pageSize; p*pageSize < c.end(); p++ {
-				if pageClean(buf[p-first]) {
-					continue
-				}
-				add(i, max(c.addr, p*pageSize), min(c.end(), (p+1)*pageSize))
+			for k > 0 && ds[k-1][1] > c.addr {
+				k-- // a dirty range may span the end of the previous run
+			}
+			for ; k < len(ds) && ds[k][0] < c.end(); k++ {
+				add(i, ds[k][0], ds[k][1])
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"math/rand"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,12 +49,17 @@ func TestDirtyRegions(t *testing.T) {
 			stale[rng.Intn(len(runs))] = true
 		}
 		reads := 0
-		regions, runOf, n, err := dirtyRegions(runs, stale, ps, func(first uint64, out []uint64) error {
+		regions, runOf, n, err := dirtyRegions(runs, stale, ps, func(lo, hi uint64) ([][2]uint64, error) {
 			reads++
-			for i := range out {
-				out[i] = pageEntry(first + uint64(i))
+			if lo%ps != 0 || hi%ps != 0 || hi <= lo {
+				t.Fatalf("asked about %#x-%#x", lo, hi)
 			}
-			return nil
+			return dirtyFromEntries(lo, hi, ps, func(first uint64, out []uint64) error {
+				for i := range out {
+					out[i] = pageEntry(first + uint64(i))
+				}
+				return nil
+			})
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -94,7 +100,7 @@ func TestDirtyRegions(t *testing.T) {
 			}
 		}
 		if reads > len(runs) {
-			t.Fatalf("trial %d: %d page map reads for %d runs", trial, reads, len(runs))
+			t.Fatalf("trial %d: %d page lookups for %d runs", trial, reads, len(runs))
 		}
 	}
 }
@@ -174,7 +180,7 @@ func TestSoftDirtyRecopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pm.Close()
-	regions, _, n, err := dirtyRegions(runs, nil, uint64(ps), pm.read)
+	regions, _, n, err := dirtyRegions(runs, nil, uint64(ps), func(lo, hi uint64) ([][2]uint64, error) { return pm.dirty(lo, hi, uint64(ps)) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,4 +206,73 @@ func TestSoftDirtyRecopy(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d bytes read again", n, len(runs[0].b)+len(runs[1].b))
+}
+
+// TestPagemapScanAgreesWithEntries maps pages of this process and leaves some untouched
+// (not present), only reads others (the zero page) and writes the rest: PAGEMAP_SCAN and
+// the page map's entries must both name exactly the untouched and the read-only pages as
+// possibly changed (the oracle: what the test did to each page).
+func TestPagemapScanAgreesWithEntries(t *testing.T) {
+	ps := os.Getpagesize()
+	const pages = 96
+	m, err := syscall.Mmap(-1, 0, pages*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(m)
+	syscall.Madvise(m, 15) // MADV_NOHUGEPAGE: page by page
+	rng := rand.New(rand.NewSource(2))
+	want := map[int]bool{}
+	sum := 0
+	for p := 0; p < pages; p++ {
+		switch rng.Intn(3) {
+		case 0: // untouched
+			want[p] = true
+		case 1:
+			sum += int(m[p*ps]) // read: maps the zero page
+			want[p] = true
+		case 2:
+			m[p*ps] = 1
+		}
+	}
+	runtime.KeepAlive(sum)
+	if softDirtyMissing() == "" {
+		// The fresh mapping counts as soft-dirty all over until the bits are cleared.
+		if err := clearSoftDirty(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pm, err := openPagemap(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pm.Close()
+	lo := uint64(uintptr(unsafe.Pointer(&m[0])))
+	hi := lo + pages*uint64(ps)
+	fromEntries, err := dirtyFromEntries(lo, hi, uint64(ps), pm.read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(how string, ds [][2]uint64) {
+		got := map[int]bool{}
+		for _, d := range ds {
+			for a := d[0]; a < d[1]; a += uint64(ps) {
+				got[int((a-lo)/uint64(ps))] = true
+			}
+		}
+		for p := 0; p < pages; p++ {
+			if got[p] != want[p] {
+				t.Errorf("%s: page %d possibly changed %v, want %v", how, p, got[p], want[p])
+			}
+		}
+	}
+	check("the entries", fromEntries)
+	fromScan, err := pm.scan(lo, hi)
+	if err == syscall.ENOTTY || err == syscall.EINVAL {
+		t.Skipf("the kernel has no PAGEMAP_SCAN (Linux 6.7+): %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("PAGEMAP_SCAN", fromScan)
 }
