@@ -21,44 +21,7 @@ func TestQueuedFinalizersAndCleanupsAreRoots(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a target")
 	}
-	exe := testenv.Binary(t, testenv.Build{Dir: "testdata/queued"})
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- line
-	}()
-	select {
-	case line := <-ready:
-		if strings.TrimSpace(line) != "ready" {
-			t.Fatalf("target said %q, want ready", line)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("target never got ready")
-	}
+	cmd := startQueued(t)
 	p, err := native.Attach(cmd.Process.Pid, native.Options{MaxFreeze: 30 * time.Second})
 	if err != nil {
 		t.Skipf("cannot attach (ptrace not permitted here?): %v", err)
@@ -104,4 +67,48 @@ func TestQueuedFinalizersAndCleanupsAreRoots(t *testing.T) {
 			t.Errorf("goroutine %d called leaked: %s", id, v.Why)
 		}
 	}
+}
+
+// startQueued starts testdata/queued and waits until it is ready; it ends when the test does.
+func startQueued(t *testing.T) *exec.Cmd {
+	t.Helper()
+	exe := testenv.Binary(t, testenv.Build{Dir: "testdata/queued"})
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		ready <- line
+	}()
+	select {
+	case line := <-ready:
+		if strings.TrimSpace(line) != "ready" {
+			t.Fatalf("target said %q, want ready", line)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("target never got ready")
+	}
+	return cmd
 }

@@ -53,6 +53,10 @@ type Session struct {
 	recopy, recopyWhy string
 	recopied          uint64
 	stale             map[int]bool
+	// changed lists the pages written since the warm copy (RecopySoftDirty): from the
+	// target's page map, opened before the freeze and closed at the thaw.
+	changed func(lo, hi uint64) ([][2]uint64, error)
+	pagemap *pagemap
 }
 
 const (
@@ -155,10 +159,18 @@ func Begin(t dbg.Target, opt Options) (*Session, error) {
 	// from now on: the frozen copy reads only those again.
 	s.recopy, s.recopyWhy = RecopyFull, softDirtyMissing()
 	if s.recopyWhy == "" {
-		if err := clearSoftDirty(t.Pid()); err != nil {
+		pm, err := openPagemap(t.Pid())
+		if err == nil {
+			if err = clearSoftDirty(t.Pid()); err != nil {
+				pm.Close()
+			}
+		}
+		if err != nil {
 			s.recopyWhy = err.Error()
 		} else {
-			s.recopy = RecopySoftDirty
+			ps := uint64(os.Getpagesize())
+			s.recopy, s.pagemap = RecopySoftDirty, pm
+			s.changed = func(lo, hi uint64) ([][2]uint64, error) { return pm.dirty(lo, hi, ps) }
 		}
 	}
 	progress("copying the heap while the target runs", 0, 0)
@@ -270,18 +282,12 @@ func (s *Session) copyFrozen() error {
 func (s *Session) recopyRegions() ([]dbg.Region, []int) {
 	im := s.im
 	if s.recopy == RecopySoftDirty {
-		pm, err := openPagemap(s.t.Pid())
+		regions, runOf, n, err := dirtyRegions(im.runs, s.stale, uint64(os.Getpagesize()), s.changed)
 		if err == nil {
-			var regions []dbg.Region
-			var runOf []int
-			ps := uint64(os.Getpagesize())
-			regions, runOf, s.recopied, err = dirtyRegions(im.runs, s.stale, ps, func(lo, hi uint64) ([][2]uint64, error) { return pm.dirty(lo, hi, ps) })
-			pm.Close()
-			if err == nil {
-				return regions, runOf
-			}
+			s.recopied = n
+			return regions, runOf
 		}
-		s.recopy, s.recopyWhy = RecopyFull, err.Error()
+		s.recopy, s.recopyWhy = RecopyFull, fmt.Sprintf("look up the pages written since the copy made while it ran: %v", err)
 	}
 	regions := make([]dbg.Region, len(im.runs))
 	runOf := make([]int, len(im.runs))
@@ -293,6 +299,13 @@ func (s *Session) recopyRegions() ([]dbg.Region, []int) {
 	return regions, runOf
 }
 
+func (s *Session) closePagemap() {
+	if s.pagemap != nil {
+		s.pagemap.Close()
+		s.pagemap = nil
+	}
+}
+
 // Thaw lets the target run again; from then on reads are served from the copy only.
 func (s *Session) Thaw() error {
 	if s.state != frozen {
@@ -300,6 +313,7 @@ func (s *Session) Thaw() error {
 	}
 	err := s.t.Thaw()
 	s.state = thawed
+	s.closePagemap()
 	s.froze = time.Since(s.since)
 	if ft, ok := s.t.(interface{ LastFreeze() time.Duration }); ok && ft.LastFreeze() > 0 {
 		s.froze = ft.LastFreeze()
@@ -355,6 +369,7 @@ func (s *Session) Exe() string                      { return s.t.Exe() }
 func (s *Session) Mappings() ([]dbg.Mapping, error) { return s.t.Mappings() }
 func (s *Session) Threads() ([]dbg.Thread, error)   { return s.t.Threads() }
 func (s *Session) Close() error {
+	s.closePagemap()
 	if s.im != nil {
 		s.im.release()
 	}

@@ -9,7 +9,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
+
+	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/dbg/native"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 )
 
 // TestDirtyRegions checks, on random plans and page maps, that the regions read again
@@ -275,4 +280,119 @@ func TestPagemapScanAgreesWithEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("PAGEMAP_SCAN", fromScan)
+}
+
+// TestSoftDirtyRecopyOnLiveTarget runs a whole session on a live target with the page
+// lookup replaced by an exact one — a page counts as written when the frozen target's
+// bytes differ from the warm copy's — so that the re-copy of only some pages runs on any
+// kernel; the warm copy is spoiled on some pages, as the target's writes would make it
+// stale. While frozen, after the session's copy, every run of the copy must equal the
+// target's memory read afresh (the oracle: the frozen target itself); the session must
+// have read again less than it copied, and its verdicts must be those of marking while
+// frozen (Analyze) on the same target.
+func TestSoftDirtyRecopyOnLiveTarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a target")
+	}
+	testenv.NeedPtrace(t)
+	cmd := startQueued(t)
+	p, err := native.Attach(cmd.Process.Pid, native.Options{MaxFreeze: 60 * time.Second})
+	if err != nil {
+		t.Skipf("cannot attach: %v", err)
+	}
+	defer p.Close()
+	want, err := Analyze(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Begin(p, Options{Mode: ModeCopy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ps := uint64(os.Getpagesize())
+	lookups := 0
+	s.recopy, s.recopyWhy = RecopySoftDirty, ""
+	s.changed = func(lo, hi uint64) ([][2]uint64, error) {
+		lookups++
+		var out [][2]uint64
+		now, was := make([]byte, ps), make([]byte, ps)
+		for a := lo; a < hi; a += ps {
+			// Pages the copy holds only in part compare on the part it holds.
+			clear(was)
+			n := 0
+			for off := uint64(0); off < ps; off++ {
+				if s.im.fill(a+off, was[off:off+1]) {
+					n++
+				}
+			}
+			if n == 0 {
+				continue // not in the copy: nothing to refresh
+			}
+			if p.ReadBatch([]dbg.Region{{Addr: a, Buf: now}}) == nil {
+				same := true
+				for off := uint64(0); off < ps; off++ {
+					if s.im.fill(a+off, make([]byte, 1)) && now[off] != was[off] {
+						same = false
+						break
+					}
+				}
+				if same {
+					continue
+				}
+			}
+			if k := len(out); k > 0 && out[k-1][1] == a {
+				out[k-1][1] = a + ps
+			} else {
+				out = append(out, [2]uint64{a, a + ps})
+			}
+		}
+		return out, nil
+	}
+	// An idle target writes little between the two copies: stand in for its writes by
+	// spoiling the warm copy on every third page, which the lookup then finds changed.
+	spoiled := 0
+	for _, c := range s.im.runs {
+		for a := (c.addr + ps - 1) / ps * ps; a < c.end(); a += 3 * ps {
+			c.b[a-c.addr] ^= 0xff
+			spoiled++
+		}
+	}
+	if err := s.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range s.im.runs {
+		now := make([]byte, len(c.b))
+		if err := p.ReadBatch([]dbg.Region{{Addr: c.addr, Buf: now}}); err != nil {
+			t.Fatalf("read %#x+%d again: %v", c.addr, len(c.b), err)
+		}
+		for off := range now {
+			if now[off] != c.b[off] {
+				t.Fatalf("the copy at %#x holds %#x, the frozen target %#x", c.addr+uint64(off), c.b[off], now[off])
+			}
+		}
+	}
+	if err := s.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.Stats
+	t.Logf("copied %d KB, read again %d KB (%s) of which %d pages spoiled, %d page lookups", st.Copied>>10, st.Recopied>>10, st.Recopy, spoiled, lookups)
+	if st.Recopy != RecopySoftDirty || lookups == 0 {
+		t.Fatalf("re-copy %q (%s) after %d lookups, want %s", st.Recopy, st.RecopyWhy, lookups, RecopySoftDirty)
+	}
+	if st.Recopied < uint64(spoiled) || st.Recopied >= st.Copied {
+		t.Errorf("read again %d of %d bytes, with %d pages spoiled and the others unchanged", st.Recopied, st.Copied, spoiled)
+	}
+	for id, w := range want.Verdicts {
+		if g, ok := res.Verdicts[id]; !ok || g.Leak != w.Leak {
+			t.Errorf("goroutine %d: %v after the partial re-copy, %v marking while frozen (%s)", id, g.Leak, w.Leak, w.Why)
+		}
+	}
+	if len(res.Verdicts) != len(want.Verdicts) {
+		t.Errorf("%d verdicts after the partial re-copy, %d marking while frozen", len(res.Verdicts), len(want.Verdicts))
+	}
 }
