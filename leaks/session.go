@@ -157,21 +157,13 @@ func Begin(t dbg.Target, opt Options) (*Session, error) {
 	s.im.bytes = total
 	// Soft-dirty bits cleared before the warm copy mark every page the target writes
 	// from now on: the frozen copy reads only those again.
-	s.recopy, s.recopyWhy = RecopyFull, softDirtyMissing()
-	if s.recopyWhy == "" {
-		pm, err := openPagemap(t.Pid())
-		if err == nil {
-			if err = clearSoftDirty(t.Pid()); err != nil {
-				pm.Close()
-			}
-		}
-		if err != nil {
-			s.recopyWhy = err.Error()
-		} else {
-			ps := uint64(os.Getpagesize())
-			s.recopy, s.pagemap = RecopySoftDirty, pm
-			s.changed = func(lo, hi uint64) ([][2]uint64, error) { return pm.dirty(lo, hi, ps) }
-		}
+	s.recopy = RecopyFull
+	if pm, why := trackSoftDirty(t.Pid()); pm == nil {
+		s.recopyWhy = why
+	} else {
+		ps := uint64(os.Getpagesize())
+		s.recopy, s.pagemap = RecopySoftDirty, pm
+		s.changed = func(lo, hi uint64) ([][2]uint64, error) { return pm.dirty(lo, hi, ps) }
 	}
 	progress("copying the heap while the target runs", 0, 0)
 	// Warm: what fails now is read again, frozen.

@@ -3,6 +3,7 @@ package leaks
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"sync"
@@ -96,6 +97,53 @@ func probeSoftDirty() string {
 	return ""
 }
 
+// softDirtyOff is the environment variable that turns the soft-dirty re-copy off
+// (GORIGIN_LEAKS_SOFTDIRTY=0): for a process whose soft-dirty bits another tool tracks
+// (a CRIU pre-dump), which gorigin's clear would disturb and whose clear would hide
+// writes from gorigin.
+const softDirtyOff = "GORIGIN_LEAKS_SOFTDIRTY"
+
+// trackSoftDirty takes pid's soft-dirty tracking for one session: it holds a lock that
+// another gorigin taking the same process's tracking fails on (a second clear between
+// this one and the freeze would hide the writes before it), clears the bits and opens
+// the page map. It says why not when it cannot.
+func trackSoftDirty(pid int) (*pagemap, string) {
+	if why := softDirtyMissing(); why != "" {
+		return nil, why
+	}
+	if os.Getenv(softDirtyOff) == "0" {
+		return nil, "turned off by " + softDirtyOff + "=0"
+	}
+	lock, err := lockSoftDirty(pid)
+	if err != nil {
+		return nil, err.Error()
+	}
+	pm, err := openPagemap(pid)
+	if err == nil {
+		err = clearSoftDirty(pid)
+	}
+	if err != nil {
+		if pm != nil {
+			pm.Close()
+		}
+		lock.Close()
+		return nil, err.Error()
+	}
+	pm.lock = lock
+	return pm, ""
+}
+
+// lockSoftDirty takes the lock on pid's soft-dirty tracking: an abstract unix socket,
+// exclusive per process id on the host (its network namespace), released when gorigin
+// closes it or exits, with no file to leave behind.
+func lockSoftDirty(pid int) (net.Listener, error) {
+	l, err := net.Listen("unix", fmt.Sprintf("@gorigin-soft-dirty-%d", pid))
+	if err != nil {
+		return nil, fmt.Errorf("another gorigin is tracking the soft-dirty pages of pid %d (%w)", pid, err)
+	}
+	return l, nil
+}
+
 // clearSoftDirty clears the soft-dirty bits of every page of pid.
 func clearSoftDirty(pid int) error {
 	path := fmt.Sprintf("/proc/%d/clear_refs", pid)
@@ -117,7 +165,8 @@ func clearSoftDirty(pid int) error {
 type pagemap struct {
 	f      *os.File
 	buf    []byte
-	noScan bool // the kernel has no PAGEMAP_SCAN (before Linux 6.7)
+	noScan bool         // the kernel has no PAGEMAP_SCAN (before Linux 6.7)
+	lock   net.Listener // trackSoftDirty's lock
 }
 
 func openPagemap(pid int) (*pagemap, error) {
@@ -128,7 +177,12 @@ func openPagemap(pid int) (*pagemap, error) {
 	return &pagemap{f: f}, nil
 }
 
-func (pm *pagemap) Close() error { return pm.f.Close() }
+func (pm *pagemap) Close() error {
+	if pm.lock != nil {
+		pm.lock.Close()
+	}
+	return pm.f.Close()
+}
 
 // read fills out with the entries of the pages from page number first on.
 func (pm *pagemap) read(first uint64, out []uint64) error {

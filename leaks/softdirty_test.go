@@ -396,3 +396,30 @@ func TestSoftDirtyRecopyOnLiveTarget(t *testing.T) {
 		t.Errorf("%d verdicts after the partial re-copy, %d marking while frozen", len(res.Verdicts), len(want.Verdicts))
 	}
 }
+
+// TestSoftDirtyLockIsExclusive: while one session holds a process's soft-dirty tracking,
+// a second cannot take it (its clear would hide the first one's writes); another process
+// can be tracked meanwhile, and the lock is free again once released.
+func TestSoftDirtyLockIsExclusive(t *testing.T) {
+	pid := os.Getpid()
+	first, err := lockSoftDirty(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second, err := lockSoftDirty(pid); err == nil {
+		second.Close()
+		first.Close()
+		t.Fatal("a second lock on the same process was granted")
+	}
+	other, err := lockSoftDirty(pid + 1<<22) // beyond pid_max: no process, no lock
+	if err != nil {
+		t.Fatalf("a lock on another process: %v", err)
+	}
+	other.Close()
+	first.Close()
+	again, err := lockSoftDirty(pid)
+	if err != nil {
+		t.Fatalf("the lock after release: %v", err)
+	}
+	again.Close()
+}
