@@ -69,6 +69,11 @@ const (
 // (the second copy, frozen, then goes at the speed of already-mapped memory).
 func Begin(t dbg.Target, opt Options) (*Session, error) {
 	s := &Session{t: t, start: time.Now(), mode: opt.Mode}
+	if s.mode != ModeFrozen {
+		// The test of soft-dirty tracking clears gorigin's own bits, which write-protects
+		// its pages: before it has touched the memory it fills while the target is frozen.
+		softDirtyMissing()
+	}
 	progress := func(stage string, done, total int) {
 		if opt.Progress != nil {
 			opt.Progress(stage, done, total)
