@@ -277,6 +277,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		return c, nil
 	}
 	start := time.Now()
+	frozenNow.Store(true)
 	phase("stopped the target's threads")
 	thawed := false
 	thaw := func() error {
@@ -285,6 +286,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		}
 		thawed = true
 		err := t.Thaw()
+		frozenNow.Store(false)
 		if opt.Kind != snapshot.KindLive {
 			return err // nothing ran, so nothing was stopped
 		}
@@ -424,10 +426,19 @@ func tracer(name string) func(format string, args ...any) {
 	last := time.Now()
 	return func(format string, args ...any) {
 		now := time.Now()
-		fmt.Fprintf(*out, "gorigin: %s: %-28s %8.3f ms%s\n", name, fmt.Sprintf(format, args...), float64(now.Sub(last).Microseconds())/1000, memNow())
+		mem := ""
+		// Not while the target waits: reading /proc would lengthen the freeze the trace
+		// times, and the copy's buffers were faulted in before it.
+		if !strings.Contains(name, "frozen") && !frozenNow.Load() {
+			mem = memNow()
+		}
+		fmt.Fprintf(*out, "gorigin: %s: %-28s %8.3f ms%s\n", name, fmt.Sprintf(format, args...), float64(now.Sub(last).Microseconds())/1000, mem)
 		last = now
 	}
 }
+
+// frozenNow is set while copyFrozen holds the target frozen (for the tracer).
+var frozenNow atomic.Bool
 
 // memNow says how much memory gorigin holds now and at most so far (VmRSS, VmHWM), for
 // the trace: where in a run the peak comes from. "" where /proc does not say.
