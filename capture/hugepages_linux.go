@@ -1,12 +1,6 @@
 package capture
 
-import (
-	"syscall"
-	"unsafe"
-)
-
-// hugePage is the size of an x86-64 / arm64 transparent huge page.
-const hugePage = 2 << 20
+import "syscall"
 
 // adviseHugePages asks the kernel to back b, not yet touched, with transparent huge pages
 // (where THP is in "madvise" mode, the common default): faulting in the plan's buffer for
@@ -24,9 +18,6 @@ func adviseHugePages(b []byte) {
 		syscall.Madvise(b[lo:hi], syscall.MADV_HUGEPAGE)
 	}
 }
-
-// sliceAddr is the address of b's first byte.
-func sliceAddr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
 
 // mmapMin is the size from which copy buffers come from mmap rather than the Go heap.
 const mmapMin = 4 << 20

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -78,6 +79,12 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 	}
 	return c
 }
+
+// hugePage is the size of an x86-64 / arm64 transparent huge page.
+const hugePage = 2 << 20
+
+// sliceAddr is the address of b's first byte.
+func sliceAddr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
 
 // releaseChunk is how much of the copy giveBack hands back to the system at a time: a
 // huge page, which the kernel can only give back whole.
