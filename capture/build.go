@@ -29,6 +29,7 @@ func build(snap *snapshot.Snapshot, rt *gstruct.Runtime, syms *addr2line.Table, 
 			opt.progress("symbolising goroutines", i, n)
 		}
 		g := c.g(rt, i)
+		c.done(i)
 		if g.Status == "dead" || g.Status == "idle" {
 			continue
 		}

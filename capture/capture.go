@@ -187,6 +187,9 @@ type copied struct {
 	// ranLate says why a freeze was given up and the target read running instead, or "".
 	ranLate string
 	free    func() // gives back the buffer under raws; raws are not to be used after it
+	// decoded, when set, is told by build that raws[0..i] are decoded and will not be read
+	// again, to give back the buffer under them (gCopy.giveBack).
+	decoded func(i int)
 }
 
 // count is how many g's were copied.
@@ -211,9 +214,17 @@ func (c *copied) g(rt *gstruct.Runtime, i int) gstruct.G {
 	return g
 }
 
+// done says that the first i+1 copied g's are decoded and their raw bytes will not be
+// read again.
+func (c *copied) done(i int) {
+	if c.decoded != nil {
+		c.decoded(i)
+	}
+}
+
 // release gives back the copy's buffer (once the g's are built into the snapshot).
 func (c *copied) release() {
-	c.raws = nil
+	c.raws, c.decoded = nil, nil
 	if c.free != nil {
 		c.free()
 	}
@@ -266,6 +277,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		return c, nil
 	}
 	start := time.Now()
+	frozenNow.Store(true)
 	phase("stopped the target's threads")
 	thawed := false
 	thaw := func() error {
@@ -274,6 +286,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		}
 		thawed = true
 		err := t.Thaw()
+		frozenNow.Store(false)
 		if opt.Kind != snapshot.KindLive {
 			return err // nothing ran, so nothing was stopped
 		}
@@ -329,7 +342,7 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 		c.partial = fmt.Sprintf("the target stayed frozen %v, past --max-freeze %v (the machine was too busy to release it in time)",
 			froze.Round(time.Microsecond), opt.MaxFreeze)
 	}
-	c.addrs, c.raws, c.free = addrs, raws, plan.free
+	c.addrs, c.raws, c.free, c.decoded = addrs, raws, plan.free, plan.giveBack(raws)
 	return c, nil
 }
 
@@ -413,9 +426,41 @@ func tracer(name string) func(format string, args ...any) {
 	last := time.Now()
 	return func(format string, args ...any) {
 		now := time.Now()
-		fmt.Fprintf(*out, "gorigin: %s: %-28s %8.3f ms\n", name, fmt.Sprintf(format, args...), float64(now.Sub(last).Microseconds())/1000)
+		mem := ""
+		// Not while the target waits: reading /proc would lengthen the freeze the trace
+		// times, and the copy's buffers were faulted in before it.
+		if !strings.Contains(name, "frozen") && !frozenNow.Load() {
+			mem = memNow()
+		}
+		fmt.Fprintf(*out, "gorigin: %s: %-28s %8.3f ms%s\n", name, fmt.Sprintf(format, args...), float64(now.Sub(last).Microseconds())/1000, mem)
 		last = now
 	}
+}
+
+// frozenNow is set while copyFrozen holds the target frozen (for the tracer).
+var frozenNow atomic.Bool
+
+// memNow says how much memory gorigin holds now and at most so far (VmRSS, VmHWM), for
+// the trace: where in a run the peak comes from. "" where /proc does not say.
+func memNow() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	var rss, hwm string
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		switch k {
+		case "VmRSS":
+			rss = strings.TrimSpace(v)
+		case "VmHWM":
+			hwm = strings.TrimSpace(v)
+		}
+	}
+	if rss == "" {
+		return ""
+	}
+	return fmt.Sprintf("  (RSS %s, peak %s)", rss, hwm)
 }
 
 // unwindable reports whether the executable is one whose stacks unwind knows how to walk.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -37,6 +38,8 @@ type gCopy struct {
 	// free gives the regions' buffer back (see allocBuf): after it, neither the plan nor
 	// any raw bytes read through it may be used.
 	free func()
+	buf  []byte           // the regions' buffer
+	drop func(lo, hi int) // gives back part of buf (see allocBuf); nil: it cannot
 }
 
 type span struct{ lo, hi uint64 }
@@ -56,8 +59,8 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 		c.runs = append(c.runs, span{a, a + size})
 		total += size
 	}
-	buf, free := allocBuf(int(total))
-	c.free = free
+	buf, free, drop := allocBuf(int(total))
+	c.free, c.buf, c.drop = free, buf, drop
 	adviseHugePages(buf)
 	for i := 0; i < len(buf); i += pageSize {
 		buf[i] = 1 // fault the page in now, not while the target waits
@@ -75,6 +78,59 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 		c.raws[i] = c.regions[r].Buf[off : off+size : off+size]
 	}
 	return c
+}
+
+// hugePage is the size of an x86-64 / arm64 transparent huge page.
+const hugePage = 2 << 20
+
+// sliceAddr is the address of b's first byte.
+func sliceAddr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
+
+// releaseChunk is how much of the copy giveBack hands back to the system at a time: a
+// huge page, which the kernel can only give back whole.
+const releaseChunk = hugePage
+
+// giveBack returns a function for a caller that decodes raws (read through the plan) in
+// order: called with i once raws[0..i] are decoded, it hands back every releaseChunk of
+// the plan's buffer that holds none of raws[i+1:], so that the copy shrinks as it is
+// decoded instead of staying whole until the end (1,000,000 g structs: 460 MB beside the
+// snapshot they become). allgs lists g's about in address order, which is the buffer's,
+// so the chunks go back about evenly; in any order the result is right, only later.
+// It returns nil when the buffer cannot be given back in parts (a small one on the heap).
+// After a call, raws[0..i] must not be read again.
+func (c *gCopy) giveBack(raws [][]byte) func(i int) {
+	if c.drop == nil || len(c.buf) == 0 {
+		return nil
+	}
+	base, size := sliceAddr(c.buf), uint64(len(c.buf))
+	last := make([]int, (len(c.buf)+releaseChunk-1)/releaseChunk) // index of the last raw in each chunk
+	for k := range last {
+		last[k] = -1 // no g in it (a gap between runs): give it back at the first call
+	}
+	for i, r := range raws {
+		if len(r) == 0 {
+			continue
+		}
+		a := sliceAddr(r)
+		if a < base || a-base >= size {
+			continue // read outside the plan (a g created since it was made)
+		}
+		for k := (a - base) / releaseChunk; k <= (a-base+uint64(len(r))-1)/releaseChunk; k++ {
+			last[k] = i
+		}
+	}
+	order := make([]int, len(last))
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortFunc(order, func(x, y int) int { return last[x] - last[y] })
+	next := 0
+	return func(i int) {
+		for ; next < len(order) && last[order[next]] <= i; next++ {
+			k := order[next]
+			c.drop(k*releaseChunk, min((k+1)*releaseChunk, len(c.buf)))
+		}
+	}
 }
 
 // bytes is how much the plan reads.
