@@ -61,7 +61,9 @@ func TestAttachDelveBackends(t *testing.T) {
 
 			// Embedded Delve, then native, back to back.
 			before := f.debug2(t)
-			delveSnap, drun := attachJSON(t, f.Pid, nil, "--backend", "delve")
+			// Delve's attach alone takes seconds on a busy machine: a generous --max-freeze
+			// keeps this a test of the answers (the limit has tests of its own).
+			delveSnap, drun := attachJSON(t, f.Pid, nil, "--backend", "delve", "--max-freeze", "10m")
 			testenv.CheckRunsFreely(t, f.Pid, time.Second)
 			nativeSnap, nrun := attachJSON(t, f.Pid, nil)
 			after := f.debug2(t)
