@@ -112,11 +112,13 @@ func oracleByOrigin(gs []oracle.Goroutine) map[string]int {
 }
 
 // steady drops the origins whose counts move on their own: net/http's connection
-// goroutines (the oracle's own request, Prometheus's scrapes) and skip (a leak).
+// goroutines (the oracle's own request, Prometheus's scrapes), the goroutines
+// client_golang's registry starts while it gathers (there when the collector's snapshot
+// is taken inside a scrape, not when the plain handler's is), and skip (a leak).
 func steady(m map[string]int, skip string) map[string]int {
 	out := map[string]int{}
 	for o, n := range m {
-		if !strings.Contains(o, "/net/http/") && o != skip {
+		if !strings.Contains(o, "/net/http/") && !strings.Contains(o, "/prometheus/client_golang") && o != skip {
 			out[o] = n
 		}
 	}
