@@ -1,10 +1,8 @@
 package leaks
 
 import (
-	"bufio"
 	"debug/dwarf"
 	"debug/elf"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,40 +96,7 @@ func TestHeapPointerMaps(t *testing.T) {
 // startHeapbits starts the fixture and returns its pid and the addresses it printed.
 func startHeapbits(t *testing.T, exe string) map[string]int {
 	t.Helper()
-	cmd := exec.Command(exe)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- line
-	}()
-	var line string
-	select {
-	case line = <-ready:
-	case <-time.After(60 * time.Second):
-		t.Fatal("target never got ready")
-	}
+	cmd, line := startTarget(t, exe)
 	out := map[string]int{"pid": cmd.Process.Pid}
 	f := strings.Fields(line)
 	if len(f) != 5 || f[0] != "ready" {

@@ -72,9 +72,20 @@ func TestQueuedFinalizersAndCleanupsAreRoots(t *testing.T) {
 // startQueued starts testdata/queued and waits until it is ready; it ends when the test does.
 func startQueued(t *testing.T) *exec.Cmd {
 	t.Helper()
-	exe := testenv.Binary(t, testenv.Build{Dir: "testdata/queued"})
+	cmd, line := startTarget(t, testenv.Binary(t, testenv.Build{Dir: "testdata/queued"}), "GOMAXPROCS=1")
+	if strings.TrimSpace(line) != "ready" {
+		t.Fatalf("target said %q, want ready", line)
+	}
+	return cmd
+}
+
+// startTarget starts exe with env added, waits (up to a minute) for the first line it
+// prints and returns it; the target ends when the test does (stdin closed, then killed
+// by its pid if it has not exited after 5 s).
+func startTarget(t *testing.T, exe string, env ...string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Env = append(os.Environ(), env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -104,11 +115,9 @@ func startQueued(t *testing.T) *exec.Cmd {
 	}()
 	select {
 	case line := <-ready:
-		if strings.TrimSpace(line) != "ready" {
-			t.Fatalf("target said %q, want ready", line)
-		}
-	case <-time.After(30 * time.Second):
+		return cmd, line
+	case <-time.After(60 * time.Second):
 		t.Fatal("target never got ready")
 	}
-	return cmd
+	return nil, ""
 }
