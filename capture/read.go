@@ -96,8 +96,9 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 // 500 MB that gorigin may use there. From packFrom bytes of g's on, the plan keeps only
 // the bytes of each g that gstruct decodes (Go 1.26: 360 of 456, in 480-byte slots: 75%
 // of the copy), read through a staging buffer per worker. That costs freeze time (the
-// kept bytes are copied once more: measured +16–30% at 100,000 goroutines, +25–50% at
-// 1,000,000), so below packFrom — 100,000 goroutines are 46 MB — the copy stays whole.
+// kept bytes are copied once more: the read alone measured +16–30% at 100,000 goroutines;
+// the whole freeze at 1,000,000 grew 1–4 ms, of 65), so below packFrom — 100,000
+// goroutines are 46 MB — the copy stays whole.
 const (
 	packFrom   = 256 << 20
 	stageBytes = 256 << 10 // a packed plan's runs are at most this long

@@ -9,9 +9,9 @@ import (
 // which stays live to the end, and what follows (the history, the groups, the encoding)
 // allocates little beside it. With the garbage collector's default headroom (GOGC=100)
 // the heap may grow to twice the snapshot before it collects: at 1,000,000 goroutines a
-// 210 MB snapshot let the output phase reach 460–510 MB of RSS, over the 500 MB promise.
+// 210 MB snapshot let the output phase reach 474–522 MB of RSS, over the 500 MB promise.
 // A soft limit a little above what is in use when the output starts collects that
-// garbage instead: 320 MB there, for about 0.05 s more CPU (four collections, not two).
+// garbage instead: 326–328 MB there, for about 0.05 s more CPU (four collections, not two).
 const (
 	boundFrom     = 128 << 20 // in use by the Go runtime: below it the headroom is small anyway
 	boundHeadroom = 64 << 20  // at least this much over what is in use
