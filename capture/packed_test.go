@@ -2,12 +2,15 @@ package capture
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/gorigin-dev/gorigin/dbg"
+	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
 // lockedPages is pages for concurrent readers (a packed plan reads on every CPU).
@@ -119,5 +122,41 @@ func TestPackedKeep(t *testing.T) {
 	}
 	if got := packedKeep(1_000_000, size, 0, false); got != size {
 		t.Errorf("with no decoded size known: %d, want the whole %d", got, size)
+	}
+}
+
+// TestPackedTake: a snapshot of a live Go process taken with every copy packed lists the
+// same goroutines, with the same ids, states, wait reasons, go statements and start
+// functions, as one taken with whole g structs (the oracle: the whole copy).
+func TestPackedTake(t *testing.T) {
+	proc := attachSelfTarget(t)
+	whole, err := Take(proc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(p uint64) { packFrom = p }(packFrom)
+	packFrom = 0
+	packed, err := Take(proc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(s *snapshot.Snapshot) []string {
+		var out []string
+		for _, g := range s.Goroutines {
+			out = append(out, fmt.Sprintf("%d %s %q %v %v", g.ID, g.Status, g.WaitReason, g.Origin, g.Start))
+		}
+		slices.Sort(out)
+		return out
+	}
+	w, p := key(whole), key(packed)
+	if userGoroutines(whole) == 0 || len(w) != len(p) {
+		t.Fatalf("whole copy: %d goroutines, packed: %d", len(w), len(p))
+	}
+	// The runtime's own goroutines may change state between the two looks (a GC worker
+	// wakes): the program's must not.
+	for i := range w {
+		if w[i] != p[i] && !strings.Contains(w[i]+p[i], "runtime.") {
+			t.Errorf("whole copy: %s\npacked:     %s", w[i], p[i])
+		}
 	}
 }

@@ -99,10 +99,9 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 // kept bytes are copied once more: the read alone measured +16–30% at 100,000 goroutines;
 // the whole freeze at 1,000,000 grew 1–4 ms, of 65), so below packFrom — 100,000
 // goroutines are 46 MB — the copy stays whole.
-const (
-	packFrom   = 256 << 20
-	stageBytes = 256 << 10 // a packed plan's runs are at most this long
-)
+const stageBytes = 256 << 10 // a packed plan's runs are at most this long
+
+var packFrom uint64 = 256 << 20 // a variable for tests
 
 // packedKeep is how much of each of n g's of size bytes a plan should keep: size (a
 // whole copy) below packFrom or when the caller reads more than gstruct decodes.
