@@ -239,7 +239,10 @@ func copyFrozen(t dbg.Target, rt *gstruct.Runtime, opt Options, snap *snapshot.S
 	if err != nil {
 		return nil, err
 	}
-	plan := planCopy(before, uint64(rt.GSize()))
+	// The Frozen hook may read any part of a g (package leaks reads g.waiting): it gets
+	// whole ones.
+	plan := planPacked(before, uint64(rt.GSize()),
+		packedKeep(len(before), uint64(rt.GSize()), uint64(rt.DecodedBytes()), opt.Frozen != nil))
 	defer func() {
 		if err != nil {
 			plan.free()
@@ -353,7 +356,7 @@ func copyRunning(t dbg.Target, rt *gstruct.Runtime, opt Options) (*copied, error
 	if err != nil {
 		return nil, err
 	}
-	plan := planCopy(addrs, uint64(rt.GSize()))
+	plan := planPacked(addrs, uint64(rt.GSize()), packedKeep(len(addrs), uint64(rt.GSize()), uint64(rt.DecodedBytes()), false))
 	defer plan.free() // everything is decoded before this returns
 	addrs, raws, err := plan.read(t, addrs)
 	if err != nil {

@@ -3,7 +3,9 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -40,6 +42,15 @@ type gCopy struct {
 	free func()
 	buf  []byte           // the regions' buffer
 	drop func(lo, hi int) // gives back part of buf (see allocBuf); nil: it cannot
+
+	// A packed plan (planPacked) keeps only the first keep bytes of each g: regions have
+	// no buffers of their own, they are read a few at a time into a small staging buffer
+	// per worker, and the kept bytes of each g copied from there into buf.
+	keep   uint64
+	first  []int          // packed: the g's of regions[r] are slots first[r]..first[r+1]-1 of buf
+	offs   []uint32       // packed: each slot's g's offset in its region
+	stages [][]byte       // packed: one staging buffer per worker
+	read1  [][]dbg.Region // packed: each worker's batch of regions in its staging buffer
 }
 
 type span struct{ lo, hi uint64 }
@@ -48,7 +59,7 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 	sorted := slices.Clone(addrs)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
-	c := &gCopy{size: size, addrs: addrs}
+	c := &gCopy{size: size, addrs: addrs, keep: size}
 	total := uint64(0)
 	for _, a := range sorted {
 		if n := len(c.runs); n > 0 && a <= c.runs[n-1].hi+mergeGap && a+size-c.runs[n-1].lo <= maxRegion {
@@ -78,6 +89,158 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 		c.raws[i] = c.regions[r].Buf[off : off+size : off+size]
 	}
 	return c
+}
+
+// Packing: a copy of whole g structs is what the freeze reads fastest (whole runs of
+// spans, one iovec each), but at 1,000,000 goroutines it is 460 MB, alone nearly the
+// 500 MB that gorigin may use there. From packFrom bytes of g's on, the plan keeps only
+// the bytes of each g that gstruct decodes (Go 1.26: 360 of 456, in 480-byte slots: 75%
+// of the copy), read through a staging buffer per worker. That costs freeze time (the
+// kept bytes are copied once more: the read alone measured +16–30% at 100,000 goroutines;
+// the whole freeze at 1,000,000 grew 1–4 ms, of 65), so below packFrom — 100,000
+// goroutines are 46 MB — the copy stays whole.
+const stageBytes = 256 << 10 // a packed plan's runs are at most this long
+
+var packFrom uint64 = 256 << 20 // a variable for tests
+
+// packedKeep is how much of each of n g's of size bytes a plan should keep: size (a
+// whole copy) below packFrom or when the caller reads more than gstruct decodes.
+func packedKeep(n int, size, decoded uint64, whole bool) uint64 {
+	if whole || decoded == 0 || decoded >= size || uint64(n)*size < packFrom {
+		return size
+	}
+	return decoded
+}
+
+// planPacked plans a copy of the first keep bytes of each g at addrs (see packFrom);
+// with keep >= size it is planCopy.
+func planPacked(addrs []uint64, size, keep uint64) *gCopy {
+	if keep >= size {
+		return planCopy(addrs, size)
+	}
+	sorted := slices.Clone(addrs)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	c := &gCopy{size: size, addrs: addrs, keep: keep}
+	c.offs = make([]uint32, len(sorted))
+	for k, a := range sorted {
+		if n := len(c.runs); n > 0 && a <= c.runs[n-1].hi+mergeGap && a+size-c.runs[n-1].lo <= stageBytes {
+			c.runs[n-1].hi = max(c.runs[n-1].hi, a+size)
+		} else {
+			c.runs = append(c.runs, span{a, a + size})
+			c.first = append(c.first, k)
+		}
+		c.offs[k] = uint32(a - c.runs[len(c.runs)-1].lo)
+	}
+	c.first = append(c.first, len(sorted))
+	buf, free, drop := allocBuf(int(uint64(len(sorted)) * keep))
+	c.free, c.buf, c.drop = free, buf, drop
+	adviseHugePages(buf)
+	for i := 0; i < len(buf); i += pageSize {
+		buf[i] = 1 // fault the page in now, not while the target waits
+	}
+	c.regions = make([]dbg.Region, len(c.runs))
+	for i, r := range c.runs {
+		c.regions[i] = dbg.Region{Addr: r.lo}
+	}
+	workers := max(1, runtime.GOMAXPROCS(0))
+	for range workers {
+		st := make([]byte, stageBytes)
+		for i := 0; i < len(st); i += pageSize {
+			st[i] = 1
+		}
+		c.stages = append(c.stages, st)
+		c.read1 = append(c.read1, make([]dbg.Region, 0, stageBytes/size+1))
+	}
+	c.raws = make([][]byte, len(addrs), len(addrs)+len(addrs)/8+64)
+	for i, a := range addrs {
+		k, _ := slices.BinarySearch(sorted, a)
+		c.raws[i] = buf[uint64(k)*keep : uint64(k+1)*keep : uint64(k+1)*keep]
+	}
+	return c
+}
+
+// readPacked fills a packed plan's buffer: each worker reads its share of the runs, as
+// many at a time as its staging buffer holds, and copies the kept bytes of each g out.
+func (c *gCopy) readPacked(m dbg.Memory) error {
+	total := uint64(0)
+	for _, r := range c.runs {
+		total += r.hi - r.lo
+	}
+	workers := min(len(c.stages), len(c.runs))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	lo, acc := 0, uint64(0)
+	for w := range workers {
+		hi := lo
+		for hi < len(c.runs) && (w == workers-1 || acc < total*uint64(w+1)/uint64(workers)) {
+			acc += c.runs[hi].hi - c.runs[hi].lo
+			hi++
+		}
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			errs[w] = c.readRuns(m, w, lo, hi)
+		}(w, lo, hi)
+		lo = hi
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (c *gCopy) readRuns(m dbg.Memory, w, lo, hi int) error {
+	stage := c.stages[w]
+	for r := lo; r < hi; {
+		batch, used, r0 := c.read1[w][:0], 0, r
+		for ; r < hi; r++ {
+			n := int(c.runs[r].hi - c.runs[r].lo)
+			if used+n > len(stage) {
+				break
+			}
+			batch = append(batch, dbg.Region{Addr: c.runs[r].lo, Buf: stage[used : used+n : used+n]})
+			used += n
+		}
+		if err := m.ReadBatch(batch); err != nil {
+			return err
+		}
+		keep := int(c.keep)
+		for i, q := range batch {
+			for k := c.first[r0+i]; k < c.first[r0+i+1]; k++ {
+				o := int(c.offs[k])
+				copy(c.buf[k*keep:(k+1)*keep], q.Buf[o:o+keep])
+			}
+		}
+	}
+	return nil
+}
+
+// readEach reads the kept bytes of each g at addrs on its own (a packed plan's slow
+// path); the g's that cannot be read are left out.
+func (c *gCopy) readEach(m dbg.Memory, addrs []uint64) ([]uint64, [][]byte, error) {
+	outA, outR, err := c.readKept(m, addrs)
+	if err == nil && len(outA) == 0 && len(addrs) > 0 {
+		return nil, nil, fmt.Errorf("none of the %d g structs could be read", len(addrs))
+	}
+	return outA, outR, err
+}
+
+// readKept is readEach, content with none.
+func (c *gCopy) readKept(m dbg.Memory, addrs []uint64) ([]uint64, [][]byte, error) {
+	regions := make([]dbg.Region, len(addrs))
+	for i, a := range addrs {
+		regions[i] = dbg.Region{Addr: a, Buf: make([]byte, c.keep)}
+	}
+	failed, err := readAll(m, regions)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the g structs: %w", err)
+	}
+	outA, outR := make([]uint64, 0, len(addrs)), make([][]byte, 0, len(addrs))
+	for i, r := range regions {
+		if !failed[i] {
+			outA, outR = append(outA, r.Addr), append(outR, r.Buf)
+		}
+	}
+	return outA, outR, nil
 }
 
 // hugePage is the size of an x86-64 / arm64 transparent huge page.
@@ -136,8 +299,8 @@ func (c *gCopy) giveBack(raws [][]byte) func(i int) {
 // bytes is how much the plan reads.
 func (c *gCopy) bytes() int {
 	n := 0
-	for _, r := range c.regions {
-		n += len(r.Buf)
+	for _, r := range c.runs {
+		n += int(r.hi - r.lo)
 	}
 	return n
 }
@@ -163,7 +326,27 @@ func (c *gCopy) find(a uint64) int {
 // each, its raw bytes (slices of the plan's buffers: valid until the next read).
 func (c *gCopy) read(m dbg.Memory, addrs []uint64) ([]uint64, [][]byte, error) {
 	if len(addrs) < len(c.addrs) || !slices.Equal(addrs[:len(c.addrs)], c.addrs) {
+		if c.keep < c.size {
+			return c.readEach(m, addrs)
+		}
 		return c.readSlow(m, addrs) // not the allgs the plan was made from: a new runtime?
+	}
+	if c.keep < c.size {
+		if err := c.readPacked(m); err != nil {
+			var re *dbg.ReadError
+			if !errors.As(err, &re) {
+				return nil, nil, fmt.Errorf("read the g structs: %w", err)
+			}
+			return c.readEach(m, addrs)
+		}
+		if len(addrs) == len(c.addrs) {
+			return addrs, c.raws, nil
+		}
+		a, r, err := c.readKept(m, addrs[len(c.addrs):]) // g's appended since the plan
+		if err != nil {
+			return nil, nil, err
+		}
+		return append(addrs[:len(c.addrs):len(c.addrs)], a...), append(c.raws, r...), nil
 	}
 	// The common case: the plan's g's, and maybe a few appended since.
 	regions, raws := c.regions, c.raws

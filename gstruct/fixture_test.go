@@ -265,6 +265,12 @@ func readGs(t *testing.T, rt *Runtime, mem *procMem, addrs []uint64) []G {
 			t.Fatalf("read g at %#x: %v", a, err)
 		}
 		gs = append(gs, rt.Decode(a, raw))
+		// capture copies only the first DecodedBytes of a large number of g's: they
+		// must decode to the same G, labels pointer and Glance as the whole g.
+		part := raw[:rt.DecodedBytes()]
+		if g := rt.Decode(a, part); !reflect.DeepEqual(g, gs[len(gs)-1]) || rt.Glance(part) != rt.Glance(raw) || rt.LabelsPtr(part) != rt.LabelsPtr(raw) {
+			t.Fatalf("g at %#x: its first %d bytes decode to %+v, the whole %d to %+v", a, len(part), g, len(raw), gs[len(gs)-1])
+		}
 	}
 	return gs
 }

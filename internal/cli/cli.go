@@ -161,6 +161,7 @@ func runAttach(f *flags, pos []string, std stdio3) error {
 	if err != nil {
 		return err
 	}
+	boundOutputMemory()
 	look.remember(snap, std.err)
 	phase := capture.Tracer("output")
 	defer phase("rendered %s", f.format)

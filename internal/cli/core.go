@@ -45,6 +45,7 @@ func runCore(f *flags, pos []string, std stdio3) error {
 	if err != nil {
 		return err
 	}
+	boundOutputMemory()
 	phase := capture.Tracer("output")
 	defer phase("rendered %s", f.format)
 	return render(snap, f, std.out)
