@@ -149,6 +149,44 @@ func (b *boost) restore() {
 	b.restoreLocked()
 }
 
+// isRaised reports whether a is the raise.
+func (b *boost) isRaised(a *unix.SchedAttr) bool {
+	return a.Policy == b.raised.Policy && a.Priority == b.raised.Priority && a.Nice == b.raised.Nice
+}
+
+// lowerInherited puts the threads of this process that are raised but were not raised by
+// the boost (they inherited it when a raised thread started them) to the main thread's
+// attributes, listing the threads again until a listing finds none; skip (this thread) is
+// left alone.
+func (b *boost) lowerInherited(skip int) {
+	pid := os.Getpid()
+	for range 16 { // bounded in case the listing fails in some odd way; 1 or 2 passes in practice
+		tids, err := procfs.Tasks(pid)
+		if err != nil {
+			return
+		}
+		found := 0
+		for _, tid := range tids {
+			if tid == skip {
+				continue
+			}
+			cur, err := unix.SchedGetAttr(tid, 0)
+			if err != nil || !b.isRaised(cur) {
+				continue
+			}
+			a, ok := b.saved[tid]
+			if !ok {
+				a = b.base
+			}
+			unix.SchedSetAttr(tid, &a, 0)
+			found++
+		}
+		if found == 0 {
+			return
+		}
+	}
+}
+
 func (b *boost) restoreLocked() {
 	if b.timer != nil {
 		b.timer.Stop()
@@ -166,35 +204,16 @@ func (b *boost) restoreLocked() {
 			unix.SchedSetAttr(tid, &a, 0)
 		}
 	}
-	pid := os.Getpid()
-	for range 16 { // bounded in case the listing fails in some odd way; 1 or 2 passes in practice
-		tids, err := procfs.Tasks(pid)
-		if err != nil {
-			break
-		}
-		found := 0
-		for _, tid := range tids {
-			if _, ok := b.saved[tid]; ok || tid == self {
-				continue
-			}
-			cur, err := unix.SchedGetAttr(tid, 0)
-			if err != nil || cur.Policy != b.raised.Policy || cur.Priority != b.raised.Priority || cur.Nice != b.raised.Nice {
-				continue
-			}
-			a := b.base
-			unix.SchedSetAttr(tid, &a, 0)
-			found++
-		}
-		if found == 0 {
-			break
-		}
-	}
+	b.lowerInherited(self)
 	a, ok := b.saved[self]
 	if !ok {
 		a = b.base
 	}
-	if cur, err := unix.SchedGetAttr(self, 0); err == nil && cur.Policy == b.raised.Policy && cur.Priority == b.raised.Priority && cur.Nice == b.raised.Nice {
+	if cur, err := unix.SchedGetAttr(self, 0); err == nil && b.isRaised(cur) {
 		unix.SchedSetAttr(self, &a, 0)
 	}
+	// Once more with nothing of gorigin raised: a thread started from a raised thread after
+	// the last listing (this one, raised until just now, too) inherited the raise.
+	b.lowerInherited(0)
 	b.saved = nil
 }
