@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/gorigin-dev/gorigin/dbg"
 )
@@ -87,6 +88,9 @@ func Tasks(pid int) ([]int, error) {
 	defer f.Close()
 	names, err := f.Readdirnames(-1)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) { // it exited after the open
+			return nil, fmt.Errorf("pid %d: %w", pid, dbg.ErrExited)
+		}
 		return nil, fmt.Errorf("list threads of pid %d: %w", pid, err)
 	}
 	tids := make([]int, 0, len(names))
