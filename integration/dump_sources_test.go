@@ -223,7 +223,8 @@ func dumpJSON(t *testing.T, src string) *snapshot.Snapshot {
 
 // compareWithLive requires the dump to say what the live snapshot says about each of
 // the fixture's goroutines, id by id: state, wait reason, creator, parent, start,
-// thread lock and labels. The busy loops' states flip and are not compared. crash
+// thread lock and labels. The busy loops' states flip and are not compared, nor their
+// start when the dump has no stack for them. crash
 // dumps show goroutines the live read took as running differently, so states of the
 // running are left out there.
 func compareWithLive(t *testing.T, e *expectation, d, live *snapshot.Snapshot, crash bool) {
@@ -255,7 +256,9 @@ func compareWithLive(t *testing.T, e *expectation, d, live *snapshot.Snapshot, c
 			if g.LockedToThread != m.Locked {
 				got = append(got, fmt.Sprintf("locked %v, live %v", g.LockedToThread, m.Locked))
 			}
-			if start := startName(g); start != m.Start {
+			// A busy goroutine running on another thread when the traceback was printed may
+			// have no stack in it ("stack unavailable"): then the dump cannot know its start.
+			if start := startName(g); start != m.Start && !(e.name(o) == busyStatement && len(g.Frames) == 0) {
 				got = append(got, fmt.Sprintf("start %q, live %q", start, m.Start))
 			}
 			if (e.v.minor() >= 26 || len(g.Labels) > 0) && !maps.Equal(g.Labels, m.Labels) {
