@@ -16,7 +16,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorigin-dev/gorigin/internal/testenv"
-	"golang.org/x/sys/unix"
 )
 
 // TestTableKeepsGoStatementAtAnyWidth attaches to the fixture at 60, 80, 120 and 200
@@ -148,22 +147,8 @@ func tableCells(t *testing.T, out, head string) []tableRow {
 func runOnPty(t *testing.T, cols int, args ...string) string {
 	t.Helper()
 	tty, master := testenv.OpenPty(t)
-	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 50, Col: uint16(cols)}); err != nil {
-		t.Fatalf("set the pty's size: %v", err)
-	}
-	got := make(chan []byte)
-	go func() { // read while gorigin writes: a pty holds only a few KB
-		var all []byte
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			all = append(all, buf[:n]...)
-			if err != nil {
-				got <- all
-				return
-			}
-		}
-	}()
+	testenv.SetPtySize(t, tty, cols)
+	received := testenv.CapturePty(master)
 	cmd := exec.Command(needGorigin(t), args...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "TERM=xterm")
 	var stderr bytes.Buffer
@@ -172,6 +157,6 @@ func runOnPty(t *testing.T, cols int, args ...string) string {
 		t.Fatalf("gorigin %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
 	}
 	tty.Close()
-	master.SetReadDeadline(time.Now().Add(2 * time.Second)) // the rest is buffered: then the reader stops
-	return strings.ReplaceAll(string(<-got), "\r\n", "\n")
+	return received(2 * time.Second) // the rest is buffered
+
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorigin-dev/gorigin/internal/cli"
+	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/report"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
@@ -84,26 +85,13 @@ func TestCLIColorsOnlyOnATerminal(t *testing.T) {
 func runOnPty(t *testing.T, cols int, args ...string) string {
 	t.Helper()
 	tty, master := report.OpenPty(t)
-	report.SetPtySize(t, tty, cols)
-	got := make(chan []byte)
-	go func() { // read while gorigin writes: a pty holds only a few KB
-		var all []byte
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			all = append(all, buf[:n]...)
-			if err != nil {
-				got <- all
-				return
-			}
-		}
-	}()
+	testenv.SetPtySize(t, tty, cols)
+	received := testenv.CapturePty(master)
 	var stderr bytes.Buffer
 	if st := cli.Run(args, tty, &stderr); st != 0 {
 		t.Fatalf("gorigin %s: status %d: %s", strings.Join(args, " "), st, stderr.Bytes())
 	}
-	master.SetReadDeadline(time.Now().Add(300 * time.Millisecond)) // then the reader stops
-	return strings.ReplaceAll(string(<-got), "\r\n", "\n")
+	return received(300 * time.Millisecond)
 }
 
 var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")

@@ -9,7 +9,6 @@ import (
 	"github.com/gorigin-dev/gorigin/internal/terminal"
 	"github.com/gorigin-dev/gorigin/internal/testenv"
 	"github.com/gorigin-dev/gorigin/snapshot"
-	"golang.org/x/sys/unix"
 )
 
 func TestPprofRefusesTerminal(t *testing.T) {
@@ -25,7 +24,7 @@ var OpenPty, APIServer = openPtyPair, apiServer
 
 func TestForTerminal(t *testing.T) {
 	tty := openPty(t)
-	SetPtySize(t, tty, 97)
+	testenv.SetPtySize(t, tty, 97)
 	t.Setenv("NO_COLOR", "")
 	t.Setenv("TERM", "xterm-256color")
 	if got := terminal.Width(tty); got != 97 {
@@ -60,14 +59,6 @@ func devNull(t *testing.T) *os.File {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
-}
-
-// SetPtySize sets the window size of the terminal tty is open on, as a terminal emulator does.
-func SetPtySize(t *testing.T, tty *os.File, cols int) {
-	t.Helper()
-	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: uint16(cols)}); err != nil {
-		t.Fatalf("set the pty's size: %v", err)
-	}
 }
 
 // openPty opens the terminal end of a new pseudo-terminal; Cleanup closes both ends.
