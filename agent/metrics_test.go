@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"testing"
 
@@ -52,23 +51,11 @@ func TestMetricsHandlerMatchesDebug2(t *testing.T) {
 	origin := func(file string, l int) bool { return filepath.Base(file) == "metrics_test.go" && l == line }
 
 	// The oracle: the runtime's dump, once all 7 are parked.
-	var want int
-	for range 1000 {
-		var buf bytes.Buffer
-		pprof.Lookup("goroutine").WriteTo(&buf, 2)
-		gs, err := oracle.Parse(&buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = 0
-		for _, g := range gs {
-			if g.CreatedBy != nil && origin(g.CreatedBy.File, g.CreatedBy.Line) && g.Status == "chan receive" {
-				want++
-			}
-		}
-		if want == 7 {
-			break
-		}
+	want, err := oracle.CountSelf(7, 1000, func(g *oracle.Goroutine) bool {
+		return g.CreatedBy != nil && origin(g.CreatedBy.File, g.CreatedBy.Line) && g.Status == "chan receive"
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if want != 7 {
 		t.Fatalf("the runtime's dump shows %d parked goroutines at line %d, want 7", want, line)

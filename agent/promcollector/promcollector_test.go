@@ -1,11 +1,9 @@
 package promcollector
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"testing"
 
@@ -44,23 +42,11 @@ func TestCollectorMatchesDebug2(t *testing.T) {
 	}
 	line := markedLine(t, "// PROMCOLLECTOR-TEST")
 	at := func(file string, l int) bool { return filepath.Base(file) == "promcollector_test.go" && l == line }
-	want := 0
-	for range 1000 { // until all 5 are parked
-		var buf bytes.Buffer
-		pprof.Lookup("goroutine").WriteTo(&buf, 2)
-		gs, err := oracle.Parse(&buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = 0
-		for _, g := range gs {
-			if g.CreatedBy != nil && at(g.CreatedBy.File, g.CreatedBy.Line) && g.Status == "chan receive" {
-				want++
-			}
-		}
-		if want == 5 {
-			break
-		}
+	want, err := oracle.CountSelf(5, 1000, func(g *oracle.Goroutine) bool {
+		return g.CreatedBy != nil && at(g.CreatedBy.File, g.CreatedBy.Line) && g.Status == "chan receive"
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	reg := prometheus.NewPedanticRegistry() // checks descriptors against what Collect sends
