@@ -57,6 +57,11 @@ type Process struct {
 	released     atomic.Bool   // the watchdog killed GDB: reads go to /proc/PID/mem
 	releasedDone chan struct{} // closed once the watchdog let the target go
 	lastHard     atomic.Int64  // the freeze the watchdog ended, as a time.Duration
+
+	// exited is set by GDB's =thread-group-exited: the target died. GDB then answers
+	// reads from the executable file's own sections (zeros for runtime.allglen), so no
+	// read after it may be believed.
+	exited atomic.Bool
 }
 
 var _ dbg.Target = (*Process)(nil)
@@ -196,6 +201,7 @@ func (p *Process) async(r mi.Record) {
 		delete(p.running, r.Results.String("id"))
 	case r.Kind == mi.KindNotify && r.Class == "thread-group-exited":
 		clear(p.running)
+		p.exited.Store(true)
 	case r.Kind == mi.KindExec && r.Class == "running":
 		if id == "all" {
 			for k := range p.running {
@@ -317,6 +323,10 @@ func (p *Process) thaw() error {
 		p.lastFreeze = time.Duration(p.lastHard.Load())
 		return nil
 	}
+	if p.gone() != nil {
+		p.lastFreeze = time.Since(p.freezeStart)
+		return nil // nothing left to let go (GDB would take seconds to say so)
+	}
 	_, _, err := p.run("-exec-continue --all")
 	p.lastFreeze = time.Since(p.freezeStart)
 	if err != nil {
@@ -342,7 +352,7 @@ func (p *Process) Close() error {
 		return terr
 	}
 	var derr error
-	if p.attached {
+	if p.attached && p.gone() == nil {
 		if _, _, err := p.c.Run(context.Background(), 5*time.Second, "-target-detach"); err != nil {
 			derr = fmt.Errorf("detach %d: %w", p.pid, err)
 			p.c.Kill()
@@ -371,11 +381,27 @@ func (p *Process) ReadBatch(regions []dbg.Region) error {
 	if p.released.Load() {
 		return readMem(p.pid, regions)
 	}
+	if err := p.gone(); err != nil {
+		return err
+	}
 	err := readBatch(p.c, p.opts.Timeout, strconv.Itoa(p.pid), regions)
 	if err != nil && p.released.Load() {
 		return p.killedError(err) // the watchdog ended GDB during the read
 	}
+	if gerr := p.gone(); gerr != nil {
+		return gerr // what GDB answered came from the executable file, not the process
+	}
 	return err
+}
+
+// gone is an error wrapping dbg.ErrExited once the target has died: GDB said so
+// (=thread-group-exited, which it prints before answering any later command), or the
+// kernel does (no /proc/PID, or a zombie).
+func (p *Process) gone() error {
+	if p.exited.Load() || procfs.Dead(p.pid) {
+		return fmt.Errorf("read %d: %w", p.pid, dbg.ErrExited)
+	}
+	return nil
 }
 
 // Mappings reads /proc/PID/maps.

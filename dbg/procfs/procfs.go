@@ -76,6 +76,17 @@ func JobStopped(pid int) bool {
 	return err == nil && st.State == 'T'
 }
 
+// Dead reports whether pid has exited: /proc/PID is gone, or the process is a zombie
+// (it exited and its parent has not reaped it yet). Any other failure to read its status
+// (a permission, say) is not taken for death.
+func Dead(pid int) bool {
+	st, err := ReadStatus(pid)
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH)
+	}
+	return st.State == 'Z' || st.State == 'X'
+}
+
 // Tasks returns the thread ids in /proc/PID/task, sorted.
 func Tasks(pid int) ([]int, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/task", pid))

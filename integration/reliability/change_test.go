@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,47 +26,72 @@ var freezing = []struct {
 }{{"native", nil}, {"gdb", []string{"--backend", "gdb"}}, {"delve", []string{"--backend", "delve"}}}
 
 // TestTargetKilledWhileFrozen: the target dies (SIGKILL) while gorigin holds it frozen
-// (GORIGIN_TEST_HOLD_FREEZE, or GDB's and Delve's attach, whichever the test sees first).
+// (GORIGIN_TEST_HOLD_FREEZE), and, for GDB and Delve, also while their attach stops it.
 // gorigin must exit with status 2, saying the process exited, without waiting for
 // anything more: --max-freeze is ten minutes here, so a gorigin that waited for its
 // deadline (it once waited for a killed thread to stop) would still run when the test
-// gives up, a minute after the hold (about 3 s is usual).
+// gives up, a minute after the hold (about 3 s is usual). A snapshot is wrong here: GDB
+// answers reads of a dead process from the executable's own sections, and an empty table
+// once came out of that with exit status 0.
 func TestTargetKilledWhileFrozen(t *testing.T) {
 	t.Parallel() // after the load and kill tests, which measure latency
 	bin := needGorigin(t)
 	testenv.NeedPtrace(t)
 	for _, b := range freezing {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			needBackend(t, b.name)
-			s := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
-			const hold = 3 * time.Second
-			cmd, stdout, stderr, done := startHolding(t, bin, s.Pid, hold, append([]string{"--max-freeze", "10m"}, b.flags...))
-			// The service is ours: kill it, and reap it as a supervisor would.
-			s.cmd.Process.Kill()
-			go s.cmd.Wait()
-			killed := time.Now()
-			select {
-			case <-done:
-			case <-time.After(hold + time.Minute):
-				t.Fatalf("gorigin still runs %v after its target died: it waits for something that will not come\nstderr:\n%s", hold+time.Minute, stderr.Bytes())
-			}
-			took := time.Since(killed)
-			r := &run{Args: cmd.Args[1:], Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Code: cmd.ProcessState.ExitCode(), Elapsed: took}
-			t.Logf("gorigin ended %v after its frozen target was killed (hold %v)", took.Round(time.Millisecond), hold)
-			checkRun(t, r, 2, []string{strconv.Itoa(s.Pid), "exited"})
-		})
+		moments := []holdUntil{inHold}
+		if b.name != "native" {
+			moments = append(moments, atAttach) // GDB and Delve stop every thread to attach
+		}
+		for _, moment := range moments {
+			t.Run(b.name+"/"+moment.String(), func(t *testing.T) {
+				t.Parallel()
+				needBackend(t, b.name)
+				s := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
+				const hold = 3 * time.Second
+				cmd, stdout, stderr, done := startHolding(t, bin, s.Pid, hold, moment, append([]string{"--max-freeze", "10m"}, b.flags...))
+				// The service is ours: kill it, and reap it as a supervisor would.
+				s.cmd.Process.Kill()
+				go s.cmd.Wait()
+				killed := time.Now()
+				select {
+				case <-done:
+				case <-time.After(hold + time.Minute):
+					t.Fatalf("gorigin still runs %v after its target died: it waits for something that will not come\nstderr:\n%s", hold+time.Minute, stderr.String())
+				}
+				took := time.Since(killed)
+				r := &run{Args: cmd.Args[1:], Stdout: stdout.Bytes(), Stderr: []byte(stderr.String()), Code: cmd.ProcessState.ExitCode(), Elapsed: took}
+				t.Logf("gorigin ended %v after its frozen target was killed (hold %v)", took.Round(time.Millisecond), hold)
+				checkRun(t, r, 2, []string{strconv.Itoa(s.Pid), "exited"})
+			})
+		}
 	}
 }
 
+// holdUntil is the moment startHolding returns at.
+type holdUntil int
+
+const (
+	inHold   holdUntil = iota // gorigin's freeze has begun: it sleeps for the hold
+	atAttach                  // every thread is stopped, by whatever stopped it first
+	// (TestMaxFreezeHolds needs it: by the time gorigin says its freeze began, Delve's attach
+	// may already have taken longer than --max-freeze and the watchdog let the target go)
+)
+
+func (h holdUntil) String() string { return [...]string{"in-hold", "at-attach"}[h] }
+
+// frozenRE is the trace line (GORIGIN_TRACE) gorigin prints once its freeze has begun.
+var frozenRE = regexp.MustCompile(`(?m)^gorigin: running: stopped the target's threads`)
+
 // startHolding starts `gorigin attach PID --format json ARGS` with GORIGIN_TEST_HOLD_FREEZE
-// set to hold, and returns once every thread of pid is stopped. done closes when gorigin
-// has exited; gorigin is killed at the test's end if it still runs.
-func startHolding(t *testing.T, bin string, pid int, hold time.Duration, args []string) (cmd *exec.Cmd, stdout, stderr *bytes.Buffer, done chan struct{}) {
+// set to hold, and returns once every thread of pid is stopped and, with inHold, gorigin
+// has said that its freeze began (GDB and Delve stop the target for their attach too, and
+// let it go again before the freeze). done closes when gorigin has exited; gorigin is
+// killed at the test's end if it still runs.
+func startHolding(t *testing.T, bin string, pid int, hold time.Duration, until holdUntil, args []string) (cmd *exec.Cmd, stdout *bytes.Buffer, stderr *lockedBuffer, done chan struct{}) {
 	t.Helper()
 	cmd = exec.Command(bin, append([]string{"attach", strconv.Itoa(pid), "--format", "json"}, args...)...)
-	cmd.Env = append(os.Environ(), "GORIGIN_TEST_HOLD_FREEZE="+hold.String())
-	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	cmd.Env = append(os.Environ(), "GORIGIN_TEST_HOLD_FREEZE="+hold.String(), "GORIGIN_TRACE=1")
+	stdout, stderr = new(bytes.Buffer), new(lockedBuffer)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -73,8 +99,19 @@ func startHolding(t *testing.T, bin string, pid int, hold time.Duration, args []
 	done = make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-done })
-	if err := waitAllStopped(pid, 30*time.Second); err != nil {
-		t.Fatalf("gorigin (GORIGIN_TEST_HOLD_FREEZE=%v) never froze the target: %v\n%s", hold, err, stderr.Bytes())
+	deadline := time.Now().Add(30 * time.Second)
+	for until == inHold && !frozenRE.MatchString(stderr.String()) {
+		select {
+		case <-done:
+			t.Fatalf("gorigin (GORIGIN_TEST_HOLD_FREEZE=%v) exited before it froze the target: %v\n%s", hold, cmd.ProcessState, stderr.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gorigin (GORIGIN_TEST_HOLD_FREEZE=%v) did not begin its freeze within 30s:\n%s", hold, stderr.String())
+		}
+	}
+	if err := waitAllStopped(pid, time.Until(deadline)); err != nil {
+		t.Fatalf("gorigin (GORIGIN_TEST_HOLD_FREEZE=%v) never froze the target: %v\n%s", hold, err, stderr.String())
 	}
 	return cmd, stdout, stderr, done
 }
@@ -121,7 +158,7 @@ func TestMaxFreezeHolds(t *testing.T) {
 			needBackend(t, b.name)
 			s := startService(t, plainService(t), "-n", fmt.Sprint(idleWorkers))
 			const hold = 20 * time.Second
-			cmd, stdout, stderr, done := startHolding(t, bin, s.Pid, hold, append([]string{"--max-freeze", maxFreezeFlag.String()}, b.flags...))
+			cmd, stdout, stderr, done := startHolding(t, bin, s.Pid, hold, atAttach, append([]string{"--max-freeze", maxFreezeFlag.String()}, b.flags...))
 			// Half the hold: the test may see the freeze a little after gorigin's sleep began.
 			frozen := time.Now()
 			bad := testenv.WaitFree(s.Pid, hold/2)
@@ -132,7 +169,7 @@ func TestMaxFreezeHolds(t *testing.T) {
 			<-done
 			t.Logf("%s: the target ran again %v after it was frozen (--max-freeze %v, hold %v); gorigin exit status %d",
 				b.name, held.Round(time.Millisecond), maxFreezeFlag, hold, cmd.ProcessState.ExitCode())
-			r := &run{Args: cmd.Args[1:], Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Code: cmd.ProcessState.ExitCode()}
+			r := &run{Args: cmd.Args[1:], Stdout: stdout.Bytes(), Stderr: []byte(stderr.String()), Code: cmd.ProcessState.ExitCode()}
 			if r.Code == 0 {
 				snap := decodeSnapshot(t, r)
 				if !snap.Source.Partial {
