@@ -40,8 +40,8 @@ func attachDelve(ctx context.Context, pid int, o Options) (*snapshot.Snapshot, e
 	defer t.Close()
 	snap, err := capture.TakeContext(ctx, t, capture.Options{Freeze: o.Freeze, Stacks: o.Stacks, Backend: snapshot.Backend(backend), DebugFile: o.DebugFile, MaxFreeze: o.maxFreeze(), HoldFreeze: o.HoldFreeze})
 	if err != nil {
-		if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
-			return nil, dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it (%v): run gorigin again", pid, why, err)
+		if vanished(pid, image) != "" {
+			return nil, readError(pid, image, err) // it exited or exec'd meanwhile
 		}
 		return nil, delveFailed(fmt.Errorf("pid %d: %w", pid, err), fmt.Sprintf("/proc/%d/exe", pid))
 	}

@@ -127,7 +127,12 @@ func Attach(ctx context.Context, pid int, o Options) (*snapshot.Snapshot, error)
 // readError says why reading pid failed: it exited or exec'd since gorigin attached
 // (image is its image then), or err.
 func readError(pid int, image []byte, err error) error {
-	if why := vanished(pid, image); why != "" && !errors.Is(err, dbg.ErrExited) {
+	why := vanished(pid, image)
+	switch {
+	case why != "" && errors.Is(err, dbg.ErrExited):
+		// The backend's words only repeat it ("read target memory: … process exited").
+		return dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it: run gorigin again", pid, why)
+	case why != "":
 		return dbg.Errorf(dbg.ErrExited, "pid %d %s while gorigin was reading it (%v): run gorigin again", pid, why, err)
 	}
 	return fmt.Errorf("pid %d: %w", pid, err)
