@@ -381,9 +381,6 @@ func (p *Process) ReadBatch(regions []dbg.Region) error {
 	if p.released.Load() {
 		return readMem(p.pid, regions)
 	}
-	if err := p.gone(); err != nil {
-		return err
-	}
 	err := readBatch(p.c, p.opts.Timeout, strconv.Itoa(p.pid), regions)
 	if err != nil && p.released.Load() {
 		return p.killedError(err) // the watchdog ended GDB during the read

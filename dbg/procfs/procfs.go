@@ -76,15 +76,28 @@ func JobStopped(pid int) bool {
 	return err == nil && st.State == 'T'
 }
 
-// Dead reports whether pid has exited: /proc/PID is gone, or the process is a zombie
-// (it exited and its parent has not reaped it yet). Any other failure to read its status
-// (a permission, say) is not taken for death.
+// Dead reports whether pid has exited: /proc/PID is gone, or every thread of it is a
+// zombie (it exited, and its parent or a tracer has not reaped it yet). A zombie main
+// thread beside live threads (it called pthread_exit) is not a dead process; a failure to
+// read a status other than its absence (a permission, say) is not taken for death.
 func Dead(pid int) bool {
 	st, err := ReadStatus(pid)
 	if err != nil {
 		return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH)
 	}
-	return st.State == 'Z' || st.State == 'X'
+	if st.State != 'Z' && st.State != 'X' {
+		return false
+	}
+	tids, err := Tasks(pid)
+	if err != nil {
+		return errors.Is(err, dbg.ErrExited)
+	}
+	for _, tid := range tids {
+		if st, err := ReadTaskStatus(pid, tid); err == nil && st.State != 'Z' && st.State != 'X' {
+			return false
+		}
+	}
+	return true
 }
 
 // Tasks returns the thread ids in /proc/PID/task, sorted.

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gorigin-dev/gorigin/dbg"
 )
@@ -133,4 +134,35 @@ func TestJobStopped(t *testing.T) {
 	wait(true)
 	syscall.Kill(pid, syscall.SIGCONT)
 	wait(false)
+}
+
+// TestDead: a running process is not dead; killed, it is a zombie until reaped (every
+// thread exited: dead), and once reaped its /proc entry is gone (dead). The oracle is the
+// kernel's own wait status: the pid is reapable only once the process has exited.
+func TestDead(t *testing.T) {
+	if Dead(os.Getpid()) {
+		t.Errorf("Dead(self) = true")
+	}
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no sleep: %v", err)
+	}
+	pid := cmd.Process.Pid
+	if Dead(pid) {
+		t.Errorf("Dead(%d) = true while it sleeps", pid)
+	}
+	cmd.Process.Kill()
+	// Wait for the exit without reaping it (WNOWAIT): the zombie stays.
+	var info [128]byte
+	if _, _, errno := syscall.Syscall6(syscall.SYS_WAITID, 1 /* P_PID */, uintptr(pid), uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|0x01000000 /* WNOWAIT */, 0, 0); errno != 0 {
+		t.Fatalf("waitid(%d, WNOWAIT): %v", pid, errno)
+	}
+	if !Dead(pid) {
+		st, _ := ReadStatus(pid)
+		t.Errorf("Dead(%d) = false for a zombie (State %c)", pid, st.State)
+	}
+	cmd.Wait()
+	if !Dead(pid) {
+		t.Errorf("Dead(%d) = false once reaped", pid)
+	}
 }
