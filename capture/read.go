@@ -70,13 +70,7 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 		c.runs = append(c.runs, span{a, a + size})
 		total += size
 	}
-	buf, free, drop := allocBuf(int(total))
-	c.free, c.buf, c.drop = free, buf, drop
-	adviseHugePages(buf)
-	for i := 0; i < len(buf); i += pageSize {
-		buf[i] = 1 // fault the page in now, not while the target waits
-	}
-	c.regions = make([]dbg.Region, len(c.runs))
+	buf := c.allocate(int(total))
 	for i, r := range c.runs {
 		n := r.hi - r.lo
 		c.regions[i] = dbg.Region{Addr: r.lo, Buf: buf[:n:n]}
@@ -89,6 +83,19 @@ func planCopy(addrs []uint64, size uint64) *gCopy {
 		c.raws[i] = c.regions[r].Buf[off : off+size : off+size]
 	}
 	return c
+}
+
+// allocate gives the plan its buffer of n bytes, every page faulted in now rather than
+// while the target waits, and one region per run (the caller fills them in).
+func (c *gCopy) allocate(n int) []byte {
+	buf, free, drop := allocBuf(n)
+	c.free, c.buf, c.drop = free, buf, drop
+	adviseHugePages(buf)
+	for i := 0; i < len(buf); i += pageSize {
+		buf[i] = 1
+	}
+	c.regions = make([]dbg.Region, len(c.runs))
+	return buf
 }
 
 // Packing: a copy of whole g structs is what the freeze reads fastest (whole runs of
@@ -133,13 +140,7 @@ func planPacked(addrs []uint64, size, keep uint64) *gCopy {
 		c.offs[k] = uint32(a - c.runs[len(c.runs)-1].lo)
 	}
 	c.first = append(c.first, len(sorted))
-	buf, free, drop := allocBuf(int(uint64(len(sorted)) * keep))
-	c.free, c.buf, c.drop = free, buf, drop
-	adviseHugePages(buf)
-	for i := 0; i < len(buf); i += pageSize {
-		buf[i] = 1 // fault the page in now, not while the target waits
-	}
-	c.regions = make([]dbg.Region, len(c.runs))
+	buf := c.allocate(int(uint64(len(sorted)) * keep))
 	for i, r := range c.runs {
 		c.regions[i] = dbg.Region{Addr: r.lo}
 	}
