@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"math"
@@ -89,7 +90,7 @@ func spawnTreeSVG(t *spawnTree, total int) template.HTML {
 				}
 				return s / float64(max(len(parents[u]), 1))
 			}
-			slices.SortStableFunc(us, func(a, b int) int { return cmpFloat(key(a), key(b)) })
+			slices.SortStableFunc(us, func(a, b int) int { return cmp.Compare(key(a), key(b)) })
 		}
 		colW := 0.0
 		for _, u := range us {
@@ -155,14 +156,4 @@ func spawnTreeSVG(t *spawnTree, total int) template.HTML {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -203,31 +204,21 @@ func (h *History) Next(p Process, s *Snapshot) *History {
 		}
 		next.recs = append(next.recs, r)
 	}
-	slices.SortFunc(next.recs, func(a, b historyRecord) int { return cmpInt64(a.id, b.id) })
+	slices.SortFunc(next.recs, func(a, b historyRecord) int { return cmp.Compare(a.id, b.id) })
 	next.recs = slices.CompactFunc(next.recs, func(a, b historyRecord) bool { return a.id == b.id })
 	if len(next.recs) > MaxHistory { // keep the longest-blocked
-		slices.SortFunc(next.recs, func(a, b historyRecord) int { return cmpInt64(a.since, b.since) })
+		slices.SortFunc(next.recs, func(a, b historyRecord) int { return cmp.Compare(a.since, b.since) })
 		next.recs = next.recs[:MaxHistory]
-		slices.SortFunc(next.recs, func(a, b historyRecord) int { return cmpInt64(a.id, b.id) })
+		slices.SortFunc(next.recs, func(a, b historyRecord) int { return cmp.Compare(a.id, b.id) })
 	}
 	return next
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (h *History) find(id int64) (historyRecord, bool) {
 	if h == nil {
 		return historyRecord{}, false
 	}
-	i, ok := slices.BinarySearchFunc(h.recs, id, func(r historyRecord, id int64) int { return cmpInt64(r.id, id) })
+	i, ok := slices.BinarySearchFunc(h.recs, id, func(r historyRecord, id int64) int { return cmp.Compare(r.id, id) })
 	if !ok {
 		return historyRecord{}, false
 	}
