@@ -33,21 +33,12 @@ func TestIsAndWidth(t *testing.T) {
 func TestProgressOnAPty(t *testing.T) {
 	tty, master := testenv.OpenPty(t)
 	t.Setenv("TERM", "xterm")
+	received := testenv.CapturePty(master)
 	p := NewProgress(tty)
 	p.Update("reading the target", 0, 0)
 	time.Sleep(progressDelay + 2*progressEvery) // the ticker draws
 	p.Clear()
-	master.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	var all []byte
-	buf := make([]byte, 4096)
-	for {
-		n, err := master.Read(buf)
-		all = append(all, buf[:n]...)
-		if err != nil {
-			break
-		}
-	}
-	got := string(all)
+	got := received(300 * time.Millisecond)
 	if !strings.Contains(got, "\rgorigin: reading the target…") || !strings.HasSuffix(got, "\r\x1b[K") {
 		t.Errorf("the terminal received %q", got)
 	}
