@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gorigin-dev/gorigin/integration/oracle"
 	"github.com/gorigin-dev/gorigin/snapshot"
 )
 
@@ -40,6 +41,14 @@ func startLabelled(t *testing.T) {
 		go parkUnlabelled(&ready, release)
 	}
 	ready.Wait()
+	// Done is not parked: until both parkLabelledMixed goroutines wait in their receive,
+	// their stacks differ and the profile tells them apart (seen: 1 run in 15).
+	n, err := oracle.CountSelf(7, 1000, func(g *oracle.Goroutine) bool {
+		return g.Status == "chan receive" && len(g.Frames) > 0 && strings.Contains(g.StartFunc(), ".park")
+	})
+	if err != nil || n != 7 {
+		t.Fatalf("the runtime's dump shows %d of the 7 goroutines parked (%v)", n, err)
+	}
 }
 
 // labelsByStart maps a start function's short name to the labels of its goroutines.
