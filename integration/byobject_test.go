@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorigin-dev/gorigin/integration/oracle"
 	"github.com/gorigin-dev/gorigin/internal/testenv"
@@ -192,6 +193,7 @@ func TestByObjectLiveAndCore(t *testing.T) {
 		t.Fatalf("%v", r)
 	}
 	checkObjectTable(t, r.Stdout, want)
+	checkNarrowObjectTable(t, f.Pid, want)
 	testenv.CheckRunsFreely(t, f.Pid, time.Second)
 	f.checkAnswers(t)
 
@@ -226,5 +228,34 @@ func TestByObjectLiveAndCore(t *testing.T) {
 	r = runGorigin(t, nil, "dump", path, "--by", "object")
 	if r.Code != 2 || !bytes.Contains(r.Stderr, []byte("live process")) || !bytes.Contains(r.Stderr, []byte("--by wait")) {
 		t.Errorf("gorigin dump --by object: want exit status 2 saying a live process or a core carries the objects, got %v", r)
+	}
+}
+
+// checkNarrowObjectTable: on an 80-column terminal the object each group waits on is
+// what --by object is read for, so WAITS ON keeps the object's type and the start of its
+// address, while no line is wider than the terminal and the go statement's file:line
+// stays whole (START and the other columns give way first).
+func checkNarrowObjectTable(t *testing.T, pid int, want map[string]int) {
+	t.Helper()
+	const cols = 80
+	out := runOnPty(t, cols, "attach", strconv.Itoa(pid), "--by", "object", "--top", "0", "--no-history")
+	for _, l := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(l); n > cols {
+			t.Errorf("a line of %d columns on a terminal of %d: %q", n, cols, l)
+		}
+	}
+	objects := tableCells(t, out, "WAITS ON")
+	created := tableCells(t, out, "CREATED AT")
+	queue := false
+	for i, r := range objects {
+		if strings.HasPrefix(r.cell, "chan *main.Request 0x") && r.count == want["main.blockQueue"] {
+			queue = true
+		}
+		if c := created[i].cell; fileLineRE.FindString(c) == "" && !strings.HasPrefix(c, "(no go statement") {
+			t.Errorf("row %q: CREATED AT %q has no whole file:line", r.line, c)
+		}
+	}
+	if !queue {
+		t.Errorf("at %d columns no row of %d shows WAITS ON \"chan *main.Request 0x…\":\n%s", cols, want["main.blockQueue"], out)
 	}
 }

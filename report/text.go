@@ -137,6 +137,9 @@ type column struct {
 	minWidth int
 	// drop orders the columns fit leaves out when narrowing is not enough: 1 first; 0 stays.
 	drop int
+	// key marks the column of a group key that is not a location (--by object's WAITS
+	// ON): it keeps its minWidth until the other cut columns are down to a few runes.
+	key  bool
 	cell func(g *snapshot.Group) cell
 }
 
@@ -334,8 +337,9 @@ func kept[T any](xs []T, keep []bool) []T {
 // for, so it goes last. In order: the columns that may be cut narrow in their shrink
 // order down to their minWidth (function names shorten; a location keeps its
 // file:line and at least minFunc runes of its function); then the columns with a drop
-// order are left out (EXAMPLES, STACK, SEEN); then the cut columns narrow to a few runes, the
-// locations to their file:line; and only then does a file:line lose its start.
+// order are left out (EXAMPLES, STACK, SEEN; START under --by object); then the cut
+// columns narrow to a few runes, the locations to their file:line, a key column (WAITS
+// ON) to a few runes; and only then does a file:line lose its start.
 func fit(cols []column, width []int, cells [][]cell, total int) []bool {
 	keep := make([]bool, len(cols))
 	for i := range keep {
@@ -375,7 +379,7 @@ func fit(cols []column, width []int, cells [][]cell, total int) []bool {
 		}
 		return n
 	}
-	for prio := 1; prio <= 3; prio++ { // leave out only what narrowing cannot make room for
+	for prio := 1; prio <= 4; prio++ { // leave out only what narrowing cannot make room for
 		for i, c := range cols {
 			if c.drop == prio && over() > savable() {
 				keep[i] = false
@@ -383,7 +387,7 @@ func fit(cols []column, width []int, cells [][]cell, total int) []bool {
 		}
 	}
 	o := over()
-	for prio := 1; o > 0 && prio <= 5; prio++ {
+	for prio := 1; o > 0 && prio <= 6; prio++ {
 		for i, c := range cols {
 			if c.shrink == prio && c.cut != noCut && keep[i] && o > 0 && width[i] > floor[i] {
 				d := min(o, width[i]-floor[i])
@@ -398,8 +402,9 @@ func fit(cols []column, width []int, cells [][]cell, total int) []bool {
 			floor[i] = min(width[i], few)
 		}
 	}
-	narrowWidest(cols, width, keep, &o, func(i int) int { return floor[i] }, func(c column) bool { return c.cut != keepLoc })
+	narrowWidest(cols, width, keep, &o, func(i int) int { return floor[i] }, func(c column) bool { return c.cut != keepLoc && !c.key })
 	narrowWidest(cols, width, keep, &o, func(i int) int { return min(width[i], at[i]) }, func(c column) bool { return c.cut == keepLoc })
+	narrowWidest(cols, width, keep, &o, func(i int) int { return floor[i] }, func(c column) bool { return c.key })
 	narrowWidest(cols, width, keep, &o, func(i int) int { return min(width[i], few) }, func(c column) bool { return c.cut == keepLoc })
 	return keep
 }
