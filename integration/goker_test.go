@@ -140,10 +140,10 @@ func gokerCorpus(t *testing.T) (string, []string) {
 // The two looks are a moment apart, so goroutine for goroutine they may differ both ways,
 // and the test logs the differences. Measured over five runs of the 63 kernels: identical
 // on 55–59. gorigin finds more in a few kernels (hugo3251, moby36114, etcd7902,
-// istio16224, grpc795, moby7559, cockroach9935, not on every run): in those every
-// goroutine of the leaking family is blocked and nothing outside it holds what they wait
-// on, so the runtime is the one that missed them (its own test calls those kernels
-// flaky). It found fewer once (grpc3017, 112 of 115), with nothing of the kernel able to
+// istio16224, grpc795, moby7559, cockroach9935, not on every run); in the two examined
+// (hugo3251, moby36114) every goroutine of the leaking family is blocked and nothing
+// outside it holds what they wait on, so the runtime is the one that missed them (its
+// own test calls those kernels flaky). It found fewer once (grpc3017, 112 of 115), with nothing of the kernel able to
 // run; most likely (not confirmed) the time.AfterFunc timers the kernel stopped, which
 // stay in a P's timer heap until the runtime cleans it lazily, their closures keeping
 // what the goroutines wait on reachable at gorigin's look and not at the runtime's.
