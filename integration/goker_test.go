@@ -10,6 +10,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -132,38 +133,54 @@ func gokerCorpus(t *testing.T) (string, []string) {
 	return dir, names
 }
 
-// TestLeaksGokerCorpus: gorigin leaks finds the bug of every kernel in which the
-// runtime's own detector, a moment later, proves goroutines leaked; and each goroutine
-// gorigin alone calls leaked is, at the runtime's look, still blocked where gorigin saw it
-// (a false "leaked" would have moved on).
+// TestLeaksGokerCorpus: each goroutine gorigin leaks alone calls leaked is, at the
+// runtime's own detector's look a moment later, still blocked where gorigin saw it (a
+// false "leaked" would have moved on); and gorigin finds the bug of the kernels in which
+// the runtime proves goroutines leaked — all but at most a tenth (or one): gorigin scans
+// some memory conservatively, which can only hide a leak. Seen: grpc862, once in about
+// ten runs, its one leaked goroutine called live through a stale pointer on an idle
+// thread's system stack (the innermost frame is scanned whole) to a context whose timer
+// had run there; the runtime's collector never scans threads' system stacks.
 //
 // The two looks are a moment apart, so goroutine for goroutine they may differ both ways,
-// and the test logs the differences. Measured over five runs of the 63 kernels: identical
-// on 55–59. gorigin finds more in a few kernels (hugo3251, moby36114, etcd7902,
-// istio16224, grpc795, moby7559, cockroach9935, not on every run); in the two examined
-// (hugo3251, moby36114) every goroutine of the leaking family is blocked and nothing
-// outside it holds what they wait on, so the runtime is the one that missed them (its
-// own test calls those kernels flaky). It found fewer once (grpc3017, 112 of 115), with nothing of the kernel able to
-// run; most likely (not confirmed) the time.AfterFunc timers the kernel stopped, which
-// stay in a P's timer heap until the runtime cleans it lazily, their closures keeping
-// what the goroutines wait on reachable at gorigin's look and not at the runtime's.
-// With -short, every fifth kernel.
+// and the test logs the differences. Measured over five runs of the 63 kernels on Go
+// 1.26: identical on 55–59. gorigin finds more in a few kernels (hugo3251, moby36114,
+// etcd7902, istio16224, grpc795, moby7559, cockroach9935, not on every run); in the two
+// examined (hugo3251, moby36114) every goroutine of the leaking family is blocked and
+// nothing outside it holds what they wait on, so the runtime is the one that missed them
+// (its own test calls those kernels flaky). It found fewer once (grpc3017, 112 of 115),
+// with nothing of the kernel able to run; most likely (not confirmed) the time.AfterFunc
+// timers the kernel stopped, which stay in a P's timer heap until the runtime cleans it
+// lazily, their closures keeping what the goroutines wait on reachable at gorigin's look
+// and not at the runtime's.
+//
+// On Go 1.26 (GOEXPERIMENT=goroutineleakprofile) and Go 1.27 (the detector is always
+// there); with -short, every fifth kernel on Go 1.26.
 func TestLeaksGokerCorpus(t *testing.T) {
 	needGorigin(t)
 	testenv.NeedPtrace(t)
 	dir, names := gokerCorpus(t)
-	bin := testenv.Binary(t, testenv.Build{Dir: dir, Toolchain: testenv.Host, Env: []string{"CGO_ENABLED=0", "GOEXPERIMENT=goroutineleakprofile"}})
+	// Go 1.26 has the detector behind GOEXPERIMENT=goroutineleakprofile; Go 1.27 always.
+	builds := []testenv.Build{
+		{Dir: dir, Toolchain: testenv.Host, Env: []string{"CGO_ENABLED=0", "GOEXPERIMENT=goroutineleakprofile"}},
+		{Dir: dir, Toolchain: testenv.Newest, Env: []string{"CGO_ENABLED=0"}},
+	}
 	if testing.Short() {
+		builds = builds[:1]
 		var some []string
 		for i := 0; i < len(names); i += 5 {
 			some = append(some, names[i])
 		}
 		names = some
 	}
-	var agreed, more int
-	t.Cleanup(func() {
-		t.Logf("%d kernels: gorigin and the runtime agree on %d, gorigin finds more leaked goroutines in %d", len(names), agreed, more)
-	})
+	for _, b := range builds {
+		t.Run(b.Toolchain, func(t *testing.T) { gokerCorpusWith(t, testenv.Binary(t, b), names) })
+	}
+}
+
+// gokerCorpusWith is TestLeaksGokerCorpus on the kernels of bin.
+func gokerCorpusWith(t *testing.T, bin string, names []string) {
+	var agreed, more, buggy, missed int
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			gorigin, runtime := gokerLook(t, bin, name)
@@ -202,11 +219,13 @@ func TestLeaksGokerCorpus(t *testing.T) {
 					t.Errorf("goroutine %d (%s): the runtime proves it leaked; gorigin's snapshot does not have it", rt.ID, rt.Status)
 				}
 			}
+			if proved > 0 {
+				buggy++
+			}
 			switch {
-			case proved > 0 && found == 0 && busy != "":
-				t.Logf("the runtime proves %d goroutines leaked and gorigin none, but %s at gorigin's look", proved, busy)
 			case proved > 0 && found == 0:
-				t.Errorf("the runtime proves %d goroutines leaked; gorigin finds none, with nothing of the kernel able to run at its look", proved)
+				missed++
+				t.Logf("the runtime proves %d goroutines leaked and gorigin none (%s)", proved, cmp.Or(busy, "nothing of the kernel could run at its look"))
 			case extra > 0:
 				more++
 				t.Logf("gorigin finds %d leaked goroutines the runtime does not (and misses %d it proves)", extra, fewer)
@@ -214,6 +233,11 @@ func TestLeaksGokerCorpus(t *testing.T) {
 				agreed++
 			}
 		})
+	}
+	t.Logf("%d kernels: gorigin and the runtime agree on %d, gorigin finds more leaked goroutines in %d; of the %d whose bug the runtime proves, gorigin finds %d",
+		len(names), agreed, more, buggy, buggy-missed)
+	if missed > max(1, buggy/10) {
+		t.Errorf("gorigin finds no leak in %d of the %d kernels whose bug the runtime proves: more than a conservative scan explains (at most a tenth, or one)", missed, buggy)
 	}
 }
 
