@@ -129,29 +129,37 @@ func TestDumpSIGQUIT(t *testing.T) {
 	}
 }
 
+// panickerTraceback runs testdata/panicker built as v with GOTRACEBACK=all and returns
+// its traceback ("panic: the workers are stuck", then every goroutine) and the oracle's
+// reading of the goroutines in it.
+func panickerTraceback(t *testing.T, v variant) ([]byte, []oracle.Goroutine) {
+	t.Helper()
+	run := exec.Command(programBinary(t, filepath.Join("testdata", "panicker"), v))
+	run.Env = append(buildEnv(v), "GOTRACEBACK=all")
+	var stderr bytes.Buffer
+	run.Stderr = &stderr
+	if err := run.Run(); err == nil {
+		t.Fatal("the panicking program exited 0")
+	}
+	text := stderr.Bytes()
+	i := bytes.Index(text, []byte("\ngoroutine "))
+	if !bytes.HasPrefix(text, []byte("panic: the workers are stuck")) || i < 0 {
+		t.Fatalf("want a panic traceback, got:\n%s", text)
+	}
+	orc, err := oracle.ParseBytes(text[i+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text, orc
+}
+
 // TestDumpPanic reads the traceback of a program that panics with GOTRACEBACK=all and
 // compares it with the oracle's reading of the same text and with the go statements
 // the program's source marks.
 func TestDumpPanic(t *testing.T) {
 	for _, v := range dumpVariants {
 		t.Run(v.String(), func(t *testing.T) {
-			bin := programBinary(t, filepath.Join("testdata", "panicker"), v)
-			run := exec.Command(bin)
-			run.Env = append(buildEnv(v), "GOTRACEBACK=all")
-			var stderr bytes.Buffer
-			run.Stderr = &stderr
-			if err := run.Run(); err == nil {
-				t.Fatal("the panicking program exited 0")
-			}
-			text := stderr.Bytes()
-			i := bytes.Index(text, []byte("\ngoroutine "))
-			if !bytes.HasPrefix(text, []byte("panic: the workers are stuck")) || i < 0 {
-				t.Fatalf("want a panic traceback, got:\n%s", text)
-			}
-			orc, err := oracle.ParseBytes(text[i+1:])
-			if err != nil {
-				t.Fatal(err)
-			}
+			text, orc := panickerTraceback(t, v)
 			d := parseDump(t, text)
 			if len(d.Goroutines) != len(orc) {
 				t.Fatalf("%d goroutines, the oracle reads %d", len(d.Goroutines), len(orc))
