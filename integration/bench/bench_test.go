@@ -247,18 +247,24 @@ func idleFreeze(t *target) (time.Duration, error) {
 	return t.freeze()
 }
 
-// BenchmarkAttach100k attaches gorigin to the bigtarget once per iteration. Its metrics
-// are medians over the iterations, except max-target-freeze-ms and peak-rss-MB.
-func BenchmarkAttach100k(b *testing.B) {
-	t := sharedTarget(b)
+// attachSetup is what the attach benchmarks start from: the shared target, the gorigin
+// binary and the target's own freeze-free heartbeat gap (idleFreeze).
+func attachSetup(b *testing.B) (t *target, gorigin string, idle time.Duration) {
+	t = sharedTarget(b)
 	gorigin, err := goriginBinary(b)
 	if err != nil {
 		b.Fatal(err)
 	}
-	idle, err := idleFreeze(t)
-	if err != nil {
+	if idle, err = idleFreeze(t); err != nil {
 		b.Fatal(err)
 	}
+	return t, gorigin, idle
+}
+
+// BenchmarkAttach100k attaches gorigin to the bigtarget once per iteration. Its metrics
+// are medians over the iterations, except max-target-freeze-ms and peak-rss-MB.
+func BenchmarkAttach100k(b *testing.B) {
+	t, gorigin, idle := attachSetup(b)
 	var freeze, after, reported, wall []time.Duration
 	var peak int64
 	for i := 0; i < b.N; i++ {

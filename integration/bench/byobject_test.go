@@ -22,15 +22,7 @@ import (
 //
 //	GORIGIN_BENCH_N=100000 go test ./integration/bench -run '^$' -bench BenchmarkAttachByObject -benchtime 5x
 func BenchmarkAttachByObject(b *testing.B) {
-	t := sharedTarget(b)
-	gorigin, err := goriginBinary(b)
-	if err != nil {
-		b.Fatal(err)
-	}
-	idle, err := idleFreeze(t)
-	if err != nil {
-		b.Fatal(err)
-	}
+	t, gorigin, idle := attachSetup(b)
 	var plain, object, plainReported, objectReported []time.Duration
 	for i := 0; i < b.N; i++ {
 		a, err := attachOnce(t, gorigin, sharedDir(b))
