@@ -260,6 +260,11 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 func finish(in *interner, g snapshot.Goroutine, frames []snapshot.Location, truncated, wrappers bool) snapshot.Goroutine {
 	if n := len(frames); n > 0 && frames[n-1].Func == "runtime.goexit" {
 		frames = frames[:n-1]
+	} else if wrappers && n > 0 && g.ID != 0 {
+		// A system-level traceback ends every goroutine in runtime.goexit. Without it the
+		// unwinding stopped early: a goroutine caught by the crash signal in the middle of
+		// time.now's switch to the thread's stack shows that one frame and no more.
+		truncated = true
 	}
 	// A crash traceback shows the wrapper the compiler made for a go statement with
 	// arguments (F.gowrapN, Go 1.21+); the goroutine starts in the function it wraps,

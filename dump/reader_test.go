@@ -134,9 +134,17 @@ PC=0x46e2a1 m=3 sigcode=0
 goroutine 6 gp=0xc000003500 m=3 mp=0xc000080008 [running]:
 main.spin()
 	/src/app/a.go:9 +0x1 fp=0xc00006ef50 sp=0xc00006ef28 pc=0x48d0c5
+runtime.goexit({})
+	/go/src/runtime/asm_amd64.s:1700 +0x1 fp=0xc00006ef58 sp=0xc00006ef50 pc=0x471ee1
 created by main.main in goroutine 1
-	/src/app/a.go:2 +0x1 fp=0xc00006ef50 sp=0xc00006ef28 pc=0x48d0c5
+	/src/app/a.go:2 +0x1
 `, []want{{id: 6, parent: 1, status: "running", origin: "main.main /src/app/a.go:2", start: "main.spin", frames: 1}}, []string{"appear twice"}},
+		{"a crash traceback that stops before runtime.goexit has no start", `goroutine 65 gp=0xc000003500 m=2 mp=0xc000080008 [running]:
+time.now()
+	/go/src/runtime/time_linux_amd64.s:45 +0x1e fp=0xc00006ef50 sp=0xc000110f28 pc=0x48d0c5
+created by main.spawnAll in goroutine 1
+	/src/app/spawn.go:102 +0x4fd
+`, []want{{id: 65, parent: 1, status: "running", origin: "main.spawnAll /src/app/spawn.go:102", frames: 1}}, nil},
 		{"a running goroutine without its stack", `goroutine 6 [running]:
 	goroutine running on other thread; stack unavailable
 created by main.main in goroutine 1
