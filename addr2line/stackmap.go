@@ -9,7 +9,7 @@ const (
 	funcdataArgsPointers  = 0
 	funcdataLocalsPointer = 1
 	funcdataStackObjects  = 2
-	argsSizeUnknown       = -0x80000000 // abi.ArgsSizeUnknown: reflect's call frames
+	argsSizeUnknown       = -0x80000000 // abi.ArgsSizeUnknown: reflect's stubs, assembly
 	stackObjectRecordSize = 16          // runtime.stackObjectRecord
 	maxStackMapBits       = 1 << 20     // words of one frame's map: bounds a bad table
 	maxStackObjects       = 1 << 12
@@ -22,6 +22,10 @@ type FrameMaps struct {
 	SPDelta int64  // the pcsp value: the frame's size below the caller's stack pointer
 	// ArgsSize is the size of the arguments on the stack (above the return address).
 	ArgsSize int64
+	// ArgsUnknown says the function was declared without an argument size (assembly):
+	// ArgsSize is 0, as the runtime takes it, and whatever the caller passed it lies
+	// unmapped in the caller's outgoing argument space.
+	ArgsUnknown bool
 	// Locals says which words below the frame's locals base (varp) hold live pointers:
 	// bit i is the word at varp - len*ptrSize + i*ptrSize. Args likewise from the
 	// argument base (argp) up. Nil: the function has no such map (assembly).
@@ -65,7 +69,13 @@ func (t *Table) FrameMaps(pc uint64) (m FrameMaps, err error) {
 	}
 	args := f.args
 	if args == argsSizeUnknown {
-		return m, fmt.Errorf("%#x is in a frame of unknown argument size (reflect)", pc)
+		// As the runtime's argMapInternal: reflect's stubs carry their arguments' map
+		// elsewhere; any other function of unknown argument size (assembly declared
+		// without one: runtime.futex, the system call stubs) has none to scan.
+		if name := t.tab.funcName(f.nameOff); name == "reflect.makeFuncStub" || name == "reflect.methodValueCall" {
+			return m, fmt.Errorf("%#x is in %s, whose arguments' size is known only at run time", pc, name)
+		}
+		args, m.ArgsUnknown = 0, true
 	}
 	m.ArgsSize = int64(max(args, 0))
 	if off, ok := t.tab.funcdata(f, funcdataArgsPointers); ok && args > 0 {

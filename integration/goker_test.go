@@ -137,10 +137,11 @@ func gokerCorpus(t *testing.T) (string, []string) {
 // runtime's own detector's look a moment later, still blocked where gorigin saw it (a
 // false "leaked" would have moved on); and gorigin finds the bug of the kernels in which
 // the runtime proves goroutines leaked — all but at most a tenth (or one): gorigin scans
-// some memory conservatively, which can only hide a leak. Seen: grpc862, once in about
-// ten runs, its one leaked goroutine called live through a stale pointer on an idle
-// thread's system stack (the innermost frame is scanned whole) to a context whose timer
-// had run there; the runtime's collector never scans threads' system stacks.
+// some memory conservatively, which can only hide a leak. Seen before it was fixed:
+// grpc862 once in about ten runs and grpc3017 (112 of 115) in about one in six, leaked
+// goroutines called live through stale words of an idle thread's system stack, scanned
+// whole because the walk stopped at runtime.futex (assembly of unknown argument size);
+// the runtime's collector never scans threads' system stacks.
 //
 // The two looks are a moment apart, so goroutine for goroutine they may differ both ways,
 // and the test logs the differences. Measured over five runs of the 63 kernels on Go
@@ -148,11 +149,7 @@ func gokerCorpus(t *testing.T) (string, []string) {
 // etcd7902, istio16224, grpc795, moby7559, cockroach9935, not on every run); in the two
 // examined (hugo3251, moby36114) every goroutine of the leaking family is blocked and
 // nothing outside it holds what they wait on, so the runtime is the one that missed them
-// (its own test calls those kernels flaky). It found fewer once (grpc3017, 112 of 115),
-// with nothing of the kernel able to run; most likely (not confirmed) the time.AfterFunc
-// timers the kernel stopped, which stay in a P's timer heap until the runtime cleans it
-// lazily, their closures keeping what the goroutines wait on reachable at gorigin's look
-// and not at the runtime's.
+// (its own test calls those kernels flaky).
 //
 // On Go 1.26 (GOEXPERIMENT=goroutineleakprofile) and Go 1.27 (the detector is always
 // there); with -short, every fifth kernel on Go 1.26.

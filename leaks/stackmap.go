@@ -74,7 +74,8 @@ func (a *analysis) stackRoots(sp0, pc, hi uint64, innermost bool, extra []byte) 
 	}
 	var roots, objects, whole [][2]uint64
 	sp := sp0
-	rest := hi // from here up, conservatively
+	rest := hi        // from here up, conservatively
+	unmapped := false // the frame below took arguments of unknown size (assembly)
 	for depth := 0; ; depth++ {
 		if depth == maxFrames || pc < a.bias {
 			rest = sp
@@ -109,7 +110,11 @@ func (a *analysis) stackRoots(sp0, pc, hi uint64, innermost bool, extra []byte) 
 					roots = append(roots, [2]uint64{at, at + 8})
 				}
 			}
+			if unmapped && varp-n > sp {
+				whole = append(whole, [2]uint64{sp, varp - n}) // what it passed them
+			}
 		}
+		unmapped = m.ArgsUnknown
 		if m.Args == nil && m.ArgsSize > 0 {
 			whole = append(whole, [2]uint64{fp, min(fp+uint64(m.ArgsSize), hi)})
 		}
