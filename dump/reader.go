@@ -170,6 +170,7 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 		inlined   bool // pending is an inlined call's name
 		decided   = len(prefix) == 0
 		strip     bool
+		hexdump   bool // after the unwinder's complaint: its stack dump, up to "created by"
 		prev      = r.in.lastStack()
 	)
 	defer func() { r.scratch = frames[:0] }()
@@ -194,6 +195,12 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			break
+		}
+		if hexdump {
+			if !bytes.HasPrefix(line, []byte("created by ")) {
+				continue
+			}
+			hexdump = false
 		}
 		if isPending {
 			isPending = false
@@ -226,6 +233,10 @@ func (r *Reader) block(h header, prefix []byte) (g snapshot.Goroutine, complete 
 			// "goroutine running on other thread; stack unavailable", or a stray line.
 		case bytes.Equal(line, []byte("...additional frames elided...")):
 			truncated = true
+		case bytes.HasPrefix(line, []byte("runtime: g ")) && bytes.Contains(line, []byte(": unexpected return pc for ")):
+			// The unwinder gave up ("stack: frame={...}" and a hex dump follow): the
+			// goroutine's outer frames, and so its start, are not in the dump.
+			truncated, hexdump = true, true
 		case bytes.HasPrefix(line, []byte("...")) && bytes.HasSuffix(line, []byte("frames elided...")):
 			// The middle of a deep stack; the outermost frames follow.
 		case bytes.HasPrefix(line, []byte("[originating from goroutine ")):

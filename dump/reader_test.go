@@ -145,6 +145,26 @@ time.now()
 created by main.spawnAll in goroutine 1
 	/src/app/spawn.go:102 +0x4fd
 `, []want{{id: 65, parent: 1, status: "running", origin: "main.spawnAll /src/app/spawn.go:102", frames: 1}}, nil},
+		{"the unwinder's complaint and hex dump end the frames, not the goroutine", `goroutine 65 [running]:
+time.now()
+	/go/src/runtime/time_linux_amd64.s:45 +0x1e
+runtime: g 65: unexpected return pc for time.now called from 0x7ffd5a3c2b40
+stack: frame={sp:0xc000110f28, fp:0xc000110f50} stack=[0xc000110000,0xc000111000)
+0x000000c000110f18:  0x0000000000000000  0x000000c000110f50
+0x000000c000110f28: <0x0000000000471ee1  0x0000000000000001 
+  ^ SP
+created by main.spawnAll in goroutine 1
+	/src/app/spawn.go:102 +0x4fd
+
+goroutine 66 [chan receive]:
+main.worker()
+	/src/app/a.go:9 +0x1
+created by main.main in goroutine 1
+	/src/app/a.go:2 +0x1
+`, []want{
+			{id: 65, parent: 1, status: "running", origin: "main.spawnAll /src/app/spawn.go:102", frames: 1},
+			{id: 66, parent: 1, status: "waiting", reason: "chan receive", origin: "main.main /src/app/a.go:2", start: "main.worker", frames: 1},
+		}, nil},
 		{"a running goroutine without its stack", `goroutine 6 [running]:
 	goroutine running on other thread; stack unavailable
 created by main.main in goroutine 1
