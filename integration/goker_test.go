@@ -30,7 +30,8 @@ import (
 
 // gokerMain replaces the corpus's main.go: it runs one kernel, says "ready" and waits on
 // stdin for the test's go-ahead, then writes the runtime's goroutineleak profile (debug=2,
-// "(leaked)" in the headers of the goroutines the runtime proved leaked), "END", and
+// "(leaked)" in the headers of the goroutines the runtime proved leaked; before Go 1.26
+// the plain goroutine profile), "END", and
 // stays alive (a ticking goroutine keeps the runtime's deadlock check quiet) until killed.
 const gokerMain = `package main
 
@@ -69,7 +70,11 @@ func main() {
 	time.Sleep(300 * time.Millisecond)
 	fmt.Println("ready")
 	bufio.NewReader(os.Stdin).ReadString('\n')
-	pprof.Lookup("goroutineleak").WriteTo(os.Stdout, 2)
+	p := pprof.Lookup("goroutineleak")
+	if p == nil { // a toolchain without the detector: the goroutines as they are
+		p = pprof.Lookup("goroutine")
+	}
+	p.WriteTo(os.Stdout, 2)
 	fmt.Println("END")
 	select {}
 }
@@ -77,10 +82,11 @@ func main() {
 
 var gokerRegisterRE = regexp.MustCompile(`register\("([A-Za-z0-9_]+)"`)
 
-// gokerCorpus copies the host toolchain's corpus to a fixed directory (so that the
+// gokerCorpus copies the host toolchain's corpus to fixed directories (so that the
 // build is cached between runs), with each kernel's own profile write taken out (it would
 // run the runtime's detector before gorigin looks, and mark what it finds), and returns
-// the directory and the kernels' names.
+// the directory and the kernels' names. The directory's go.mod says go 1.26; its sibling
+// dir+"-go1.20" holds the same module saying go 1.20, for the older toolchains.
 func gokerCorpus(t *testing.T) (string, []string) {
 	t.Helper()
 	goroot, err := exec.Command("go", "env", "GOROOT").Output()
@@ -97,16 +103,24 @@ func gokerCorpus(t *testing.T) (string, []string) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(cache, "goker")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+	dirs := []string{dir, dir + "-go1.20"}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	write := func(name string, b []byte) {
+	writeIn := func(dir, name string, b []byte) {
 		path := filepath.Join(dir, name)
 		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
 			return
 		}
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
+		}
+	}
+	write := func(name string, b []byte) {
+		for _, d := range dirs {
+			writeIn(d, name, b)
 		}
 	}
 	var names []string
@@ -128,7 +142,8 @@ func gokerCorpus(t *testing.T) (string, []string) {
 		}
 	}
 	write("main.go", []byte(gokerMain))
-	write("go.mod", []byte("module goker\n\ngo 1.26\n"))
+	writeIn(dirs[0], "go.mod", []byte("module goker\n\ngo 1.26\n"))
+	writeIn(dirs[1], "go.mod", []byte("module goker\n\ngo 1.20\n"))
 	slices.Sort(names)
 	return dir, names
 }
@@ -152,15 +167,22 @@ func gokerCorpus(t *testing.T) (string, []string) {
 // (its own test calls those kernels flaky).
 //
 // On Go 1.26 (GOEXPERIMENT=goroutineleakprofile) and Go 1.27 (the detector is always
-// there); with -short, every fifth kernel on Go 1.26.
+// there); then on Go 1.20 and Go 1.22 (the two other heap layouts gorigin reads), which
+// have no detector: there the kernels whose bug the runtime proved on 1.26 or 1.27 are
+// the ones gorigin must find buggy, and the later look is the plain goroutine profile,
+// which still shows whether a goroutine gorigin calls leaked has moved. With -short,
+// every fifth kernel on Go 1.26.
 func TestLeaksGokerCorpus(t *testing.T) {
 	needGorigin(t)
 	testenv.NeedPtrace(t)
 	dir, names := gokerCorpus(t)
 	// Go 1.26 has the detector behind GOEXPERIMENT=goroutineleakprofile; Go 1.27 always.
+	// The older toolchains build the same kernels as a go 1.20 module.
 	builds := []testenv.Build{
 		{Dir: dir, Toolchain: testenv.Host, Env: []string{"CGO_ENABLED=0", "GOEXPERIMENT=goroutineleakprofile"}},
 		{Dir: dir, Toolchain: testenv.Newest, Env: []string{"CGO_ENABLED=0"}},
+		{Dir: dir + "-go1.20", Toolchain: testenv.Oldest, Env: []string{"CGO_ENABLED=0"}},
+		{Dir: dir + "-go1.20", Toolchain: "go1.22.12", Env: []string{"CGO_ENABLED=0"}},
 	}
 	if testing.Short() {
 		builds = builds[:1]
@@ -170,13 +192,22 @@ func TestLeaksGokerCorpus(t *testing.T) {
 		}
 		names = some
 	}
+	proven := map[string]bool{} // kernels whose bug the runtime's detector proved
 	for _, b := range builds {
-		t.Run(b.Toolchain, func(t *testing.T) { gokerCorpusWith(t, testenv.Binary(t, b), names) })
+		detector := testenv.Minor(b.Toolchain) >= 26
+		t.Run(b.Toolchain, func(t *testing.T) {
+			if !detector && len(proven) == 0 {
+				t.Skip("no run with the runtime's detector said which kernels leak")
+			}
+			gokerCorpusWith(t, testenv.Binary(t, b), names, detector, proven)
+		})
 	}
 }
 
-// gokerCorpusWith is TestLeaksGokerCorpus on the kernels of bin.
-func gokerCorpusWith(t *testing.T, bin string, names []string) {
+// gokerCorpusWith is TestLeaksGokerCorpus on the kernels of bin. With the runtime's
+// detector in bin it adds the kernels whose bug it proves to proven; without, proven
+// says which kernels leak.
+func gokerCorpusWith(t *testing.T, bin string, names []string, detector bool, proven map[string]bool) {
 	var agreed, more, buggy, missed int
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
@@ -216,13 +247,19 @@ func gokerCorpusWith(t *testing.T, bin string, names []string) {
 					t.Errorf("goroutine %d (%s): the runtime proves it leaked; gorigin's snapshot does not have it", rt.ID, rt.Status)
 				}
 			}
-			if proved > 0 {
+			if detector && proved > 0 {
+				proven[name] = true
+			}
+			bug := proved > 0 || !detector && proven[name]
+			if bug {
 				buggy++
 			}
 			switch {
-			case proved > 0 && found == 0:
+			case bug && found == 0:
 				missed++
-				t.Logf("the runtime proves %d goroutines leaked and gorigin none (%s)", proved, cmp.Or(busy, "nothing of the kernel could run at its look"))
+				t.Logf("the runtime proves this kernel's goroutines leak (%d here) and gorigin finds none (%s)", proved, cmp.Or(busy, "nothing of the kernel could run at its look"))
+			case !detector:
+				t.Logf("gorigin finds %d leaked goroutines (the runtime has no detector to compare)", found)
 			case extra > 0:
 				more++
 				t.Logf("gorigin finds %d leaked goroutines the runtime does not (and misses %d it proves)", extra, fewer)
@@ -231,8 +268,12 @@ func gokerCorpusWith(t *testing.T, bin string, names []string) {
 			}
 		})
 	}
-	t.Logf("%d kernels: gorigin and the runtime agree on %d, gorigin finds more leaked goroutines in %d; of the %d whose bug the runtime proves, gorigin finds %d",
-		len(names), agreed, more, buggy, buggy-missed)
+	if detector {
+		t.Logf("%d kernels: gorigin and the runtime agree on %d, gorigin finds more leaked goroutines in %d; of the %d whose bug the runtime proves, gorigin finds %d",
+			len(names), agreed, more, buggy, buggy-missed)
+	} else {
+		t.Logf("%d kernels: of the %d whose bug the runtime's detector proved on Go 1.26 or 1.27, gorigin finds %d", len(names), buggy, buggy-missed)
+	}
 	if missed > max(1, buggy/10) {
 		t.Errorf("gorigin finds no leak in %d of the %d kernels whose bug the runtime proves: more than a conservative scan explains (at most a tenth, or one)", missed, buggy)
 	}
