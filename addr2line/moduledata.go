@@ -14,6 +14,7 @@ import (
 // text 22, etext 23.
 type moduleLayout struct {
 	since  goversion.Version // first release with this layout
+	etypes int
 	rodata int
 	gofunc int
 }
@@ -25,12 +26,14 @@ const (
 	mdMaxpc       = 21
 	mdText        = 22
 	mdEtext       = 23
+	// data 26, edata 27, bss 28, ebss 29, gcdata 35, gcbss 36, types 37 since Go 1.20.
+	mdData, mdEdata, mdBss, mdEbss, mdGcdata, mdGcbss, mdTypes = 26, 27, 28, 29, 35, 36, 37
 )
 
 // moduleLayouts lists the layouts, newest first.
 var moduleLayouts = []moduleLayout{
-	{since: 27, rodata: 42, gofunc: 43}, // types, typedesclen, etypes, itaboffset, itabsize, rodata, gofunc
-	{since: 20, rodata: 39, gofunc: 40}, // types, etypes, rodata, gofunc
+	{since: 27, etypes: 39, rodata: 42, gofunc: 43}, // types, typedesclen, etypes, itaboffset, itabsize, rodata, gofunc
+	{since: 20, etypes: 38, rodata: 39, gofunc: 40}, // types, etypes, rodata, gofunc
 }
 
 // layoutsFor orders the layouts so that the one matching goVersion comes
@@ -52,9 +55,18 @@ func layoutsFor(goVersion string) []moduleLayout {
 
 // moduledata holds the runtime.firstmoduledata fields addr2line needs.
 type moduledata struct {
-	addr   uint64
-	text   uint64
-	gofunc uint64
+	addr    uint64
+	text    uint64
+	gofunc  uint64
+	section Module
+}
+
+// Module is where runtime.firstmoduledata says the module's memory is: what the
+// garbage collector reads for its roots and type names, found without a symbol table.
+type Module struct {
+	Data, Edata, Bss, Ebss uint64 // .data and .bss
+	Gcdata, Gcbss          uint64 // their pointer maps: GC programs
+	Types, Etypes          uint64 // the type descriptors
 }
 
 // findModuledata scans the writable segments for the moduledata whose
@@ -119,7 +131,9 @@ func checkModuledata(im *image, tab *pclntab, pclntabAddr uint64, w func(int) ui
 	for _, l := range layouts {
 		gofunc := w(l.gofunc)
 		if s := im.segmentAt(gofunc); gofunc >= w(l.rodata) && s != nil && !s.writable {
-			return moduledata{text: text, gofunc: gofunc}, nil
+			m := Module{Data: w(mdData), Edata: w(mdEdata), Bss: w(mdBss), Ebss: w(mdEbss),
+				Gcdata: w(mdGcdata), Gcbss: w(mdGcbss), Types: w(mdTypes), Etypes: w(l.etypes)}
+			return moduledata{text: text, gofunc: gofunc, section: m}, nil
 		}
 	}
 	return moduledata{}, fmt.Errorf("no known moduledata layout has a valid gofunc (Go 1.20 to 1.27 are supported)")

@@ -37,6 +37,7 @@ type Table struct {
 	rodata    []byte // the segment holding gofunc, from rodataAt
 	rodataAt  uint64
 	goVersion string
+	module    Module
 	code      *codeImage // the text, to see through go statement wrappers
 
 	mu    sync.RWMutex
@@ -106,12 +107,16 @@ func newTable(f *elf.File) (*Table, error) {
 		rodata:    rodata,
 		rodataAt:  seg.addr,
 		goVersion: version,
+		module:    md.section,
 		cache:     make(map[uint64][]Frame),
 	}, nil
 }
 
 // GoVersion returns the Go version from the build information, or "".
 func (t *Table) GoVersion() string { return t.goVersion }
+
+// Module returns the sections runtime.firstmoduledata records (link-time addresses).
+func (t *Table) Module() Module { return t.module }
 
 // Func returns the physical function containing pc: its name, as the
 // runtime prints it, and its entry PC.

@@ -11,9 +11,14 @@ type codeRefs struct {
 	stores []codeStore
 	leas   []uint64 // writable addresses taken into a register (LEAQ; ADRP+ADD)
 	cmpImm []int64  // immediates compared with a (byte-sized) register, in order
+	calls  []codeCall
 }
 
 type codeStore struct{ addr, valueFrom uint64 }
+
+// codeCall is a direct call: its target and the writable address the first argument
+// register holds (0: unknown), as in LEAQ runtime.mheap_(SB), AX; CALL (*mheap).init.
+type codeCall struct{ target, arg0 uint64 }
 
 // allgsFromAllgadd finds runtime.allgs (the slice whose three words allgadd reads and
 // writes) and runtime.allglen (where allgadd stores the slice's new length).

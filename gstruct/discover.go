@@ -18,51 +18,74 @@ type runtimeVars struct {
 	waitReasonCount                   int // the bound in waitReason.String; 0 if not seen
 }
 
+// codeScanner scans the machine code of an executable's functions by name: the pclntab
+// (which survives stripping) gives their bounds.
+type codeScanner struct {
+	f        *elf.File
+	tab      *addr2line.Table
+	scanCode func(pc uint64, code []byte, writable func(uint64) bool) *codeRefs
+}
+
+func newCodeScanner(f *elf.File) (*codeScanner, error) {
+	c := &codeScanner{f: f}
+	switch f.Machine {
+	case elf.EM_X86_64:
+		c.scanCode = func(pc uint64, code []byte, w func(uint64) bool) *codeRefs { return &scanX86(pc, code, w).codeRefs }
+	case elf.EM_AARCH64:
+		c.scanCode = func(pc uint64, code []byte, w func(uint64) bool) *codeRefs { return &scanARM64(pc, code, w).codeRefs }
+	default:
+		return nil, fmt.Errorf("finding the runtime's variables without symbols is implemented for amd64 and arm64, this is %v", f.Machine)
+	}
+	var err error
+	if c.tab, err = addr2line.NewTable(f); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// writable says whether addr is in a writable segment (data, bss), and not in the part
+// a PIE's dynamic loader makes read-only after relocating it (PT_GNU_RELRO: type
+// descriptors and the like, never a runtime variable).
+func (c *codeScanner) writable(addr uint64) bool {
+	w := false
+	for _, p := range c.f.Progs {
+		in := addr >= p.Vaddr && addr-p.Vaddr < p.Memsz
+		switch {
+		case in && p.Type == elf.PT_GNU_RELRO:
+			return false
+		case in && p.Type == elf.PT_LOAD && p.Flags&elf.PF_W != 0:
+			w = true
+		}
+	}
+	return w
+}
+
+// scan is what the code of the function name does with writable memory.
+func (c *codeScanner) scan(name string) (*codeRefs, error) {
+	entry, end, ok := c.tab.FuncRange(name)
+	if !ok {
+		return nil, fmt.Errorf("no function %s in the pclntab", name)
+	}
+	code, err := readCode(c.f, entry, end)
+	if err != nil {
+		return nil, fmt.Errorf("read the code of %s: %w", name, err)
+	}
+	return c.scanCode(entry, code, c.writable), nil
+}
+
 // findRuntimeVars finds runtime.allgs, runtime.allglen and runtime.waitReasonStrings in
 // an executable without symbols: the pclntab (which survives stripping) gives the code of
 // runtime functions that use them, and their machine code gives the addresses.
-func findRuntimeVars(f *elf.File) (runtimeVars, error) {
-	var scanCode func(pc uint64, code []byte, writable func(uint64) bool) *codeRefs
-	switch f.Machine {
-	case elf.EM_X86_64:
-		scanCode = func(pc uint64, code []byte, w func(uint64) bool) *codeRefs { return &scanX86(pc, code, w).codeRefs }
-	case elf.EM_AARCH64:
-		scanCode = func(pc uint64, code []byte, w func(uint64) bool) *codeRefs { return &scanARM64(pc, code, w).codeRefs }
-	default:
-		return runtimeVars{}, fmt.Errorf("finding the runtime's variables without symbols is implemented for amd64 and arm64, this is %v", f.Machine)
-	}
-	tab, err := addr2line.NewTable(f)
-	if err != nil {
-		return runtimeVars{}, err
-	}
-	writable := func(addr uint64) bool {
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_LOAD && p.Flags&elf.PF_W != 0 && addr >= p.Vaddr && addr-p.Vaddr < p.Memsz {
-				return true
-			}
-		}
-		return false
-	}
-	scan := func(name string) (*codeRefs, error) {
-		entry, end, ok := tab.FuncRange(name)
-		if !ok {
-			return nil, fmt.Errorf("no function %s in the pclntab", name)
-		}
-		code, err := readCode(f, entry, end)
-		if err != nil {
-			return nil, fmt.Errorf("read the code of %s: %w", name, err)
-		}
-		return scanCode(entry, code, writable), nil
-	}
+func findRuntimeVars(c *codeScanner) (runtimeVars, error) {
 	var v runtimeVars
-	s, err := scan("runtime.allgadd")
+	s, err := c.scan("runtime.allgadd")
 	if err != nil {
 		return v, err
 	}
 	if v.allgs, v.allglen, err = allgsFromAllgadd(s); err != nil {
 		return v, err
 	}
-	if s, err = scan("runtime.waitReason.String"); err != nil {
+	if s, err = c.scan("runtime.waitReason.String"); err != nil {
 		return v, err
 	}
 	if v.waitReasonStrings, v.waitReasonCount, err = waitReasonsFromString(s); err != nil {

@@ -29,7 +29,7 @@ func TestFindRuntimeVars(t *testing.T) {
 				for _, s := range syms {
 					want[s.Name] = s
 				}
-				v, err := findRuntimeVars(f)
+				v, err := findRuntimeVars(scanner(t, f))
 				if err != nil {
 					t.Fatalf("findRuntimeVars: %v", err)
 				}
@@ -67,7 +67,7 @@ func TestFindRuntimeVarsARM64(t *testing.T) {
 			if _, err := hidden.Symbols(); err == nil || hidden.Section(".debug_info") != nil {
 				t.Fatalf("the copy still has a symbol table or DWARF")
 			}
-			v, err := findRuntimeVars(hidden)
+			v, err := findRuntimeVars(scanner(t, hidden))
 			if err != nil {
 				t.Fatalf("findRuntimeVars: %v", err)
 			}
@@ -81,7 +81,7 @@ func TestFindRuntimeVarsARM64(t *testing.T) {
 			}
 
 			strippedPath := buildFixtureEnv(t, tc, arm64, "-ldflags=-s -w")
-			sv, err := findRuntimeVars(openELF(t, strippedPath))
+			sv, err := findRuntimeVars(scanner(t, openELF(t, strippedPath)))
 			if err != nil {
 				t.Fatalf("findRuntimeVars(-s -w build): %v", err)
 			}
@@ -100,6 +100,15 @@ func TestFindRuntimeVarsARM64(t *testing.T) {
 			t.Logf("%s arm64: allgs %#x, allglen %#x, waitReasonStrings %#x [%d]; -s -w build shifted by %d bytes", r.GoVersion(), v.allgs, v.allglen, v.waitReasonStrings, v.waitReasonCount, int64(shift))
 		})
 	}
+}
+
+func scanner(t *testing.T, f *elf.File) *codeScanner {
+	t.Helper()
+	c, err := newCodeScanner(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func openELF(t *testing.T, path string) *elf.File {

@@ -85,7 +85,11 @@ func (r *Runtime) Heap() (*Heap, error) {
 		return nil, dbg.Errorf(ErrNoHeapLayout, "%s (%s) has no DWARF describing runtime.mheap, and no built-in layout covers its Go version: rebuild it without -ldflags=-w or give --debug-file", r.exe, r.goVersion)
 	}
 	if r.vars.Mheap == 0 {
-		return nil, fmt.Errorf("%s has no symbol table (runtime.mheap_ and the other heap variables are found only by symbol): rebuild it without -ldflags=-s or give its debug file (--debug-file): %w", r.exe, ErrNoHeapLayout)
+		why := "it has no symbol table"
+		if r.varsErr != nil {
+			why = fmt.Sprintf("it has no symbol table, and its machine code did not say where they are (%v)", r.varsErr)
+		}
+		return nil, fmt.Errorf("%s: gorigin does not know where runtime.mheap_ and the other heap variables are: %s: rebuild it without -ldflags=-s or give its debug file (--debug-file): %w", r.exe, why, ErrNoHeapLayout)
 	}
 	h := &Heap{HeapLayout: r.l.heap}
 	v := r.vars

@@ -37,6 +37,7 @@ type Runtime struct {
 	waitReasonStrings uint64
 	waitReasonSymSize uint64
 	vars              heapVars  // the heap's variables, for package leaks (Heap)
+	varsErr           error     // why they were not found in machine code (no symbols)
 	dataSyms          []dataSym // the symbol table's variables, for DataSymbol
 
 	l      *layout
@@ -138,7 +139,11 @@ func OpenWith(exe string, opt OpenOptions) (*Runtime, error) {
 	}
 
 	if !haveSyms {
-		v, err := findRuntimeVars(f)
+		c, err := newCodeScanner(f)
+		var v runtimeVars
+		if err == nil {
+			v, err = findRuntimeVars(c)
+		}
 		if err != nil {
 			return nil, dbg.Errorf(ErrStripped, "%s (%s) has no symbol table, and gorigin could not find runtime.allgs in its machine code (%v): rebuild it without -ldflags=-s", exe, r.goVersion, err)
 		}
@@ -148,6 +153,9 @@ func OpenWith(exe string, opt OpenOptions) (*Runtime, error) {
 		}
 		r.found = true
 		r.source += ", runtime variables found in machine code"
+		if r.vars.Mheap == 0 {
+			r.vars, r.varsErr = findHeapVars(c)
+		}
 	} else {
 		r.source += ", symbols"
 	}

@@ -127,6 +127,10 @@ func (s *arm64Scan) step(op arm64asm.Op, w uint32, pc uint64) {
 		s.cmpImm = append(s.cmpImm, int64(imm12(w)<<(12*(w>>22&1))))
 		return // writes only flags
 	case op == arm64asm.BL || op == arm64asm.BLR:
+		if op == arm64asm.BL && w&0xfc000000 == 0x94000000 {
+			target := pc + uint64(sext(uint64(w&0x3ffffff), 26)<<2)
+			s.calls = append(s.calls, codeCall{target, s.regs[0].addrOf})
+		}
 		s.regs = [32]arm64Reg{}
 		return
 	case op == arm64asm.STRB || op == arm64asm.STRH || op == arm64asm.STUR || op == arm64asm.STLRB ||

@@ -99,6 +99,9 @@ func (s *x86Scan) step(inst x86asm.Inst, pc uint64) {
 		}
 		return // writes only flags
 	case x86asm.CALL:
+		if rel, ok := inst.Args[0].(x86asm.Rel); ok {
+			s.calls = append(s.calls, codeCall{next + uint64(int64(rel)), s.regs[x86asm.RAX].addrOf})
+		}
 		s.regs = map[x86asm.Reg]x86Reg{}
 		return
 	}

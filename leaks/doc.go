@@ -67,7 +67,8 @@
 //
 // The layouts of runtime.mspan, sudog, g.waiting and the rest come from gstruct (DWARF, a
 // debug file, or the built-in layout of the target's Go version) and the heap's variables
-// from the symbol table (of the executable or its debug file); without them Begin and
-// Analyze return an error wrapping ErrNoDWARF. It reads memory only through dbg.Memory and
+// from the symbol table (of the executable or its debug file) or, without one, from the
+// runtime's machine code (gstruct); without them Begin and Analyze return an error
+// wrapping ErrNoDWARF. It reads memory only through dbg.Memory and
 // knows nothing of how a target is stopped, symbolised or rendered.
 package leaks
