@@ -1,7 +1,8 @@
 package gstruct
 
 import (
-	"debug/elf"
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -61,4 +62,33 @@ func TestFindHeapVars(t *testing.T) {
 	}
 }
 
-var _ = elf.EM_X86_64
+// TestHeapStripped: Open of a -s -w build finds the heap variables (the same Heap as the
+// unstripped build's, shifted by the few bytes its build info adds), and when the
+// machine code does not say where they are, Heap fails naming the remedies.
+func TestHeapStripped(t *testing.T) {
+	full, err := Open(buildFixture(t, toolchains[len(toolchains)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(buildFixture(t, toolchains[len(toolchains)-1], "-ldflags=-s -w"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hf, err := full.Heap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := r.Heap()
+	if err != nil {
+		t.Fatalf("Heap of the -s -w build: %v", err)
+	}
+	if d := h.Mheap - hf.Mheap; d > 4096 && -d > 4096 || h.Allm-hf.Allm != d || h.Allp-hf.Allp != d || h.SemtableSize != hf.SemtableSize {
+		t.Errorf("the -s -w build's heap variables (mheap_ %#x, allm %#x, allp %#x) are not the unstripped build's (%#x, %#x, %#x) shifted alike",
+			h.Mheap, h.Allm, h.Allp, hf.Mheap, hf.Allm, hf.Allp)
+	}
+	r.vars, r.varsErr = heapVars{}, errors.New("no call to runtime.(*mheap).init")
+	_, err = r.Heap()
+	if !errors.Is(err, ErrNoHeapLayout) || !strings.Contains(err.Error(), "--debug-file") || !strings.Contains(err.Error(), "no call to runtime.(*mheap).init") {
+		t.Errorf("Heap without the variables: %v; want ErrNoHeapLayout, the cause and --debug-file", err)
+	}
+}
