@@ -3,9 +3,10 @@ package integration
 // Real-world leak kernels: the GoBench "GoKer" corpus that the Go runtime's own
 // goroutine-leak detector is tested on (GOROOT/src/runtime/testdata/
 // testgoroutineleakprofile/goker: 63 bugs of cockroach, etcd, grpc, hugo, istio,
-// kubernetes, moby, serving and syncthing, each reduced to the goroutines that leak). Each
-// kernel runs in a GOEXPERIMENT=goroutineleakprofile build; gorigin leaks looks first, then
-// the runtime's own detector (the goroutineleak profile) on the same process is the oracle.
+// kubernetes, moby, serving and syncthing, each reduced to the goroutines that leak), and
+// the detector's own 22 tests of common patterns beside it. Each kernel runs in a
+// GOEXPERIMENT=goroutineleakprofile build; gorigin leaks looks first, then the runtime's
+// own detector (the goroutineleak profile) on the same process is the oracle.
 
 import (
 	"bufio"
@@ -82,7 +83,8 @@ func main() {
 
 var gokerRegisterRE = regexp.MustCompile(`register\("([A-Za-z0-9_]+)"`)
 
-// gokerCorpus copies the host toolchain's corpus to fixed directories (so that the
+// gokerCorpus copies the host toolchain's corpus (the GoKer kernels and the detector's
+// own pattern tests, 85 programs in Go 1.26) to fixed directories (so that the
 // build is cached between runs), with each kernel's own profile write taken out (it would
 // run the runtime's detector before gorigin looks, and mark what it finds), and returns
 // the directory and the kernels' names. The directory's go.mod says go 1.26; its sibling
@@ -98,6 +100,10 @@ func gokerCorpus(t *testing.T) (string, []string) {
 	if len(files) == 0 {
 		t.Skipf("no GoKer corpus in %s (Go 1.26 or newer ships it)", src)
 	}
+	// The detector's own tests of common patterns beside it (nil channels, a WaitGroup
+	// never done, 1,000 goroutines on one mutex, leaks made while the collector runs).
+	own, _ := filepath.Glob(filepath.Join(filepath.Dir(src), "*.go"))
+	files = append(files, own...)
 	cache, err := testenv.CacheDir()
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +142,8 @@ func gokerCorpus(t *testing.T) (string, []string) {
 			t.Fatalf("%s: no prof.WriteTo(os.Stdout, 2) to take out: the corpus changed", f)
 		}
 		b = bytes.ReplaceAll(b, []byte("prof.WriteTo(os.Stdout, 2)"), []byte("_, _ = prof, os.Stdout"))
+		// SpawnGC runs the detector while it spawns; before Go 1.26 there is none.
+		b = bytes.ReplaceAll(b, []byte("prof.WriteTo(io.Discard, 2)"), []byte("if prof != nil { prof.WriteTo(io.Discard, 2) }"))
 		write(filepath.Base(f), b)
 		for _, m := range gokerRegisterRE.FindAllSubmatch(b, -1) {
 			names = append(names, string(m[1]))
