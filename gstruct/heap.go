@@ -84,6 +84,9 @@ func (r *Runtime) Heap() (*Heap, error) {
 	if !r.l.heap.Allspans.OK() || !r.l.heap.StartAddr.OK() || !r.l.heap.SudogG.OK() {
 		return nil, dbg.Errorf(ErrNoHeapLayout, "%s (%s) has no DWARF describing runtime.mheap, and no built-in layout covers its Go version: rebuild it without -ldflags=-w or give --debug-file", r.exe, r.goVersion)
 	}
+	if r.vars.Mheap == 0 && r.found {
+		r.varsOnce.Do(r.heapVarsFromCode)
+	}
 	if r.vars.Mheap == 0 {
 		why := "it has no symbol table"
 		if r.varsErr != nil {
@@ -108,6 +111,23 @@ func (r *Runtime) Heap() (*Heap, error) {
 		}
 	}
 	return h, nil
+}
+
+// heapVarsFromCode finds the heap's variables in the machine code of an executable
+// without symbols (findHeapVars): only leaks needs them, so an attach does not pay for it.
+func (r *Runtime) heapVarsFromCode() {
+	f, err := elf.Open(r.exe)
+	if err != nil {
+		r.varsErr = err
+		return
+	}
+	defer f.Close()
+	c, err := newCodeScanner(f)
+	if err != nil {
+		r.varsErr = err
+		return
+	}
+	r.vars, r.varsErr = findHeapVars(c)
 }
 
 // heapVars are the link-time addresses of the runtime's heap variables, by symbol.

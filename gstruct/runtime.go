@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/gorigin-dev/gorigin/dbg"
 	"github.com/gorigin-dev/gorigin/internal/goversion"
@@ -38,6 +39,7 @@ type Runtime struct {
 	waitReasonSymSize uint64
 	vars              heapVars  // the heap's variables, for package leaks (Heap)
 	varsErr           error     // why they were not found in machine code (no symbols)
+	varsOnce          sync.Once // the search in machine code, on the first Heap
 	dataSyms          []dataSym // the symbol table's variables, for DataSymbol
 
 	l      *layout
@@ -153,9 +155,6 @@ func OpenWith(exe string, opt OpenOptions) (*Runtime, error) {
 		}
 		r.found = true
 		r.source += ", runtime variables found in machine code"
-		if r.vars.Mheap == 0 {
-			r.vars, r.varsErr = findHeapVars(c)
-		}
 	} else {
 		r.source += ", symbols"
 	}
